@@ -1,0 +1,22 @@
+"""GitHub API areas. Importing this package registers every route (see ..routing).
+
+One module per area; each registers its own routes and control routes. Order matters only
+where paths overlap within a module.
+"""
+
+from . import (  # noqa: F401
+    accounts,
+    collaborators,
+    contents,
+    control,
+    deploy_keys,
+    environments,
+    git,
+    issues,
+    repos,
+    runner_groups,
+    runners,
+    secrets,
+    variables,
+    workflows,
+)

@@ -1,0 +1,1 @@
+"""collaborators (to be implemented)."""

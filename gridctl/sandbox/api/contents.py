@@ -1,0 +1,1 @@
+"""contents (to be implemented)."""

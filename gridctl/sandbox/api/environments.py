@@ -1,0 +1,1 @@
+"""environments (to be implemented)."""

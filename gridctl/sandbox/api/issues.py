@@ -1,0 +1,1 @@
+"""issues (to be implemented)."""

@@ -1,0 +1,1 @@
+"""runner_groups (to be implemented)."""

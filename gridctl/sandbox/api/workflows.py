@@ -1,0 +1,1 @@
+"""workflows (to be implemented)."""

@@ -1,0 +1,455 @@
+"""The sandbox's ASGI application: one pipeline in front of every GitHub route.
+
+For each request, in order (the same order github.com appears to apply):
+
+1. strip an ``/api/v3`` prefix (GitHub Enterprise style base URLs work too);
+2. ``/_sandbox/...`` goes to the control routes, never to GitHub's;
+3. authenticate (``Authorization: token|Bearer``): an unknown token is a 401;
+4. count the request in flight (secondary limit on concurrency), add latency, maybe inject
+   a random fault (502 / 503 / connection reset);
+5. route (Starlette); no route is GitHub's 404;
+6. per operation: nth-request faults, secondary limits, the primary limit;
+7. parse and schema-check the JSON body against the operation's request schema (400 / 422);
+8. run the handler; commit the store;
+9. ETag / ``If-None-Match`` -> 304 (not charged), rate-limit headers, scope headers;
+10. in strict mode, validate the response against the documented schema and keep a record.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import secrets
+import socket
+import struct
+import traceback
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from email.utils import formatdate
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from . import api  # noqa: F401  (registers every area's routes)
+from .config import SandboxConfig
+from .http import ApiError, Ctx, Reply
+from .limits import RateLimiter
+from .routing import CONTROL_ROUTES, ROUTES, RouteSpec
+from .spec import describe_error, load_spec
+from .store import Store
+from .world import World
+
+log = logging.getLogger("gridctl.sandbox")
+
+API_VERSION = "2022-11-28"
+EXPOSE = (
+    "ETag, Link, Location, Retry-After, X-GitHub-OTP, X-RateLimit-Limit, X-RateLimit-Remaining, "
+    "X-RateLimit-Used, X-RateLimit-Resource, X-RateLimit-Reset, X-OAuth-Scopes, "
+    "X-Accepted-OAuth-Scopes, X-Poll-Interval, X-GitHub-Media-Type, X-GitHub-SSO, "
+    "X-GitHub-Request-Id, Deprecation, Sunset"
+)
+FREE_OPS = {"rate-limit/get"}
+
+
+@dataclass
+class RequestState:
+    user: dict | None
+    scopes: frozenset[str]
+    identity: str
+    anonymous: bool
+    prefix: str
+    request_id: str
+    authorization: str
+    bad_token: bool = False
+
+
+class Stats:
+    """Request counters per identity and per operation, for benchmarks and tests."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.by_identity: dict[str, Counter[str]] = defaultdict(Counter)
+        self.by_op: dict[str, Counter[str]] = defaultdict(Counter)
+        self.total: Counter[str] = Counter()
+
+    def record(self, identity: str, op: str, status: int, charged: bool) -> None:
+        for c in (self.by_identity[identity], self.by_op[op], self.total):
+            c["requests"] += 1
+            c[f"status_{status}"] += 1
+            if status == 304:
+                c["not_modified"] += 1
+            if charged:
+                c["points"] += 1
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "total": dict(self.total),
+            "by_identity": {k: dict(v) for k, v in sorted(self.by_identity.items())},
+            "by_endpoint": {k: dict(v) for k, v in sorted(self.by_op.items())},
+        }
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class SandboxApp:
+    """The whole emulator as one ASGI callable."""
+
+    def __init__(self, store: Store | None = None, config: SandboxConfig | None = None):
+        self.store = store or Store()
+        self.config = config or SandboxConfig()
+        self.world = World(self.store)
+        self.spec = load_spec()
+        self.rng = random.Random(self.config.seed)
+        self.limiter = RateLimiter(self.config.limits, self.world.now, self.rng)
+        self.world.limiter = self.limiter
+        self.world.config = self.config
+        self.stats = Stats()
+        self.validated: Counter[tuple[str, int]] = Counter()
+        self.violations: list[str] = []
+        self.routes_by_op: dict[str, RouteSpec] = {r.op_id: r for r in ROUTES}
+        for r in ROUTES:
+            if r.op_id not in self.spec.operations:
+                raise RuntimeError(f"route {r.method} {r.path} names unknown operation {r.op_id}")
+        self.router = Starlette(
+            routes=[Route(r.path, self._endpoint(r), methods=[r.method], name=r.op_id) for r in ROUTES],
+            exception_handlers={404: self._no_route, 405: self._no_route},
+        )
+        self.control = Starlette(
+            routes=[Route(path, self._control_endpoint(fn), methods=[m]) for m, path, fn in CONTROL_ROUTES],
+        )
+
+    # -- ASGI entry --------------------------------------------------------------------------
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        prefix = ""
+        if path == "/api/v3" or path.startswith("/api/v3/"):
+            prefix = "/api/v3"
+            scope = dict(scope)
+            scope["path"] = path[len(prefix) :] or "/"
+            scope["raw_path"] = scope["path"].encode()
+            path = scope["path"]
+        if path.startswith("/_sandbox/"):
+            await self.control(scope, receive, send)
+            return
+
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = self._request_id()
+        auth = headers.get("authorization", "")
+        token = _token_from_header(auth)
+        ip = (scope.get("client") or ("127.0.0.1", 0))[0]
+        user = None
+        scopes: frozenset[str] = frozenset()
+        bad_token = False
+        if token is not None:
+            info = self.world.token_info(token)
+            if info is None or self.world.find_user(info["login"]) is None:
+                bad_token = True
+            else:
+                user = self.world.find_user(info["login"])
+                scopes = frozenset(info["scopes"])
+        identity = user["login"].lower() if user else f"ip:{ip}"
+        state = RequestState(
+            user=user,
+            scopes=scopes,
+            identity=identity,
+            anonymous=user is None,
+            prefix=prefix,
+            request_id=request_id,
+            authorization=auth,
+            bad_token=bad_token,
+        )
+        scope = dict(scope)
+        scope["gridctl"] = state
+        within = self.limiter.enter(identity)
+        try:
+            delay = self.config.latency.sample(self.rng)
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if not within:
+                self.limiter.block(identity)
+                err = self.limiter.secondary_error(self.config.limits.secondary_block_seconds, request_id)
+                await self._send_reply(send, scope, None, err, self._rate_headers(state), request_id)
+                return
+            faults = self.config.faults
+            if faults.rate > 0 and self.rng.random() < faults.rate:
+                await self._fault(scope, send, self.rng.choice(faults.statuses), state)
+                return
+            await self.router(scope, receive, send)
+        finally:
+            self.limiter.leave(identity)
+
+    # -- GitHub routes ----------------------------------------------------------------------
+    def _endpoint(self, r: RouteSpec):
+        async def endpoint(request: Request) -> Response:
+            return await self._handle(request, r)
+
+        endpoint.__name__ = r.op_id
+        return endpoint
+
+    async def _handle(self, request: Request, r: RouteSpec) -> Response:
+        state: RequestState = request.scope["gridctl"]
+        op = self.spec.operation(r.op_id)
+        rule = self._nth_fault(r)
+        if rule is not None and not rule.after:
+            return await self._fault_response(request.scope, rule.status, state, r.op_id)
+        try:
+            if state.bad_token:
+                raise ApiError(401, "Bad credentials", doc_url="https://docs.github.com/rest")
+            self.limiter.check_secondary(state.identity, r.op_id, r.method, r.content, state.request_id)
+            self.limiter.check_primary(
+                state.identity, state.anonymous, state.user["id"] if state.user else None, request.scope["client"][0]
+            )
+            body = await self._body(request, op.op_id, r.method)
+            query = {k: v for k, v in request.query_params.items()}
+            ctx = Ctx(
+                world=self.world,
+                op=op,
+                method=r.method,
+                params=dict(request.path_params),
+                query=query,
+                body=body,
+                headers={k.lower(): v for k, v in request.headers.items()},
+                user=state.user,
+                scopes=state.scopes,
+                base_url=self._base_url(state),
+                path=request.scope["path"],
+                request_id=state.request_id,
+                identity=state.identity,
+            )
+            if r.scopes and state.user is not None:
+                ctx.require_scope(*r.scopes)
+            with self.store.lock:
+                try:
+                    reply: Reply | ApiError = r.handler(ctx)
+                finally:
+                    self.store.commit()
+        except ApiError as err:
+            reply = err
+        except Exception:  # a bug in a handler: answer 500 and keep the evidence
+            log.error("handler %s crashed:\n%s", r.op_id, traceback.format_exc())
+            self.violations.append(f"{r.op_id}: handler raised {traceback.format_exc(limit=3)}")
+            reply = ApiError(500, "Server Error")
+        if rule is not None and rule.after:
+            return await self._fault_response(request.scope, rule.status, state, r.op_id)
+        return self._finish(request, r, op.doc_url, state, reply)
+
+    async def _body(self, request: Request, op_id: str, method: str) -> Any:
+        raw = await request.body()
+        if method in ("GET", "HEAD"):
+            return None
+        validator = self.spec.request_validator(op_id)
+        if not raw.strip():
+            body: Any = {}
+        else:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                raise ApiError(400, "Problems parsing JSON") from None
+        if validator is not None:
+            if not isinstance(body, dict) and validator.schema.get("type") == "object":
+                raise ApiError(400, "Body should be a JSON object")
+            errors = sorted(validator.iter_errors(body), key=lambda e: list(e.absolute_path))
+            if errors:
+                raise ApiError(422, "Invalid request.\n\n" + "\n".join(describe_error(e) for e in errors[:5]))
+        return body
+
+    def _finish(self, request: Request, r: RouteSpec, doc_url: str, state: RequestState, reply: Reply | ApiError) -> Response:
+        headers: dict[str, str] = {}
+        if isinstance(reply, ApiError):
+            status = reply.status
+            payload: bytes = _json_bytes(reply.body(doc_url))
+            headers.update(reply.headers)
+        else:
+            status = reply.status
+            payload = b"" if reply.body is None else _json_bytes(reply.body)
+            headers.update(reply.headers)
+        charged = r.op_id not in FREE_OPS
+        if request.method in ("GET", "HEAD") and status == 200:
+            etag = 'W/"' + hashlib.sha256(
+                state.authorization.encode() + b"\0" + request.headers.get("accept", "").encode() + b"\0" + payload
+            ).hexdigest() + '"'
+            headers["ETag"] = etag
+            headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
+            inm = request.headers.get("if-none-match")
+            if inm and _etag_matches(inm, etag):
+                status, payload, charged = 304, b"", False
+                headers.pop("Link", None)
+        if charged and status != 304:
+            self.limiter.charge(state.identity, state.anonymous)
+        self.stats.record(state.identity, r.op_id, status, charged and status != 304)
+        if self.config.strict:
+            self._validate(r.op_id, status, payload)
+        return self._response(status, payload, headers, state, r)
+
+    def _response(self, status: int, payload: bytes, headers: dict[str, str], state: RequestState, r: RouteSpec | None) -> Response:
+        out = self._common_headers(state)
+        if r is not None and r.scopes:
+            out["X-Accepted-OAuth-Scopes"] = ", ".join(r.scopes)
+        out.update(headers)
+        if status == 204 or status == 304:
+            return Response(status_code=status, headers=out)
+        out["Content-Type"] = "application/json; charset=utf-8"
+        return Response(payload, status_code=status, headers=out)
+
+    def _common_headers(self, state: RequestState) -> dict[str, str]:
+        out = {
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Api-Version-Selected": API_VERSION,
+            "X-GitHub-Request-Id": state.request_id,
+            "Access-Control-Expose-Headers": EXPOSE,
+            "Access-Control-Allow-Origin": "*",
+            "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+            "Date": formatdate(usegmt=True),
+        }
+        if state.user is not None:
+            out["X-OAuth-Scopes"] = ", ".join(sorted(state.scopes))
+        out.update(self._rate_headers(state))
+        return out
+
+    def _rate_headers(self, state: RequestState) -> dict[str, str]:
+        return self.limiter.headers(state.identity, state.anonymous)
+
+    async def _no_route(self, request: Request, exc: Exception) -> Response:
+        state: RequestState = request.scope["gridctl"]
+        err = ApiError(401, "Bad credentials") if state.bad_token else ApiError(404, "Not Found")
+        self.limiter.charge(state.identity, state.anonymous)
+        self.stats.record(state.identity, "(no route)", err.status, True)
+        return self._response(err.status, _json_bytes(err.body()), {}, state, None)
+
+    # -- faults ----------------------------------------------------------------------------------
+    def _nth_fault(self, r: RouteSpec):
+        for rule in self.config.faults.rules:
+            if rule.fired or rule.op != r.op_id:
+                continue
+            rule.seen += 1
+            if rule.seen == rule.nth:
+                rule.fired = True
+                return rule
+        return None
+
+    async def _fault_response(self, scope: dict, status: int | str, state: RequestState, op_id: str) -> Response:
+        self.stats.record(state.identity, op_id, 0 if status == "reset" else int(status), False)
+        if status == "reset":
+            _reset_connection(scope)
+            await asyncio.sleep(0)  # let the server notice the disconnect before we "answer"
+            return Response(status_code=502)  # never reaches the client: the socket is gone
+        message = {502: "Server Error", 503: "Service Unavailable", 504: "We couldn't respond to your request in time. Sorry about that. Please try resubmitting your request and contact us if the problem persists."}.get(int(status), "Server Error")
+        body = ApiError(int(status), message).body()
+        return self._response(int(status), _json_bytes(body), {}, state, None)
+
+    async def _fault(self, scope: dict, send: Any, status: int | str, state: RequestState) -> None:
+        self.stats.record(state.identity, "(fault)", 0 if status == "reset" else int(status), False)
+        if status == "reset":
+            _reset_connection(scope)
+            await asyncio.sleep(0)
+            return
+        body = ApiError(int(status), "Server Error" if status == 502 else "Service Unavailable").body()
+        await self._send_raw(send, int(status), _json_bytes(body), self._common_headers(state))
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _base_url(self, state: RequestState) -> str:
+        return (self.config.public_url or "http://127.0.0.1").rstrip("/") + state.prefix
+
+    def _request_id(self) -> str:
+        h = secrets.token_hex(10).upper()
+        return f"{h[:4]}:{h[4:8]}:{h[8:14]}:{h[14:20]}:{secrets.token_hex(4).upper()}"
+
+    def _validate(self, op_id: str, status: int, payload: bytes) -> None:
+        problems = self.spec.check_response(op_id, status, payload)
+        if problems:
+            self.violations.extend(problems)
+        else:
+            self.validated[(op_id, status)] += 1
+
+    async def _send_reply(self, send: Any, scope: dict, r: RouteSpec | None, err: ApiError, headers: dict[str, str], request_id: str) -> None:
+        out = {"X-GitHub-Request-Id": request_id, "X-GitHub-Media-Type": "github.v3; format=json"}
+        out.update(headers)
+        out.update(err.headers)
+        await self._send_raw(send, err.status, _json_bytes(err.body()), out)
+
+    async def _send_raw(self, send: Any, status: int, payload: bytes, headers: dict[str, str]) -> None:
+        hdrs = [(k.lower().encode(), str(v).encode()) for k, v in headers.items()]
+        hdrs.append((b"content-type", b"application/json; charset=utf-8"))
+        hdrs.append((b"content-length", str(len(payload)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": hdrs})
+        await send({"type": "http.response.body", "body": payload})
+
+    # -- control routes ------------------------------------------------------------------------
+    def _control_endpoint(self, fn):
+        async def endpoint(request: Request) -> Response:
+            raw = await request.body()
+            try:
+                body = json.loads(raw) if raw.strip() else {}
+            except ValueError:
+                return Response(_json_bytes({"message": "Problems parsing JSON"}), status_code=400, media_type="application/json")
+            try:
+                with self.store.lock:
+                    try:
+                        result = fn(self, body, dict(request.path_params), dict(request.query_params))
+                    finally:
+                        self.store.commit()
+            except ApiError as err:
+                return Response(_json_bytes(err.body()), status_code=err.status, media_type="application/json")
+            except (ValueError, KeyError, TypeError) as exc:
+                return Response(_json_bytes({"message": f"bad control request: {exc}"}), status_code=400, media_type="application/json")
+            status = 200
+            if isinstance(result, tuple):
+                status, result = result
+            return Response(_json_bytes(result), status_code=status, media_type="application/json")
+
+        return endpoint
+
+
+def _token_from_header(value: str) -> str | None:
+    if not value:
+        return None
+    scheme, _, rest = value.partition(" ")
+    scheme = scheme.lower()
+    if scheme in ("token", "bearer"):
+        return rest.strip()
+    if scheme == "basic":
+        import base64
+
+        try:
+            decoded = base64.b64decode(rest.strip()).decode()
+        except ValueError:
+            return ""
+        return decoded.partition(":")[2]
+    return ""
+
+
+def _etag_matches(header: str, etag: str) -> bool:
+    want = etag.removeprefix("W/")
+    for candidate in header.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == want:
+            return True
+    return False
+
+
+def _reset_connection(scope: dict) -> None:
+    """Abort the client's TCP connection with a RST (SO_LINGER 0), like a dropped proxy."""
+    transport = (scope.get("extensions") or {}).get("gridctl.transport")
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+    transport.abort()

@@ -1,0 +1,155 @@
+"""GitHub's primary and secondary rate limits, per identity (a user, or an IP when anonymous).
+
+Primary: a fixed window of an hour that opens at the first counted request; every response
+counts except a 304 to a conditional request and ``GET /rate_limit``. When nothing is left the
+answer is a 403 (or 429) with ``x-ratelimit-remaining: 0`` and GitHub's message.
+
+Secondary (github_api.md 2.5): more than ``max_concurrent`` requests in flight, more than
+``content_per_minute`` / ``content_per_hour`` content-creating requests, or more than
+``endpoint_points_per_minute`` points on one endpoint (GET 1, mutation 5) block the identity
+for ``secondary_block_seconds``. The answer carries ``retry-after`` only sometimes
+(``retry_after_probability``), as github.com does.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .config import Limits
+from .http import ApiError
+
+PRIMARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
+SECONDARY_DOCS = (
+    "https://docs.github.com/free-pro-team@latest/rest/overview/"
+    "rate-limits-for-the-rest-api#about-secondary-rate-limits"
+)
+WINDOW = 3600.0
+
+
+@dataclass
+class Bucket:
+    limit: int
+    used: int = 0
+    reset: float = 0.0
+
+    @property
+    def remaining(self) -> int:
+        return max(self.limit - self.used, 0)
+
+
+class RateLimiter:
+    def __init__(self, limits: Limits, clock: Callable[[], float], rng: random.Random):
+        self.limits = limits
+        self.clock = clock
+        self.rng = rng
+        self.buckets: dict[str, Bucket] = {}
+        self.limit_overrides: dict[str, int] = {}
+        self.inflight: dict[str, int] = defaultdict(int)
+        self.content: dict[str, deque[float]] = defaultdict(deque)
+        self.points: dict[tuple[str, str], deque[tuple[float, int]]] = defaultdict(deque)
+        self.blocked_until: dict[str, float] = {}
+
+    # -- primary ------------------------------------------------------------------------------
+    def bucket(self, identity: str, anonymous: bool) -> Bucket:
+        now = self.clock()
+        b = self.buckets.get(identity)
+        limit = self.limit_overrides.get(
+            identity, self.limits.anonymous_per_hour if anonymous else self.limits.primary_per_hour
+        )
+        if b is None or now >= b.reset:
+            b = self.buckets[identity] = Bucket(limit=limit, used=0, reset=math.floor(now) + WINDOW)
+        b.limit = limit
+        return b
+
+    def check_primary(self, identity: str, anonymous: bool, user_id: int | None, ip: str) -> None:
+        b = self.bucket(identity, anonymous)
+        if b.remaining > 0:
+            return
+        who = f"for user ID {user_id}." if user_id is not None else f"for {ip}."
+        message = f"API rate limit exceeded {who}"
+        if anonymous:
+            message += (
+                " (But here's the good news: Authenticated requests get a higher rate limit."
+                " Check out the documentation for more details.)"
+            )
+        raise ApiError(self._status(self.limits.primary_status), message, doc_url=PRIMARY_DOCS)
+
+    def charge(self, identity: str, anonymous: bool) -> None:
+        self.bucket(identity, anonymous).used += 1
+
+    def headers(self, identity: str, anonymous: bool) -> dict[str, str]:
+        b = self.bucket(identity, anonymous)
+        return {
+            "x-ratelimit-limit": str(b.limit),
+            "x-ratelimit-remaining": str(b.remaining),
+            "x-ratelimit-reset": str(int(b.reset)),
+            "x-ratelimit-used": str(min(b.used, b.limit)),
+            "x-ratelimit-resource": "core",
+        }
+
+    # -- secondary ----------------------------------------------------------------------------
+    def enter(self, identity: str) -> bool:
+        """Count one more request in flight; False when that makes too many."""
+        self.inflight[identity] += 1
+        return self.inflight[identity] <= self.limits.max_concurrent
+
+    def leave(self, identity: str) -> None:
+        self.inflight[identity] -= 1
+        if self.inflight[identity] <= 0:
+            del self.inflight[identity]
+
+    def check_secondary(self, identity: str, endpoint: str, method: str, content_creating: bool, request_id: str) -> None:
+        now = self.clock()
+        until = self.blocked_until.get(identity)
+        if until is not None and now < until:
+            raise self.secondary_error(until - now, request_id)
+        lim = self.limits
+        cost = 1 if method in ("GET", "HEAD", "OPTIONS") else 5
+        window = self.points[(identity, endpoint)]
+        while window and window[0][0] <= now - 60:
+            window.popleft()
+        window.append((now, cost))
+        if sum(p for _, p in window) > lim.endpoint_points_per_minute:
+            self.block(identity)
+            raise self.secondary_error(lim.secondary_block_seconds, request_id)
+        counted = content_creating or (lim.content_mode == "all" and cost == 5)
+        if not counted:
+            return
+        events = self.content[identity]
+        while events and events[0] <= now - 3600:
+            events.popleft()
+        events.append(now)
+        last_minute = sum(1 for t in events if t > now - 60)
+        if last_minute > lim.content_per_minute or len(events) > lim.content_per_hour:
+            self.block(identity)
+            raise self.secondary_error(lim.secondary_block_seconds, request_id)
+
+    def block(self, identity: str) -> None:
+        self.blocked_until[identity] = self.clock() + self.limits.secondary_block_seconds
+
+    def secondary_error(self, wait: float, request_id: str) -> ApiError:
+        headers = {}
+        if self.rng.random() < self.limits.retry_after_probability:
+            headers["retry-after"] = str(max(1, math.ceil(wait)))
+        return ApiError(
+            self._status(self.limits.secondary_status),
+            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. "
+            f"If you reach out to GitHub Support for help, please include the request ID {request_id}.",
+            doc_url=SECONDARY_DOCS,
+            headers=headers,
+        )
+
+    def _status(self, setting: str) -> int:
+        if setting == "random":
+            return self.rng.choice((403, 429))
+        return int(setting)
+
+    def reset_all(self) -> None:
+        self.buckets.clear()
+        self.content.clear()
+        self.points.clear()
+        self.blocked_until.clear()

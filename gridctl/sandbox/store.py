@@ -1,0 +1,141 @@
+"""The sandbox's persistent store: tables of JSON records, in memory, written through to SQLite.
+
+Every record lives in memory (a dict per table) so reads cost nothing. Handlers that change a
+record call :meth:`Store.put` (or :meth:`Store.delete`); the changed keys are written to SQLite
+in one transaction when the request finishes (:meth:`Store.commit`). A request is therefore
+atomic on disk: a crash loses at most the request in flight, never half of one.
+
+Without a data folder the store is memory only. A file that is not a sandbox store, or is
+damaged, raises :class:`StoreError` with the path and the cause; the sandbox never silently
+starts afresh over somebody's data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+FILE_NAME = "sandbox.sqlite3"
+
+
+class StoreError(Exception):
+    """The store cannot be opened or written."""
+
+
+class Store:
+    def __init__(self, data_dir: str | os.PathLike[str] | None = None):
+        self.lock = threading.RLock()
+        self.tables: dict[str, dict[str, Any]] = {}
+        self._dirty: dict[tuple[str, str], bool] = {}
+        self._db: sqlite3.Connection | None = None
+        self.path: Path | None = None
+        if data_dir is not None:
+            self._open(Path(data_dir))
+
+    # -- persistence ---------------------------------------------------------------------
+    def _open(self, data_dir: Path) -> None:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self.path = data_dir / FILE_NAME
+        existed = self.path.exists()
+        try:
+            db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if existed and tables and "meta" not in tables:
+                raise StoreError(f"{self.path} is not a gridctl sandbox store")
+            db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS records (tbl TEXT NOT NULL, key TEXT NOT NULL,"
+                " value TEXT NOT NULL, PRIMARY KEY (tbl, key))"
+            )
+            row = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) != SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has store schema version {row[0]}; this gridctl reads {SCHEMA_VERSION}"
+                )
+            check = db.execute("PRAGMA quick_check").fetchone()
+            if check is None or check[0] != "ok":
+                raise StoreError(f"{self.path} failed its integrity check: {check}")
+            for tbl, key, value in db.execute("SELECT tbl, key, value FROM records"):
+                self.tables.setdefault(tbl, {})[key] = json.loads(value)
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(f"{self.path} is damaged or not a sandbox store ({exc})") from None
+        except (ValueError, TypeError) as exc:
+            raise StoreError(f"{self.path} holds a record that is not valid JSON ({exc})") from None
+        self._db = db
+
+    def commit(self) -> None:
+        """Write every record changed since the last commit, in one transaction."""
+        with self.lock:
+            if not self._dirty:
+                return
+            dirty, self._dirty = self._dirty, {}
+            if self._db is None:
+                return
+            rows_put = []
+            rows_del = []
+            for (tbl, key) in dirty:
+                value = self.tables.get(tbl, {}).get(key)
+                if value is None:
+                    rows_del.append((tbl, key))
+                else:
+                    rows_put.append((tbl, key, json.dumps(value, separators=(",", ":"))))
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                if rows_put:
+                    self._db.executemany("INSERT OR REPLACE INTO records VALUES (?, ?, ?)", rows_put)
+                if rows_del:
+                    self._db.executemany("DELETE FROM records WHERE tbl=? AND key=?", rows_del)
+                self._db.execute("COMMIT")
+            except sqlite3.DatabaseError as exc:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.DatabaseError:
+                    pass
+                raise StoreError(f"cannot write {self.path}: {exc}") from None
+
+    def close(self) -> None:
+        with self.lock:
+            self.commit()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    # -- records -------------------------------------------------------------------------
+    def table(self, tbl: str) -> dict[str, Any]:
+        return self.tables.setdefault(tbl, {})
+
+    def get(self, tbl: str, key: str | int) -> Any:
+        return self.tables.get(tbl, {}).get(str(key))
+
+    def put(self, tbl: str, key: str | int, value: Any) -> Any:
+        with self.lock:
+            self.tables.setdefault(tbl, {})[str(key)] = value
+            self._dirty[(tbl, str(key))] = True
+        return value
+
+    def delete(self, tbl: str, key: str | int) -> Any:
+        with self.lock:
+            value = self.tables.get(tbl, {}).pop(str(key), None)
+            self._dirty[(tbl, str(key))] = True
+        return value
+
+    def values(self, tbl: str) -> Iterator[Any]:
+        return iter(list(self.tables.get(tbl, {}).values()))
+
+    def next_id(self, sequence: str, start: int = 1) -> int:
+        """A new id from a named sequence; ids are never reused, across restarts too."""
+        with self.lock:
+            seqs = self.tables.setdefault("sequences", {})
+            value = int(seqs.get(sequence, start - 1)) + 1
+            self.put("sequences", sequence, value)
+            return value

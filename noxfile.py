@@ -1,0 +1,58 @@
+"""Developer sessions: ``nox -s tests`` (the README's test command), lint, typecheck, bench, spec."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["tests"]
+nox.options.reuse_existing_virtualenvs = True
+PYTHON = os.environ.get("GRIDCTL_NOX_PYTHON") or None  # None: the interpreter running nox
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Install gridctl with its test dependencies and run the whole suite."""
+    session.install("-e", ".[test]")
+    args = session.posargs or ["-n", "2", "--dist", "loadfile"]
+    session.run("pytest", *args)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.5")
+    session.run("ruff", "check", "gridctl", "tests", "noxfile.py")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    session.install("-e", ".", "mypy>=1.10")
+    session.run("mypy", "gridctl")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks: print figures (requests/s, API calls, rate-limit points, wall time)."""
+    session.install("-e", ".[test]")
+    benches = sorted(Path("tests/bench").glob("bench_*.py"))
+    wanted = session.posargs
+    for path in benches:
+        if wanted and not any(w in path.name for w in wanted):
+            continue
+        session.run("python", str(path))
+
+
+@nox.session(python=False)
+def spec(session: nox.Session) -> None:
+    """Regenerate gridctl/sandbox/openapi/github-openapi.json from the npm package @octokit/openapi."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session.run("npm", "pack", "--silent", "@octokit/openapi@23.0.2", "--pack-destination", tmp, external=True)
+        tarball = next(Path(tmp).glob("*.tgz"))
+        session.run("tar", "xzf", str(tarball), "-C", tmp, external=True)
+        session.run(
+            "python", "-m", "gridctl.sandbox.openapi.build",
+            str(Path(tmp) / "package" / "generated" / "api.github.com.deref.json"),
+        )
