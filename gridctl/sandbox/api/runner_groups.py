@@ -1,1 +1,399 @@
-"""runner_groups (to be implemented)."""
+"""Self-hosted runner groups of an organization (group ``runner-groups``).
+
+Every organization has a "Default" group with id 1 (visibility ``all``), created on first use
+and persisted; it can be configured but neither renamed nor deleted, and a runner taken out
+of any other group returns to it. Custom groups get ids from one sandbox-wide sequence.
+
+Records: table ``runner_groups`` (see :func:`.runners.group_key` for the key), fields as in
+LAYOUT.md. The runner records' ``runner_group_id`` and the groups' ``runner_ids`` are kept in
+step by :func:`.runners.move_runner`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..routing import route
+from ..shapes import repository
+from .runners import (
+    DEFAULT_GROUP_ID,
+    default_group,
+    find_group,
+    group_allows_repo,
+    group_key,
+    move_runner,
+    org_groups,
+    runner_json,
+    save_group,
+)
+
+_SCOPES = ("admin:org",)
+_G = "/orgs/{org}/actions/runner-groups"
+#: ``owner/repo/.github/workflows/file.yml@ref`` (a ref, tag or long SHA is required)
+_WORKFLOW_REF = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+/\.github/workflows/[^@\s]+\.ya?ml@\S+$")
+
+
+# -- shapes --------------------------------------------------------------------------------------
+def group_json(ctx: Ctx, group: dict) -> dict[str, Any]:
+    base = ctx.url(f"/orgs/{group['org']}/actions/runner-groups/{group['id']}")
+    out: dict[str, Any] = {
+        "id": group["id"],
+        "name": group["name"],
+        "visibility": group["visibility"],
+        "default": group["default"],
+        "runners_url": f"{base}/runners",
+        "hosted_runners_url": f"{base}/hosted-runners",
+        "inherited": False,
+        "allows_public_repositories": group["allows_public_repositories"],
+        "restricted_to_workflows": group["restricted_to_workflows"],
+        "selected_workflows": list(group["selected_workflows"]),
+        "workflow_restrictions_read_only": False,
+    }
+    if group["visibility"] == "selected":
+        out["selected_repositories_url"] = f"{base}/repositories"
+    return out
+
+
+# -- helpers -------------------------------------------------------------------------------------
+def _group(ctx: Ctx, org: dict) -> dict:
+    group = find_group(ctx.world, org["login"], int(ctx.params["runner_group_id"]))
+    if group is None:
+        raise not_found()
+    return group
+
+
+def _org_repos(ctx: Ctx, org: dict) -> dict[int, dict]:
+    return {r["id"]: r for r in ctx.world.repos_of(org["login"])}
+
+
+def _org_runners(ctx: Ctx, org: dict) -> dict[int, dict]:
+    low = org["login"].lower()
+    return {
+        r["id"]: r
+        for r in ctx.world.store.values("runners")
+        if r.get("repo_id") is None and (r.get("org") or "").lower() == low
+    }
+
+
+def _invalid(field: str, message: str, value: Any = None) -> ApiError:
+    err: dict[str, Any] = {"resource": "RunnerGroup", "code": "invalid", "field": field, "message": message}
+    if value is not None:
+        err["value"] = value
+    return ApiError(422, "Validation Failed", errors=[err])
+
+
+def _check_name(ctx: Ctx, org: dict, name: str, *, other_than: int | None = None) -> str:
+    name = name.strip()
+    if not name:
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[
+                {"resource": "RunnerGroup", "code": "missing_field", "field": "name", "message": "Name can't be blank"}
+            ],
+        )
+    for g in org_groups(ctx.world, org["login"]):
+        if g["id"] != other_than and g["name"].lower() == name.lower():
+            raise ApiError(409, f"A runner group with the name {g['name']} already exists in {org['login']}.")
+    return name
+
+
+def _check_repo_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[int]:
+    repos = _org_repos(ctx, org)
+    out: list[int] = []
+    for rid in ids:
+        if rid not in repos:
+            raise _invalid("selected_repository_ids", f"Repository {rid} is not a repository of {org['login']}.", rid)
+        if rid not in out:
+            out.append(rid)
+    return out
+
+
+def _check_runner_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[dict]:
+    runners = _org_runners(ctx, org)
+    out: list[dict] = []
+    for rid in ids:
+        if rid not in runners:
+            raise _invalid("runners", f"Runner {rid} is not a self-hosted runner of {org['login']}.", rid)
+        if runners[rid] not in out:
+            out.append(runners[rid])
+    return out
+
+
+def _check_workflow_settings(body: dict) -> None:
+    for ref in body.get("selected_workflows", []):
+        if not _WORKFLOW_REF.match(ref):
+            raise _invalid(
+                "selected_workflows",
+                f"{ref!r} is not a workflow reference: use OWNER/REPO/.github/workflows/FILE.yml@REF "
+                "(a ref, tag, or long SHA is required).",
+                ref,
+            )
+    if body.get("network_configuration_id") is not None:
+        # hosted compute networking (Azure private networking) does not exist in the sandbox
+        raise _invalid(
+            "network_configuration_id",
+            f"Network configuration {body['network_configuration_id']} was not found.",
+            body["network_configuration_id"],
+        )
+
+
+def _visible_to(ctx: Ctx, org: dict, groups: list[dict]) -> list[dict]:
+    name = ctx.query.get("visible_to_repository")
+    if name is None:
+        return groups
+    repo = ctx.world.find_repo(org["login"], name)
+    if repo is None:
+        return []
+    return [g for g in groups if group_allows_repo(g, repo)]
+
+
+# -- groups --------------------------------------------------------------------------------------
+@route("GET", _G, "actions/list-self-hosted-runner-groups-for-org", scopes=_SCOPES)
+def list_groups(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    groups = _visible_to(ctx, org, org_groups(ctx.world, org["login"]))
+    return ctx.paginate([group_json(ctx, g) for g in groups], key="runner_groups")
+
+
+@route("POST", _G, "actions/create-self-hosted-runner-group-for-org", scopes=_SCOPES)
+def create_group(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    world = ctx.world
+    body = ctx.body
+    name = _check_name(ctx, org, body["name"])
+    _check_workflow_settings(body)
+    visibility = body.get("visibility", "all")
+    repo_ids = _check_repo_ids(ctx, org, body.get("selected_repository_ids", []))
+    runners = _check_runner_ids(ctx, org, body.get("runners", []))
+    default_group(world, org["login"])
+    group = {
+        "id": world.next_id("runner_groups", DEFAULT_GROUP_ID + 1),
+        "org": org["login"],
+        "name": name,
+        "visibility": visibility,
+        "default": False,
+        "allows_public_repositories": body.get("allows_public_repositories", False),
+        "restricted_to_workflows": body.get("restricted_to_workflows", False),
+        "selected_workflows": list(body.get("selected_workflows", [])),
+        # selected repositories only mean something for visibility "selected"
+        "selected_repository_ids": repo_ids if visibility == "selected" else [],
+        "runner_ids": [],
+    }
+    save_group(world, group)
+    for runner in runners:
+        move_runner(world, runner, group)
+    return json_reply(group_json(ctx, group), status=201)
+
+
+@route("GET", _G + "/{runner_group_id:int}", "actions/get-self-hosted-runner-group-for-org", scopes=_SCOPES)
+def get_group(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    return json_reply(group_json(ctx, _group(ctx, org)))
+
+
+@route("PATCH", _G + "/{runner_group_id:int}", "actions/update-self-hosted-runner-group-for-org", scopes=_SCOPES)
+def update_group(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    body = ctx.body
+    name = _check_name(ctx, org, body["name"], other_than=group["id"])
+    if group["default"] and name != group["name"]:
+        raise _invalid("name", "The default runner group cannot be renamed.", name)
+    _check_workflow_settings(body)
+    group["name"] = name
+    if "visibility" in body:
+        group["visibility"] = body["visibility"]
+        if body["visibility"] != "selected":
+            group["selected_repository_ids"] = []
+    for key in ("allows_public_repositories", "restricted_to_workflows"):
+        if key in body:
+            group[key] = body[key]
+    if "selected_workflows" in body:
+        group["selected_workflows"] = list(body["selected_workflows"])
+    save_group(ctx.world, group)
+    return json_reply(group_json(ctx, group))
+
+
+@route("DELETE", _G + "/{runner_group_id:int}", "actions/delete-self-hosted-runner-group-from-org", scopes=_SCOPES)
+def delete_group(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    world = ctx.world
+    group = _group(ctx, org)
+    if group["default"]:
+        raise ApiError(422, "The default runner group cannot be deleted.")
+    fallback = default_group(world, org["login"])
+    for runner in _org_runners(ctx, org).values():
+        if runner["runner_group_id"] == group["id"]:
+            move_runner(world, runner, fallback)
+    world.store.delete("runner_groups", group_key(org["login"], group["id"]))
+    return empty()
+
+
+# -- repository access ---------------------------------------------------------------------------
+def _need_selected(group: dict) -> None:
+    if group["visibility"] != "selected":
+        raise ApiError(
+            409,
+            f"The runner group {group['name']} has visibility {group['visibility']!r}; "
+            "repository access can only be changed when visibility is 'selected'.",
+        )
+
+
+@route(
+    "GET",
+    _G + "/{runner_group_id:int}/repositories",
+    "actions/list-repo-access-to-self-hosted-runner-group-in-org",
+    scopes=_SCOPES,
+)
+def list_repo_access(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    repos = _org_repos(ctx, org)
+    chosen = [repos[i] for i in sorted(group["selected_repository_ids"]) if i in repos]
+    return ctx.paginate([repository(ctx, r, level="minimal") for r in chosen], key="repositories")
+
+
+@route(
+    "PUT",
+    _G + "/{runner_group_id:int}/repositories",
+    "actions/set-repo-access-to-self-hosted-runner-group-in-org",
+    scopes=_SCOPES,
+)
+def set_repo_access(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    _need_selected(group)
+    group["selected_repository_ids"] = _check_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
+    save_group(ctx.world, group)
+    return empty()
+
+
+def _path_repo(ctx: Ctx, org: dict) -> dict:
+    repo = _org_repos(ctx, org).get(int(ctx.params["repository_id"]))
+    if repo is None:
+        raise not_found()
+    return repo
+
+
+@route(
+    "PUT",
+    _G + "/{runner_group_id:int}/repositories/{repository_id:int}",
+    "actions/add-repo-access-to-self-hosted-runner-group-in-org",
+    scopes=_SCOPES,
+)
+def add_repo_access(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    repo = _path_repo(ctx, org)
+    _need_selected(group)
+    if repo["id"] not in group["selected_repository_ids"]:
+        group["selected_repository_ids"].append(repo["id"])
+        save_group(ctx.world, group)
+    return empty()
+
+
+@route(
+    "DELETE",
+    _G + "/{runner_group_id:int}/repositories/{repository_id:int}",
+    "actions/remove-repo-access-to-self-hosted-runner-group-in-org",
+    scopes=_SCOPES,
+)
+def remove_repo_access(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    repo = _path_repo(ctx, org)
+    _need_selected(group)
+    if repo["id"] in group["selected_repository_ids"]:
+        group["selected_repository_ids"].remove(repo["id"])
+        save_group(ctx.world, group)
+    return empty()
+
+
+# -- runners in a group --------------------------------------------------------------------------
+def _members(ctx: Ctx, org: dict, group: dict) -> list[dict]:
+    return sorted(
+        (r for r in _org_runners(ctx, org).values() if r["runner_group_id"] == group["id"]), key=lambda r: r["id"]
+    )
+
+
+def _cannot_leave_default(runner: dict) -> ApiError:
+    return ApiError(
+        422,
+        f"Runner {runner['name']} cannot be removed from the default runner group; add it to another group instead.",
+    )
+
+
+@route(
+    "GET",
+    _G + "/{runner_group_id:int}/runners",
+    "actions/list-self-hosted-runners-in-group-for-org",
+    scopes=_SCOPES,
+)
+def list_group_runners(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    return ctx.paginate([runner_json(r) for r in _members(ctx, org, group)], key="runners")
+
+
+@route(
+    "PUT",
+    _G + "/{runner_group_id:int}/runners",
+    "actions/set-self-hosted-runners-in-group-for-org",
+    scopes=_SCOPES,
+)
+def set_group_runners(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    world = ctx.world
+    group = _group(ctx, org)
+    wanted = _check_runner_ids(ctx, org, ctx.body["runners"])
+    wanted_ids = {r["id"] for r in wanted}
+    leaving = [r for r in _members(ctx, org, group) if r["id"] not in wanted_ids]
+    if group["default"] and leaving:
+        raise _cannot_leave_default(leaving[0])
+    fallback = default_group(world, org["login"])
+    for runner in leaving:
+        move_runner(world, runner, fallback)
+    for runner in wanted:
+        move_runner(world, runner, group)
+    return empty()
+
+
+def _path_runner(ctx: Ctx, org: dict) -> dict:
+    runner = _org_runners(ctx, org).get(int(ctx.params["runner_id"]))
+    if runner is None:
+        raise not_found()
+    return runner
+
+
+@route(
+    "PUT",
+    _G + "/{runner_group_id:int}/runners/{runner_id:int}",
+    "actions/add-self-hosted-runner-to-group-for-org",
+    scopes=_SCOPES,
+)
+def add_group_runner(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    move_runner(ctx.world, _path_runner(ctx, org), group)
+    return empty()
+
+
+@route(
+    "DELETE",
+    _G + "/{runner_group_id:int}/runners/{runner_id:int}",
+    "actions/remove-self-hosted-runner-from-group-for-org",
+    scopes=_SCOPES,
+)
+def remove_group_runner(ctx: Ctx) -> Reply:
+    org = ctx.org(admin=True)
+    group = _group(ctx, org)
+    runner = _path_runner(ctx, org)
+    if runner["runner_group_id"] != group["id"]:
+        raise not_found()
+    if group["default"]:
+        raise _cannot_leave_default(runner)
+    move_runner(ctx.world, runner, default_group(ctx.world, org["login"]))
+    return empty()

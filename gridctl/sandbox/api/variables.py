@@ -1,1 +1,412 @@
-"""variables (to be implemented)."""
+"""GitHub Actions configuration variables: repository, environment and organization scopes.
+
+Layouts (LAYOUT.md): ``repo["variables"]`` and ``env["variables"]`` are
+``{NAME: {name, value, created_at, updated_at}}``; an organization's record holds
+``["variables"]`` with ``visibility`` and ``selected_repository_ids`` added.
+
+GitHub's rules reproduced here:
+
+* names match ``[A-Za-z_][A-Za-z0-9_]*``, may not start with ``GITHUB_``, are stored upper-case
+  and looked up case-insensitively; values are at most 48 KB;
+* create is ``POST`` -> 201 with an empty object (409 when the name is taken); update is
+  ``PATCH`` -> 204 and may rename; every list pages 10 by default and at most 30 per page;
+* repository and environment variables need admin rights on the repository; organization
+  variables need an org owner with ``admin:org``; the ``…/repositories`` operations answer 409
+  unless the variable's visibility is ``selected``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found, validation_failed
+from ..routing import route
+from ..shapes import repository
+from .environments import require_environment
+
+_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+MAX_VALUE_BYTES = 48 * 1024
+LIST_MAX_PER_PAGE = 30
+LIST_DEFAULT_PER_PAGE = 10
+
+
+# -- shared rules ------------------------------------------------------------------------------
+def check_name(name: str) -> str:
+    """A valid variable name, upper-cased; otherwise GitHub's 422."""
+    if not _NAME.match(name):
+        raise validation_failed(
+            "Variable",
+            "name",
+            "invalid",
+            "Variable names can only contain alphanumeric characters ([a-z], [A-Z], [0-9]) or "
+            "underscores (_), and must not start with a number.",
+        )
+    if name.upper().startswith("GITHUB_"):
+        raise validation_failed("Variable", "name", "invalid", "Variable names cannot start with GITHUB_ prefix.")
+    return name.upper()
+
+
+def check_value(value: str) -> str:
+    if len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+        raise validation_failed("Variable", "value", "custom", "Variable value exceeds the maximum size of 48 KB.")
+    return value
+
+
+def _conflict() -> ApiError:
+    return ApiError(409, "Already exists - Variable already exists")
+
+
+def _lookup(table: dict, name: str) -> tuple[str, dict] | None:
+    key = name.upper()
+    if key in table:
+        return key, table[key]
+    for k, v in table.items():
+        if k.upper() == key:
+            return k, v
+    return None
+
+
+def _require(table: dict, name: str) -> tuple[str, dict]:
+    found = _lookup(table, name)
+    if found is None:
+        raise not_found()
+    return found
+
+
+def _plain(var: dict) -> dict[str, Any]:
+    return {"name": var["name"], "value": var["value"], "created_at": var["created_at"], "updated_at": var["updated_at"]}
+
+
+def _paginate(ctx: Ctx, items: list[dict]) -> Reply:
+    return ctx.paginate(items, key="variables", max_per_page=LIST_MAX_PER_PAGE, default_per_page=LIST_DEFAULT_PER_PAGE)
+
+
+def _sorted(table: dict) -> list[dict]:
+    return [table[k] for k in sorted(table)]
+
+
+def _create(ctx: Ctx, table: dict, extra: dict[str, Any] | None = None) -> dict:
+    name = check_name(ctx.body["name"])
+    value = check_value(ctx.body["value"])
+    if _lookup(table, name) is not None:
+        raise _conflict()
+    now = ctx.world.now_iso()
+    var = {"name": name, "value": value, "created_at": now, "updated_at": now}
+    var.update(extra or {})
+    table[name] = var
+    return var
+
+
+def _update(ctx: Ctx, table: dict, check_more: Callable[[dict], None] | None = None) -> dict:
+    """Apply a PATCH (``name``/``value``; ``check_more`` validates scope-specific fields
+    before anything changes). Returns the variable."""
+    key, var = _require(table, ctx.params["name"])
+    body = ctx.body or {}
+    new_name = check_name(body["name"]) if "name" in body else key
+    value = check_value(body["value"]) if "value" in body else None
+    if new_name != key and _lookup(table, new_name) is not None:
+        raise _conflict()
+    if check_more is not None:
+        check_more(var)
+    if new_name != key:
+        del table[key]
+        var["name"] = new_name
+        table[new_name] = var
+    if value is not None:
+        var["value"] = value
+    var["updated_at"] = ctx.world.now_iso()
+    return var
+
+
+def _delete(ctx: Ctx, table: dict) -> None:
+    key, _ = _require(table, ctx.params["name"])
+    del table[key]
+
+
+# -- repository variables --------------------------------------------------------------------
+def _repo_table(ctx: Ctx) -> tuple[dict, dict]:
+    ctx.require_auth()
+    repo = ctx.repo("admin")
+    return repo, repo.setdefault("variables", {})
+
+
+def _save_repo(ctx: Ctx, repo: dict) -> None:
+    ctx.world.save("repos", repo["id"], repo)
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/variables", "actions/list-repo-variables", scopes=("repo",))
+def list_repo_variables(ctx: Ctx) -> Reply:
+    _, table = _repo_table(ctx)
+    return _paginate(ctx, [_plain(v) for v in _sorted(table)])
+
+
+@route("POST", "/repos/{owner}/{repo}/actions/variables", "actions/create-repo-variable", scopes=("repo",))
+def create_repo_variable(ctx: Ctx) -> Reply:
+    repo, table = _repo_table(ctx)
+    _create(ctx, table)
+    _save_repo(ctx, repo)
+    return json_reply({}, status=201)
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/get-repo-variable", scopes=("repo",))
+def get_repo_variable(ctx: Ctx) -> Reply:
+    _, table = _repo_table(ctx)
+    return json_reply(_plain(_require(table, ctx.params["name"])[1]))
+
+
+@route("PATCH", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/update-repo-variable", scopes=("repo",))
+def update_repo_variable(ctx: Ctx) -> Reply:
+    repo, table = _repo_table(ctx)
+    _update(ctx, table)
+    _save_repo(ctx, repo)
+    return empty()
+
+
+@route("DELETE", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/delete-repo-variable", scopes=("repo",))
+def delete_repo_variable(ctx: Ctx) -> Reply:
+    repo, table = _repo_table(ctx)
+    _delete(ctx, table)
+    _save_repo(ctx, repo)
+    return empty()
+
+
+@route(
+    "GET",
+    "/repos/{owner}/{repo}/actions/organization-variables",
+    "actions/list-repo-organization-variables",
+    scopes=("repo",),
+)
+def list_repo_org_variables(ctx: Ctx) -> Reply:
+    ctx.require_auth()
+    repo = ctx.repo("admin")
+    owner = ctx.world.find_user(repo["owner"])
+    shared: list[dict] = []
+    if owner is not None and owner["type"] == "Organization":
+        for var in _sorted(owner.get("variables") or {}):
+            if _visible_to(var, repo):
+                shared.append(_plain(var))
+    return _paginate(ctx, shared)
+
+
+def _visible_to(var: dict, repo: dict) -> bool:
+    vis = var.get("visibility", "all")
+    if vis == "all":
+        return True
+    if vis == "private":
+        return bool(repo["private"])
+    return repo["id"] in (var.get("selected_repository_ids") or [])
+
+
+# -- environment variables -------------------------------------------------------------------
+_ENV = "/repos/{owner}/{repo}/environments/{environment_name}/variables"
+
+
+def _env_table(ctx: Ctx) -> tuple[dict, dict]:
+    ctx.require_auth()
+    repo = ctx.repo("admin")
+    env = require_environment(repo, ctx.params["environment_name"])
+    return repo, env.setdefault("variables", {})
+
+
+@route("GET", _ENV, "actions/list-environment-variables", scopes=("repo",))
+def list_env_variables(ctx: Ctx) -> Reply:
+    _, table = _env_table(ctx)
+    return _paginate(ctx, [_plain(v) for v in _sorted(table)])
+
+
+@route("POST", _ENV, "actions/create-environment-variable", scopes=("repo",))
+def create_env_variable(ctx: Ctx) -> Reply:
+    repo, table = _env_table(ctx)
+    _create(ctx, table)
+    _save_repo(ctx, repo)
+    return json_reply({}, status=201)
+
+
+@route("GET", _ENV + "/{name}", "actions/get-environment-variable", scopes=("repo",))
+def get_env_variable(ctx: Ctx) -> Reply:
+    _, table = _env_table(ctx)
+    return json_reply(_plain(_require(table, ctx.params["name"])[1]))
+
+
+@route("PATCH", _ENV + "/{name}", "actions/update-environment-variable", scopes=("repo",))
+def update_env_variable(ctx: Ctx) -> Reply:
+    repo, table = _env_table(ctx)
+    _update(ctx, table)
+    _save_repo(ctx, repo)
+    return empty()
+
+
+@route("DELETE", _ENV + "/{name}", "actions/delete-environment-variable", scopes=("repo",))
+def delete_env_variable(ctx: Ctx) -> Reply:
+    repo, table = _env_table(ctx)
+    _delete(ctx, table)
+    _save_repo(ctx, repo)
+    return empty()
+
+
+# -- organization variables ------------------------------------------------------------------
+_ORG = "/orgs/{org}/actions/variables"
+_ORG_SCOPES = ("admin:org",)
+
+
+def _org_table(ctx: Ctx) -> tuple[dict, dict]:
+    org = ctx.org(admin=True)
+    return org, org.setdefault("variables", {})
+
+
+def _save_org(ctx: Ctx, org: dict) -> None:
+    ctx.world.save("users", org["login"].lower(), org)
+
+
+def _org_shape(ctx: Ctx, org: dict, var: dict) -> dict[str, Any]:
+    out = _plain(var)
+    out["visibility"] = var.get("visibility", "all")
+    if out["visibility"] == "selected":
+        out["selected_repositories_url"] = ctx.url(
+            f"/orgs/{org['login']}/actions/variables/{quote(var['name'], safe='')}/repositories"
+        )
+    return out
+
+
+def _org_repo_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[int]:
+    """``ids`` deduplicated, each the id of one of ``org``'s repositories (else a 422)."""
+    mine = {r["id"] for r in ctx.world.repos_of(org["login"])}
+    out: list[int] = []
+    for ident in ids:
+        if ident not in mine:
+            raise validation_failed(
+                "Variable",
+                "selected_repository_ids",
+                "invalid",
+                f"Repository with id {ident} was not found in the {org['login']} organization.",
+            )
+        if ident not in out:
+            out.append(ident)
+    return out
+
+
+def _ids_need_selected() -> ApiError:
+    return validation_failed(
+        "Variable",
+        "selected_repository_ids",
+        "invalid",
+        "You can only provide a list of repository ids when the visibility is set to selected.",
+    )
+
+
+def _require_selected(var: dict) -> None:
+    if var.get("visibility") != "selected":
+        raise ApiError(409, "The visibility of this variable is not set to selected.")
+
+
+@route("GET", _ORG, "actions/list-org-variables", scopes=_ORG_SCOPES)
+def list_org_variables(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    return _paginate(ctx, [_org_shape(ctx, org, v) for v in _sorted(table)])
+
+
+@route("POST", _ORG, "actions/create-org-variable", scopes=_ORG_SCOPES)
+def create_org_variable(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    visibility = ctx.body["visibility"]
+    ids = ctx.body.get("selected_repository_ids") or []
+    if ids and visibility != "selected":
+        raise _ids_need_selected()
+    ids = _org_repo_ids(ctx, org, ids)
+    _create(ctx, table, {"visibility": visibility, "selected_repository_ids": ids})
+    _save_org(ctx, org)
+    return json_reply({}, status=201)
+
+
+@route("GET", _ORG + "/{name}", "actions/get-org-variable", scopes=_ORG_SCOPES)
+def get_org_variable(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    return json_reply(_org_shape(ctx, org, _require(table, ctx.params["name"])[1]))
+
+
+@route("PATCH", _ORG + "/{name}", "actions/update-org-variable", scopes=_ORG_SCOPES)
+def update_org_variable(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    body = ctx.body or {}
+    plan: dict[str, Any] = {}
+
+    def check_more(var: dict) -> None:
+        visibility = body.get("visibility", var.get("visibility", "all"))
+        ids = body.get("selected_repository_ids")
+        if ids and visibility != "selected":
+            raise _ids_need_selected()
+        plan["visibility"] = visibility
+        if visibility != "selected":
+            plan["selected_repository_ids"] = []
+        elif ids is not None:
+            plan["selected_repository_ids"] = _org_repo_ids(ctx, org, ids)
+
+    var = _update(ctx, table, check_more)
+    var.update(plan)
+    _save_org(ctx, org)
+    return empty()
+
+
+@route("DELETE", _ORG + "/{name}", "actions/delete-org-variable", scopes=_ORG_SCOPES)
+def delete_org_variable(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    _delete(ctx, table)
+    _save_org(ctx, org)
+    return empty()
+
+
+@route("GET", _ORG + "/{name}/repositories", "actions/list-selected-repos-for-org-variable", scopes=_ORG_SCOPES)
+def list_selected_repos(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    _, var = _require(table, ctx.params["name"])
+    _require_selected(var)
+    repos = [r for r in (ctx.world.repo_by_id(i) for i in var.get("selected_repository_ids") or []) if r is not None]
+    repos.sort(key=lambda r: r["id"])
+    return ctx.paginate([repository(ctx, r, level="minimal") for r in repos], key="repositories")
+
+
+@route("PUT", _ORG + "/{name}/repositories", "actions/set-selected-repos-for-org-variable", scopes=_ORG_SCOPES)
+def set_selected_repos(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    _, var = _require(table, ctx.params["name"])
+    _require_selected(var)
+    var["selected_repository_ids"] = _org_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
+    _save_org(ctx, org)
+    return empty()
+
+
+@route(
+    "PUT",
+    _ORG + "/{name}/repositories/{repository_id:int}",
+    "actions/add-selected-repo-to-org-variable",
+    scopes=_ORG_SCOPES,
+)
+def add_selected_repo(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    _, var = _require(table, ctx.params["name"])
+    _require_selected(var)
+    ident = _org_repo_ids(ctx, org, [ctx.params["repository_id"]])[0]
+    ids = var.setdefault("selected_repository_ids", [])
+    if ident not in ids:
+        ids.append(ident)
+    _save_org(ctx, org)
+    return empty()
+
+
+@route(
+    "DELETE",
+    _ORG + "/{name}/repositories/{repository_id:int}",
+    "actions/remove-selected-repo-from-org-variable",
+    scopes=_ORG_SCOPES,
+)
+def remove_selected_repo(ctx: Ctx) -> Reply:
+    org, table = _org_table(ctx)
+    _, var = _require(table, ctx.params["name"])
+    _require_selected(var)
+    ident = ctx.params["repository_id"]
+    var["selected_repository_ids"] = [i for i in var.get("selected_repository_ids") or [] if i != ident]
+    _save_org(ctx, org)
+    return empty()
