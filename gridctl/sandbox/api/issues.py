@@ -27,7 +27,6 @@ from ..gitobjects import Git
 from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found, role_at_least
 from ..routing import control, route
 from ..shapes import repository, simple_user, web_root
-from ..spec import Spec, load_spec
 from ..world import World, node_id
 
 #: GitHub's limit on an issue or comment body, in characters
@@ -55,54 +54,6 @@ DEFAULT_LABELS: tuple[tuple[str, str, str], ...] = (
 _GHOST = {"login": "ghost", "id": 10137891, "type": "User"}
 
 
-# -- request bodies GitHub accepts beyond the vendored schema -------------------------------------
-def _widen_label_request_schemas(spec: Spec) -> None:
-    """Accept the label-list forms GitHub documents in prose but the vendored schema omits.
-
-    The descriptions of add-labels and set-labels say a client may send "an ``array`` of labels
-    directly" or "a single label as a ``string``", and that set-labels takes "an empty array to
-    remove all labels"; the vendored ``oneOf`` lists only ``{"labels": [...]}`` with at least one
-    item. PyGithub's ``add_to_labels`` / ``set_labels`` send a bare JSON array (an empty one for
-    ``set_labels()``), so without this github.com-compatible clients would get a 422 here.
-    """
-    one_label = {
-        "oneOf": [
-            {"type": "string"},
-            {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
-        ]
-    }
-    extra: dict[str, list[dict[str, Any]]] = {
-        "issues/add-labels": [
-            {"type": "array", "minItems": 1, "items": one_label},
-            {"type": "string"},
-        ],
-        "issues/set-labels": [
-            {"type": "array", "items": one_label},
-            {"type": "string"},
-            {
-                "type": "object",
-                "properties": {"labels": {"type": "array", "maxItems": 0}},
-                "required": ["labels"],
-            },
-        ],
-    }
-    changed = False
-    for op_id, alternatives in extra.items():
-        op = spec.operations.get(op_id)
-        if op is None:
-            continue
-        schema = op.raw.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
-        if not isinstance(schema, dict) or not isinstance(schema.get("oneOf"), list):
-            continue
-        if any(isinstance(alt, dict) and alt.get("x-gridctl-widened") for alt in schema["oneOf"]):
-            continue
-        schema["oneOf"].extend({**alt, "x-gridctl-widened": True} for alt in alternatives)
-        changed = True
-    if changed:
-        Spec.request_validator.cache_clear()
-
-
-_widen_label_request_schemas(load_spec())
 
 
 # -- records ---------------------------------------------------------------------------------------

@@ -1,1 +1,469 @@
-"""workflows (to be implemented)."""
+"""GitHub Actions workflows, workflow runs and ``workflow_dispatch``.
+
+Workflows are not stored: they are the ``.github/workflows/*.yml|*.yaml`` files on the default
+branch, read with a YAML safe loader. What is stored per workflow path (``repo["workflows"]``,
+see LAYOUT.md) is what git cannot say: a stable id, the enabled/disabled state and dates. A
+workflow whose file is deleted disappears from the lists; its record stays, so a file that comes
+back at the same path gets the same id, as on github.com.
+
+Runs are records in the ``runs`` table. Nothing executes them: a dispatch creates a ``queued``
+run, and the sandbox control route ``POST /_sandbox/runs/{run_id}`` moves it along.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+from ..gitobjects import Git
+from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..routing import control, route
+from ..shapes import repository, simple_user
+from ..world import node_id
+from .contents import WORKFLOW_DIR, api_root, html_root
+
+RUN_STATUSES = ("queued", "in_progress", "completed", "requested", "waiting", "pending")
+CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out", "action_required", "stale")
+
+
+# -- reading workflow files ----------------------------------------------------------------------------------
+def parse_yaml(data: bytes) -> Any:
+    """The YAML document, or None when it does not parse (a fresh loader each time: a ``%YAML``
+    directive in one file must not leak into the next)."""
+    try:
+        return YAML(typ="safe", pure=True).load(data.decode("utf-8", errors="replace"))
+    except (YAMLError, ValueError, TypeError):
+        return None
+
+
+def triggers(doc: Any) -> Any:
+    """The ``on:`` value. YAML 1.1 loaders read a bare ``on`` key as boolean true; accept both."""
+    if not isinstance(doc, dict):
+        return None
+    if "on" in doc:
+        return doc["on"]
+    return doc.get(True)
+
+
+def dispatch_inputs(doc: Any) -> dict[str, dict] | None:
+    """The ``workflow_dispatch`` inputs (``{}`` when it has none), or None without the trigger."""
+    on = triggers(doc)
+    if isinstance(on, str):
+        return {} if on == "workflow_dispatch" else None
+    if isinstance(on, list):
+        return {} if "workflow_dispatch" in on else None
+    if isinstance(on, dict):
+        if "workflow_dispatch" not in on:
+            return None
+        spec = on["workflow_dispatch"]
+        inputs = spec.get("inputs") if isinstance(spec, dict) else None
+        if not isinstance(inputs, dict):
+            return {}
+        return {str(k): (v if isinstance(v, dict) else {}) for k, v in inputs.items()}
+    return None
+
+
+def is_workflow_path(path: str) -> bool:
+    if not path.startswith(WORKFLOW_DIR):
+        return False
+    rest = path[len(WORKFLOW_DIR) :]
+    return "/" not in rest and rest.endswith((".yml", ".yaml")) and rest not in (".yml", ".yaml")
+
+
+def _read(git: Git, commit: str, path: str) -> Any:
+    entry = git.lookup(commit, path)
+    if entry is None or entry["type"] != "blob":
+        return None
+    return parse_yaml(git.blob_data(entry["sha"]))
+
+
+def _name(doc: Any, path: str) -> str:
+    if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"].strip():
+        return doc["name"]
+    return path
+
+
+def sync_workflows(ctx: Ctx, repo: dict) -> list[tuple[str, dict, str]]:
+    """The workflows on the default branch as ``[(path, record, name)]``, by id.
+
+    New files get a record (and an id) the first time they are seen.
+    """
+    git = Git(ctx.world, repo)
+    head = git.resolve(repo["default_branch"]) if not git.is_empty() else None
+    if head is None:
+        return []
+    files = git.flatten(git.commit_tree(head))
+    records = repo.setdefault("workflows", {})
+    changed = False
+    out = []
+    for path in sorted(p for p in files if is_workflow_path(p)):
+        rec = records.get(path)
+        if rec is None:
+            now = ctx.world.now_iso()
+            rec = {
+                "id": ctx.world.next_id("workflows", 10_000_000),
+                "state": "active",
+                "created_at": now,
+                "updated_at": now,
+            }
+            records[path] = rec
+            changed = True
+        out.append((path, rec, _name(_read(git, head, path), path)))
+    if changed:
+        ctx.world.save("repos", repo["id"], repo)
+    out.sort(key=lambda t: t[1]["id"])
+    return out
+
+
+def find_workflow(ctx: Ctx, repo: dict) -> tuple[str, dict, str]:
+    """The workflow named by ``{workflow_id}``: its numeric id or its file name."""
+    wanted = str(ctx.params["workflow_id"])
+    for path, rec, name in sync_workflows(ctx, repo):
+        if wanted.isdigit() and int(wanted) == rec["id"]:
+            return path, rec, name
+        if path.rsplit("/", 1)[-1] == wanted:
+            return path, rec, name
+    raise not_found()
+
+
+def workflow_shape(ctx: Ctx, repo: dict, path: str, rec: dict, name: str) -> dict:
+    html = html_root(ctx, repo)
+    return {
+        "id": rec["id"],
+        "node_id": node_id("Workflow", rec["id"]),
+        "name": name,
+        "path": path,
+        "state": rec["state"],
+        "created_at": rec["created_at"],
+        "updated_at": rec["updated_at"],
+        "url": f"{api_root(ctx, repo)}/actions/workflows/{rec['id']}",
+        "html_url": f"{html}/blob/{quote(repo['default_branch'])}/{quote(path)}",
+        "badge_url": f"{html}/workflows/{quote(name, safe='')}/badge.svg",
+    }
+
+
+# -- workflows -------------------------------------------------------------------------------------------------
+@route("GET", "/repos/{owner}/{repo}/actions/workflows", "actions/list-repo-workflows")
+def list_workflows(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    items = [workflow_shape(ctx, repo, p, r, n) for p, r, n in sync_workflows(ctx, repo)]
+    return ctx.paginate(items, key="workflows")
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}", "actions/get-workflow")
+def get_workflow(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    return json_reply(workflow_shape(ctx, repo, *find_workflow(ctx, repo)))
+
+
+@route("PUT", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/enable", "actions/enable-workflow")
+def enable_workflow(ctx: Ctx) -> Reply:
+    repo = ctx.repo("write")
+    _, rec, _ = find_workflow(ctx, repo)
+    if rec["state"] != "active":
+        rec["state"] = "active"
+        rec["updated_at"] = ctx.world.now_iso()
+        ctx.world.save("repos", repo["id"], repo)
+    return empty()
+
+
+@route("PUT", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/disable", "actions/disable-workflow")
+def disable_workflow(ctx: Ctx) -> Reply:
+    repo = ctx.repo("write")
+    _, rec, _ = find_workflow(ctx, repo)
+    if rec["state"] != "active":
+        # github.com refuses to disable what is not active (already disabled included)
+        raise ApiError(403, "Unable to disable a workflow that is not active.")
+    rec["state"] = "disabled_manually"
+    rec["updated_at"] = ctx.world.now_iso()
+    ctx.world.save("repos", repo["id"], repo)
+    return empty()
+
+
+# -- dispatch -------------------------------------------------------------------------------------------------
+def _dispatch_ref(git: Git, ref: str) -> tuple[str, str] | None:
+    """A branch or tag (short or full name) -> (head_branch, commit); a bare SHA is no ref."""
+    for full in (ref, f"refs/heads/{ref}", f"refs/tags/{ref}"):
+        if full.startswith("refs/") and full in git.refs:
+            short = full.split("/", 2)[2]
+            return short, git.refs[full]
+    return None
+
+
+def _input_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _truthy(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+def check_inputs(defined: dict[str, dict], provided: dict[str, Any]) -> dict[str, Any]:
+    """The run's inputs from what the client sent, checked the way GitHub checks them."""
+    unexpected = [k for k in provided if k not in defined]
+    if unexpected:
+        raise ApiError(422, f"Unexpected inputs provided: {json.dumps(unexpected)}")
+    out: dict[str, Any] = {}
+    for name, spec in defined.items():
+        kind = str(spec.get("type") or "string")
+        if name in provided and provided[name] is not None:
+            value = provided[name]
+        elif "default" in spec and spec["default"] is not None:
+            value = spec["default"]
+        elif _truthy(spec.get("required", False)):
+            raise ApiError(422, f"Required input '{name}' not provided")
+        else:
+            continue
+        if isinstance(value, (dict, list)):
+            raise ApiError(422, f"Provided value for input '{name}' must be a string, number or boolean")
+        if kind == "boolean":
+            text = _input_text(value).strip().lower()
+            if text not in ("true", "false"):
+                raise ApiError(422, f"Provided value '{_input_text(value)}' for input '{name}' is not a valid boolean")
+            out[name] = text == "true"
+        elif kind == "number":
+            if isinstance(value, bool):
+                raise ApiError(422, f"Provided value '{_input_text(value)}' for input '{name}' is not a valid number")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ApiError(
+                    422, f"Provided value '{_input_text(value)}' for input '{name}' is not a valid number"
+                ) from None
+            out[name] = int(number) if number.is_integer() and "." not in str(value) else number
+        elif kind == "choice":
+            options = [_input_text(o) for o in (spec.get("options") or [])]
+            text = _input_text(value)
+            if text not in options:
+                raise ApiError(422, f"Provided value '{text}' for input '{name}' not in the list of allowed values")
+            out[name] = text
+        else:
+            out[name] = _input_text(value)
+    return out
+
+
+@route("POST", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches", "actions/create-workflow-dispatch")
+def create_dispatch(ctx: Ctx) -> Reply:
+    repo = ctx.repo("write")
+    path, rec, name = find_workflow(ctx, repo)
+    if rec["state"] != "active":
+        raise ApiError(422, "Cannot trigger a 'workflow_dispatch' on a disabled workflow")
+    body = ctx.body
+    git = Git(ctx.world, repo)
+    found = _dispatch_ref(git, body["ref"])
+    if found is None:
+        raise ApiError(422, f"No ref found for: {body['ref']}")
+    head_branch, head_sha = found
+    doc = _read(git, head_sha, path)  # the workflow as it is AT the ref, not on the default branch
+    defined = dispatch_inputs(doc)
+    if defined is None:
+        raise ApiError(422, "Workflow does not have 'workflow_dispatch' trigger")
+    provided = body.get("inputs") or {}
+    inputs = check_inputs(defined, provided)
+    world = ctx.world
+    now = world.now_iso()
+    run_number = 1 + sum(
+        1 for r in world.store.values("runs") if r["repo_id"] == repo["id"] and r["workflow_id"] == rec["id"]
+    )
+    run_name = doc.get("run-name") if isinstance(doc, dict) else None
+    run = {
+        "id": world.next_id("runs", 5_000_000_000),
+        "repo_id": repo["id"],
+        "workflow_id": rec["id"],
+        "path": path,
+        "name": _name(doc, path),
+        "display_title": run_name if isinstance(run_name, str) and run_name.strip() else _name(doc, path),
+        "status": "queued",
+        "conclusion": None,
+        "event": "workflow_dispatch",
+        "head_branch": head_branch,
+        "head_sha": head_sha,
+        "inputs": inputs,
+        "actor": ctx.login,
+        "run_number": run_number,
+        "created_at": now,
+        "updated_at": now,
+        "run_started_at": now,
+    }
+    world.save("runs", run["id"], run)
+    if body.get("return_run_details"):
+        return json_reply(
+            {
+                "workflow_run_id": run["id"],
+                "run_url": f"{api_root(ctx, repo)}/actions/runs/{run['id']}",
+                "html_url": f"{html_root(ctx, repo)}/actions/runs/{run['id']}",
+            }
+        )
+    return empty()
+
+
+# -- runs ---------------------------------------------------------------------------------------------------------
+def _actor(ctx: Ctx, login: str | None) -> dict:
+    user = ctx.world.find_user(login) if login else None
+    return simple_user(ctx, user or {"login": "ghost", "id": 10137, "type": "User"})
+
+
+def run_shape(ctx: Ctx, repo: dict, run: dict) -> dict:
+    api = api_root(ctx, repo)
+    html = html_root(ctx, repo)
+    git = Git(ctx.world, repo)
+    run_url = f"{api}/actions/runs/{run['id']}"
+    commit = git.get(run["head_sha"])
+    head_commit = None
+    if commit is not None:
+        head_commit = {
+            "id": run["head_sha"],
+            "tree_id": commit["tree"],
+            "message": commit["message"],
+            "timestamp": commit["committer"]["date"],
+            "author": {"name": commit["author"]["name"], "email": commit["author"]["email"]},
+            "committer": {"name": commit["committer"]["name"], "email": commit["committer"]["email"]},
+        }
+    suite = run["id"] + 7_000_000_000
+    minimal = repository(ctx, repo, level="minimal")
+    actor = _actor(ctx, run.get("actor"))
+    return {
+        "id": run["id"],
+        "name": run.get("name") or run["path"],
+        "node_id": node_id("WorkflowRun", run["id"]),
+        "check_suite_id": suite,
+        "check_suite_node_id": node_id("CheckSuite", suite),
+        "head_branch": run["head_branch"],
+        "head_sha": run["head_sha"],
+        "path": run["path"],
+        "display_title": run.get("display_title") or run.get("name") or run["path"],
+        "run_number": run["run_number"],
+        "run_attempt": 1,
+        "referenced_workflows": [],
+        "event": run["event"],
+        "status": run["status"],
+        "conclusion": run["conclusion"],
+        "workflow_id": run["workflow_id"],
+        "url": run_url,
+        "html_url": f"{html}/actions/runs/{run['id']}",
+        "pull_requests": [],
+        "created_at": run["created_at"],
+        "updated_at": run["updated_at"],
+        "actor": actor,
+        "triggering_actor": actor,
+        "run_started_at": run["run_started_at"],
+        "jobs_url": f"{run_url}/jobs",
+        "logs_url": f"{run_url}/logs",
+        "check_suite_url": f"{api}/check-suites/{suite}",
+        "artifacts_url": f"{run_url}/artifacts",
+        "cancel_url": f"{run_url}/cancel",
+        "rerun_url": f"{run_url}/rerun",
+        "previous_attempt_url": None,
+        "workflow_url": f"{api}/actions/workflows/{run['workflow_id']}",
+        "head_commit": head_commit,
+        "repository": minimal,
+        "head_repository": minimal,
+        "head_repository_id": repo["id"],
+    }
+
+
+def _repo_runs(ctx: Ctx, repo: dict, workflow_id: int | None = None) -> list[dict]:
+    runs = [r for r in ctx.world.store.values("runs") if r["repo_id"] == repo["id"]]
+    if workflow_id is not None:
+        runs = [r for r in runs if r["workflow_id"] == workflow_id]
+    q = ctx.query
+    if q.get("actor"):
+        runs = [r for r in runs if (r.get("actor") or "").lower() == q["actor"].lower()]
+    if q.get("branch"):
+        runs = [r for r in runs if r["head_branch"] == q["branch"]]
+    if q.get("event"):
+        runs = [r for r in runs if r["event"] == q["event"]]
+    if q.get("status"):
+        # "Returns workflow runs with the check run status or conclusion that you specify"
+        runs = [r for r in runs if q["status"] in (r["status"], r["conclusion"])]
+    if q.get("head_sha"):
+        runs = [r for r in runs if r["head_sha"] == q["head_sha"].lower()]
+    if q.get("check_suite_id"):
+        runs = [r for r in runs if str(r["id"] + 7_000_000_000) == q["check_suite_id"]]
+    runs.sort(key=lambda r: r["id"], reverse=True)
+    return runs
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/runs", "actions/list-workflow-runs-for-repo")
+def list_repo_runs(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    return ctx.paginate([run_shape(ctx, repo, r) for r in _repo_runs(ctx, repo)], key="workflow_runs")
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/runs", "actions/list-workflow-runs")
+def list_workflow_runs(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    _, rec, _ = find_workflow(ctx, repo)
+    return ctx.paginate([run_shape(ctx, repo, r) for r in _repo_runs(ctx, repo, rec["id"])], key="workflow_runs")
+
+
+def _find_run(ctx: Ctx, repo: dict) -> dict:
+    raw = str(ctx.params["run_id"])
+    run = ctx.world.store.get("runs", raw) if raw.isdigit() else None
+    if run is None or run["repo_id"] != repo["id"]:
+        raise not_found()
+    return run
+
+
+@route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", "actions/get-workflow-run")
+def get_run(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    return json_reply(run_shape(ctx, repo, _find_run(ctx, repo)))
+
+
+@route("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "actions/cancel-workflow-run")
+def cancel_run(ctx: Ctx) -> Reply:
+    repo = ctx.repo("write")
+    run = _find_run(ctx, repo)
+    if run["status"] == "completed":
+        raise ApiError(409, "Cannot cancel a workflow run that is completed.")
+    run["status"] = "completed"
+    run["conclusion"] = "cancelled"
+    run["updated_at"] = ctx.world.now_iso()
+    ctx.world.save("runs", run["id"], run)
+    return json_reply({}, status=202)
+
+
+# -- sandbox control routes ------------------------------------------------------------------------------------------
+@control("POST", "/runs/{run_id}")
+def move_run(app: Any, body: dict, params: dict, query: dict) -> Any:
+    """Move a run along: ``{"status": "in_progress"}``, ``{"status": "completed", "conclusion":
+    "failure"}`` (a completed run without a conclusion succeeded)."""
+    run = app.store.get("runs", params["run_id"])
+    if run is None:
+        raise ApiError(404, f"no run {params['run_id']}")
+    status = body.get("status", run["status"])
+    if status not in RUN_STATUSES:
+        raise ApiError(422, f"status must be one of {', '.join(RUN_STATUSES)}")
+    conclusion = body.get("conclusion")
+    if status == "completed":
+        conclusion = conclusion or "success"
+        if conclusion not in CONCLUSIONS:
+            raise ApiError(422, f"conclusion must be one of {', '.join(CONCLUSIONS)}")
+    elif conclusion is not None:
+        raise ApiError(422, "only a completed run has a conclusion")
+    run["status"] = status
+    run["conclusion"] = conclusion
+    run["updated_at"] = app.world.now_iso()
+    app.world.save("runs", run["id"], run)
+    return run
+
+
+@control("GET", "/runs")
+def list_runs(app: Any, body: dict, params: dict, query: dict) -> Any:
+    """Runs (newest first) with their inputs; ``?repo=owner/name`` keeps one repository's."""
+    runs = list(app.store.values("runs"))
+    if query.get("repo"):
+        owner, _, name = query["repo"].partition("/")
+        repo = app.world.find_repo(owner, name)
+        if repo is None:
+            raise ApiError(404, f"no repository {query['repo']}")
+        runs = [r for r in runs if r["repo_id"] == repo["id"]]
+    runs.sort(key=lambda r: r["id"], reverse=True)
+    return {"total_count": len(runs), "runs": runs}
