@@ -1,9 +1,21 @@
-"""gridctl's command line: parse, call the library, render diagnostics once, exit 0/1/2."""
+"""gridctl's command line: parse, call the library, render diagnostics once, exit 0/1/2.
+
+Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes), 1 error, 2 changes
+present (``plan --detailed-exitcode``). Errors print as ``file:line:col: error: ...`` on
+stderr without a traceback (``GRIDCTL_DEBUG=1`` shows one for unexpected errors).
+"""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
 import typer
 
+from .errors import Diagnostic, GridctlError, ManifestError
 from .sandbox.cli import app as sandbox_app
 
 app = typer.Typer(
@@ -12,9 +24,293 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 app.add_typer(sandbox_app, name="sandbox")
+state_app = typer.Typer(help="Inspect and manage gridctl's state.", no_args_is_help=True)
+app.add_typer(state_app, name="state")
+
+FileOpt = typer.Option(Path("grid.yaml"), "--file", "-f", help="The manifest.")
+SandboxOpt = typer.Option(False, "--sandbox", help="Run against the embedded sandbox in .gridctl/sandbox/ (no token needed).")
+ApiUrlOpt = typer.Option(None, "--api-url", envvar="GRIDCTL_API_URL", help="GitHub API base URL (default https://api.github.com).")
+TargetOpt = typer.Option(None, "--target", "-t", help="Only this address, repository or kind (repeatable).")
+StateDirOpt = typer.Option(None, "--state-dir", help="Working folder for state, journal and caches (default .gridctl next to the manifest).")
+
+
+# -- output helpers -----------------------------------------------------------------------------
+
+
+def err(text: str) -> None:
+    sys.stderr.write(text.rstrip("\n") + "\n")
+    sys.stderr.flush()
+
+
+def use_color(stream: Any = None) -> bool:
+    stream = stream or sys.stdout
+    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def in_actions() -> bool:
+    return os.environ.get("GITHUB_ACTIONS") == "true"
+
+
+def report_diagnostics(diags: list[Diagnostic]) -> None:
+    for d in diags:
+        err(d.render())
+        if in_actions() and d.file:
+            kind = "error" if d.severity == "error" else "warning"
+            loc = f"file={d.file}" + (f",line={d.line}" if d.line else "") + (f",col={d.col}" if d.col else "")
+            err(f"::{kind} {loc}::{d.summary}")
+
+
+def fail(exc: GridctlError) -> None:
+    report_diagnostics(exc.diagnostics())
+    raise typer.Exit(exc.exit_code)
+
+
+def progress(event: str, detail: str) -> None:
+    if event == "read":
+        return
+    err(f"gridctl: {event}: {detail}")
+
+
+def _run(fn: Any) -> Any:
+    try:
+        return fn()
+    except GridctlError as exc:
+        fail(exc)
+    except KeyboardInterrupt:
+        err("gridctl: interrupted; the journal records what was done (gridctl rollback can undo it)")
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # an internal error: no traceback unless asked for
+        if os.environ.get("GRIDCTL_DEBUG"):
+            raise
+        err(f"gridctl: internal error: {exc.__class__.__name__} (set GRIDCTL_DEBUG=1 for details)")
+        raise typer.Exit(1) from None
+
+
+def _options(sandbox: bool, api_url: str | None, state_dir: Path | None) -> Any:
+    from .session import Options
+
+    return Options(api_url=api_url, sandbox=sandbox, workdir=state_dir, progress=progress, check_tokens=not sandbox)
+
+
+def confirm(question: str, auto_approve: bool) -> bool:
+    if auto_approve:
+        return True
+    if not sys.stdin.isatty():
+        raise GridctlError("refusing to change GitHub without confirmation in a non-interactive run; pass --auto-approve")
+    answer = input(f"{question} Only 'yes' will be accepted: ")
+    return answer.strip() == "yes"
+
+
+def on_change(event: str, change: Any, detail: str) -> None:
+    from .render.text import describe
+
+    if event == "done":
+        err(f"  {change.action.symbol} {describe(change)}: done")
+    elif event == "failed":
+        err(f"  {change.action.symbol} {describe(change)}: FAILED: {detail}")
+
+
+# -- commands -------------------------------------------------------------------------------------
+
+
+@app.command()
+def validate(
+    file: Path = FileOpt,
+    sandbox: bool = SandboxOpt,
+) -> None:
+    """Check the manifest (schema, references, sources) without calling GitHub."""
+
+    def go() -> None:
+        from .manifest.load import load_manifest
+
+        m = load_manifest(file, tokens=not sandbox)
+        report_diagnostics(getattr(m, "warnings", []))
+        typer.echo(f"{file}: valid ({len(m.accounts)} account(s), {len(m.repos)} repository(ies))")
+
+    _run(go)
+
+
+@app.command()
+def plan(
+    file: Path = FileOpt,
+    out: Path = typer.Option(None, "--out", "-o", help="Save the plan (JSON) for `gridctl apply PLAN_FILE`."),
+    fmt: str = typer.Option("text", "--format", help="text | markdown | json"),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode", help="Exit 0 for no changes, 2 for changes, 1 for errors."),
+    target: list[str] = TargetOpt,
+    destroy: bool = typer.Option(False, "--destroy", help="Plan destroying what the manifest manages."),
+    sandbox: bool = SandboxOpt,
+    api_url: str = ApiUrlOpt,
+    state_dir: Path = StateDirOpt,
+) -> None:
+    """Read GitHub, diff it against the manifest, print the plan."""
+    if fmt not in ("text", "markdown", "json"):
+        err(f"gridctl: unknown format {fmt!r} (text, markdown or json)")
+        raise typer.Exit(1)
+
+    def go() -> int:
+        from .render import render
+        from .session import Session
+        from .state import write_private
+
+        with Session.open(file, _options(sandbox, api_url, state_dir), operation="plan") as s:
+            p = s.plan(destroy=destroy, targets=target or [])
+        report_diagnostics(getattr(s.manifest, "warnings", []))
+        sys.stdout.write(render(p, fmt, color=use_color() and fmt == "text"))
+        if out:
+            write_private(out, json.dumps(p.to_json(), indent=2, sort_keys=True, default=str) + "\n")
+            err(f"gridctl: plan {p.plan_id} saved to {out}")
+        if in_actions() and os.environ.get("GITHUB_STEP_SUMMARY"):
+            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+                fh.write(render(p, "markdown"))
+        return 2 if (detailed_exitcode and p.has_changes) else 0
+
+    code = _run(go)
+    raise typer.Exit(code or 0)
+
+
+@app.command()
+def apply(
+    plan_file: Path = typer.Argument(None, help="A plan saved by `gridctl plan --out` (default: plan the manifest now)."),
+    file: Path = FileOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation."),
+    force: bool = typer.Option(False, "--force", help="Accept changes the safety checks refuse."),
+    target: list[str] = TargetOpt,
+    expect_plan_id: str = typer.Option(None, "--plan-id", help="Refuse unless the computed plan has this id (the reviewed one)."),
+    sandbox: bool = SandboxOpt,
+    api_url: str = ApiUrlOpt,
+    state_dir: Path = StateDirOpt,
+) -> None:
+    """Make GitHub match the manifest (or apply a saved plan, re-checking every target)."""
+
+    def go() -> None:
+        _apply(plan_file, file, auto_approve, force, target or [], expect_plan_id, sandbox, api_url, state_dir, destroy=False)
+
+    _run(go)
+
+
+@app.command()
+def destroy(
+    file: Path = FileOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve"),
+    force: bool = typer.Option(False, "--force"),
+    target: list[str] = TargetOpt,
+    sandbox: bool = SandboxOpt,
+    api_url: str = ApiUrlOpt,
+    state_dir: Path = StateDirOpt,
+) -> None:
+    """Remove what gridctl manages (repositories are archived unless lifecycle says delete)."""
+
+    def go() -> None:
+        _apply(None, file, auto_approve, force, target or [], None, sandbox, api_url, state_dir, destroy=True)
+
+    _run(go)
+
+
+def _apply(plan_file: Path | None, file: Path, auto_approve: bool, force: bool, targets: list[str], expect: str | None,
+           sandbox: bool, api_url: str | None, state_dir: Path | None, *, destroy: bool) -> None:
+    from .plan import Plan
+    from .render import render
+    from .session import Session
+
+    saved = None
+    if plan_file is not None:
+        try:
+            saved = Plan.from_json(json.loads(plan_file.read_text(encoding="utf-8")))
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise GridctlError(f"{plan_file}: not a gridctl plan ({exc})") from None
+        if saved.manifest_file and file == Path("grid.yaml") and not Path("grid.yaml").exists():
+            file = Path(saved.manifest_file)
+    with Session.open(file, _options(sandbox, api_url, state_dir), operation="destroy" if destroy else "apply") as s:
+        if saved is not None:
+            if saved.manifest_sha256 != s.manifest.sha256:
+                raise GridctlError(f"the manifest {file} changed since the plan was made; plan again")
+            p = saved
+        else:
+            p = s.plan(destroy=destroy, targets=targets)
+            if expect and p.plan_id != expect:
+                raise GridctlError(f"the plan computed now ({p.plan_id}) is not the reviewed plan ({expect}); GitHub or the manifest changed — plan and review again")
+        sys.stdout.write(render(p, "text", color=use_color()))
+        if not p.has_changes:
+            s.apply(p, force=force)  # records adoption and forgets, no writes
+            return
+        if p.unsafe and not force:
+            from .errors import UnsafePlanError
+
+            raise UnsafePlanError(p.unsafe)
+        if not confirm("Apply these changes?", auto_approve):
+            err("gridctl: apply cancelled")
+            raise typer.Exit(1)
+        report = s.apply(p, force=force, stale_check=saved is not None, on_change=on_change)
+        stats = s.stats()
+        calls = sum(v.get("requests", 0) for v in stats.values())
+        err(f"gridctl: applied {len(report.applied)} change(s) in run {report.run_id} ({calls} API requests)")
+
+
+@app.command()
+def rollback(
+    run_id: str = typer.Argument(None, help="The run to undo (default: the last one)."),
+    file: Path = FileOpt,
+    auto_approve: bool = typer.Option(False, "--auto-approve"),
+    force: bool = typer.Option(False, "--force"),
+    sandbox: bool = SandboxOpt,
+    api_url: str = ApiUrlOpt,
+    state_dir: Path = StateDirOpt,
+) -> None:
+    """Build the plan that undoes a run's reversible changes, show it, apply it on confirmation."""
+
+    def go() -> None:
+        from .render import render
+        from .rollback import rollback_plan
+        from .session import Session
+
+        with Session.open(file, _options(sandbox, api_url, state_dir), operation="rollback") as s:
+            p, skipped = rollback_plan(s.workdir, run_id, s.manifest)
+            sys.stdout.write(render(p, "text", color=use_color()))
+            for note in skipped:
+                err(f"gridctl: cannot roll back {note}")
+            if not p.has_changes:
+                return
+            if p.unsafe and not force:
+                from .errors import UnsafePlanError
+
+                raise UnsafePlanError(p.unsafe)
+            if not confirm("Roll back these changes?", auto_approve):
+                err("gridctl: rollback cancelled")
+                raise typer.Exit(1)
+            report = s.apply(p, force=force, stale_check=True, on_change=on_change)
+            err(f"gridctl: rolled back {len(report.applied)} change(s) in run {report.run_id}")
+
+    _run(go)
+
+
+@state_app.command("show")
+def state_show(file: Path = FileOpt, state_dir: Path = StateDirOpt, json_out: bool = typer.Option(False, "--json")) -> None:
+    """List what gridctl manages (addresses; never values)."""
+
+    def go() -> None:
+        from .session import workdir_for
+        from .state import LocalBackend
+
+        backend = LocalBackend(workdir_for(file, state_dir))
+        st = backend.read()
+        if json_out:
+            typer.echo(json.dumps(st.to_json(), indent=2))
+            return
+        typer.echo(f"state serial {st.serial}, {len(st.resources)} managed object(s)")
+        for address in st.addresses():
+            typer.echo(f"  {address}")
+
+    _run(go)
 
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

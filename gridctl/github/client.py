@@ -1,0 +1,370 @@
+"""Per-account GitHub clients: the only module (with raw.py) that imports PyGithub.
+
+One :class:`AccountClient` per manifest account. PyGithub is not thread-safe
+(github_api.md 1.9), so each thread gets its own ``Github`` instance for the account.
+
+* Reads go through PyGithub's requester with ``If-None-Match`` from an ETag cache, because
+  PyGithub's list objects cannot send conditional requests (github_api.md 1.8); a 304 costs
+  no rate-limit point. Lists follow ``Link`` headers at ``per_page=100``.
+* Writes use PyGithub's own methods where they exist (``client.call``), checking the booleans
+  some of them return instead of raising, and raw requests (``client.raw``) for the endpoints
+  PyGithub lacks (see raw.py).
+* Every request runs under the one :class:`~gridctl.github.retry.RetryPolicy`. A
+  non-idempotent POST is retried only after ``verify()`` re-reads and proves nothing was created.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import requests
+from github import Auth, Github
+from github.GithubException import GithubException
+
+from ..errors import AuthError, GitHubError
+from ..manifest.sources import Sensitive
+from .retry import RetryPolicy, classify
+
+DEFAULT_API_URL = "https://api.github.com"
+USER_AGENT = "gridctl"
+
+
+def api_url_from_env(explicit: str | None = None) -> str:
+    return (explicit or os.environ.get("GRIDCTL_API_URL") or DEFAULT_API_URL).rstrip("/")
+
+
+class EtagCache:
+    """``url -> (etag, body, link)`` per account, optionally persisted (mode 0600).
+
+    ETags depend on the token (performance.md 1.4), so each account has its own cache. Bodies
+    cached here are GET responses, which never carry secret values on GitHub's API.
+    """
+
+    def __init__(self, path: Path | None = None):
+        self.path = path
+        self.lock = threading.Lock()
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.dirty = False
+        if path is not None and path.exists():
+            try:
+                self.entries = json.loads(path.read_text())
+            except (ValueError, OSError):
+                self.entries = {}  # a cache is disposable: a damaged one is simply rebuilt
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            return self.entries.get(key)
+
+    def put(self, key: str, etag: str, body: Any, link: str | None) -> None:
+        with self.lock:
+            self.entries[key] = {"etag": etag, "body": body, "link": link}
+            self.dirty = True
+
+    def save(self) -> None:
+        if self.path is None or not self.dirty:
+            return
+        with self.lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_suffix(".tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                json.dump(self.entries, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+            self.dirty = False
+
+
+class CallStats:
+    """What one account's client did: requests by method, 304s, retries, rate-limit points."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: Counter[str] = Counter()
+        self.first_remaining: int | None = None
+        self.last_remaining: int | None = None
+        self.resets: set[str] = set()
+        self.points = 0
+
+    def record(self, method: str, status: int, headers: dict[str, Any] | None) -> None:
+        with self.lock:
+            self.counts["requests"] += 1
+            self.counts[method] += 1
+            if status == 304:
+                self.counts["not_modified"] += 1
+            h = {k.lower(): v for k, v in (headers or {}).items()}
+            rem = h.get("x-ratelimit-remaining")
+            if rem is not None and str(rem).isdigit():
+                remaining = int(rem)
+                if self.last_remaining is not None and remaining < self.last_remaining:
+                    self.points += self.last_remaining - remaining
+                elif self.last_remaining is None and status != 304 and "x-ratelimit-used" in h:
+                    self.points += 1
+                self.last_remaining = remaining
+                if self.first_remaining is None:
+                    self.first_remaining = remaining
+
+    def as_dict(self) -> dict[str, Any]:
+        with self.lock:
+            out = dict(self.counts)
+            out["rate_points"] = self.points
+            out["rate_remaining"] = self.last_remaining
+            return out
+
+
+def _link_next(link: str | None) -> str | None:
+    if not link:
+        return None
+    for part in link.split(","):
+        url, _, rel = part.partition(";")
+        if 'rel="next"' in rel:
+            return url.strip().strip("<>")
+    return None
+
+
+def _lower(headers: dict[str, Any] | None) -> dict[str, Any]:
+    return {k.lower(): v for k, v in (headers or {}).items()}
+
+
+class AccountClient:
+    """Talks to GitHub as one account."""
+
+    def __init__(
+        self,
+        account_id: str,
+        token: Sensitive,
+        base_url: str,
+        *,
+        policy: RetryPolicy | None = None,
+        cache: EtagCache | None = None,
+        write_interval: float = 0.0,
+        timeout: float = 30.0,
+    ):
+        self.account_id = account_id
+        self._token = token
+        self.base_url = base_url.rstrip("/")
+        self.policy = policy or RetryPolicy()
+        self.cache = cache or EtagCache()
+        self.stats = CallStats()
+        self.write_interval = write_interval
+        self.timeout = timeout
+        self._local = threading.local()
+        self._write_lock = threading.Lock()
+        self._last_write = 0.0
+        self.login: str | None = None
+        self.scopes: set[str] | None = None
+        self.public_keys: dict[str, dict[str, str]] = {}
+
+    # -- PyGithub instances -----------------------------------------------------------------------
+    @property
+    def gh(self) -> Github:
+        """This thread's lazy ``Github`` (no request until an attribute is needed)."""
+        gh = getattr(self._local, "gh", None)
+        if gh is None:
+            gh = Github(
+                auth=Auth.Token(self._token.reveal()),
+                base_url=self.base_url,
+                timeout=int(self.timeout),
+                user_agent=USER_AGENT,
+                per_page=100,
+                retry=None,
+                seconds_between_requests=None,
+                seconds_between_writes=None,
+                lazy=True,
+            )
+            self._local.gh = gh
+        return gh
+
+    # -- errors ---------------------------------------------------------------------------------
+    def _error(self, verb: str, url: str, exc: BaseException) -> GitHubError:
+        path = url.replace(self.base_url, "") or "/"
+        if isinstance(exc, GithubException):
+            data = exc.data if isinstance(exc.data, dict) else {}
+            message = str(data.get("message") or exc.__class__.__name__)
+            errors = data.get("errors") if isinstance(data.get("errors"), list) else []
+            detail = ""
+            if errors:
+                bits = []
+                for e in errors[:3]:
+                    bits.append(e.get("message") or f"{e.get('field')} {e.get('code')}" if isinstance(e, dict) else str(e))
+                detail = " (" + "; ".join(str(b) for b in bits) + ")"
+            rid = _lower(exc.headers).get("x-github-request-id")
+            text = f"{verb} {path}: {exc.status} {message}{detail}" + (f" [request {rid}]" if rid else "")
+            return GitHubError(text, status=exc.status, request_id=rid, github_message=message, errors=errors)
+        if isinstance(exc, requests.exceptions.RequestException):
+            return GitHubError(f"{verb} {path}: connection failed ({exc.__class__.__name__})")
+        return GitHubError(f"{verb} {path}: {exc.__class__.__name__}")
+
+    # -- raw requests ---------------------------------------------------------------------------
+    def _request(self, verb: str, url: str, params: dict | None = None, body: Any = None, headers: dict | None = None) -> tuple[int, dict[str, Any], Any]:
+        """One HTTP exchange through PyGithub's requester; returns ``(status, headers, data)``."""
+        req = self.gh.requester
+        try:
+            resp_headers, data = req.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
+        except GithubException as exc:
+            self.stats.record(verb, exc.status, exc.headers)
+            raise
+        h = _lower(resp_headers)
+        status = 200
+        if verb == "GET" and data is None and headers and "If-None-Match" in headers:
+            status = 304  # PyGithub hands a 304 back as headers with an empty body
+        self.stats.record(verb, status, h)
+        return status, h, data
+
+    def _throttle_write(self) -> None:
+        if self.write_interval <= 0:
+            return
+        with self._write_lock:
+            wait = self._last_write + self.write_interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            self._last_write = time.monotonic()
+
+    def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True) -> Any:
+        """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``."""
+        data, _ = self._get_with_link(url, params, missing_ok=missing_ok)
+        return data
+
+    def _get_with_link(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None]:
+        key = url + ("?" + urlencode(sorted(params.items())) if params else "")
+        cached = self.cache.get(key)
+        headers = {"If-None-Match": cached["etag"]} if cached else None
+
+        def once() -> tuple[int, dict[str, Any], Any]:
+            return self._request("GET", url, params, headers=headers)
+
+        try:
+            status, h, data = self.policy.call(once)
+        except GithubException as exc:
+            if exc.status == 404 and missing_ok:
+                return None, None
+            raise self._error("GET", url, exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._error("GET", url, exc) from None
+        if status == 304 and cached is not None:
+            return cached["body"], cached.get("link")
+        etag = h.get("etag")
+        link = h.get("link")
+        if etag:
+            self.cache.put(key, etag, data, link)
+        return data, link
+
+    def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True) -> list[Any] | None:
+        """Every item of a paginated list (``key`` unwraps ``{total_count, key: [...]}``).
+        ``None`` when the list's parent does not exist (404) and ``missing_ok``."""
+        params = dict(params or {})
+        params.setdefault("per_page", per_page)
+        items: list[Any] = []
+        next_url: str | None = url
+        next_params: dict | None = params
+        while next_url:
+            data, link = self._get_with_link(next_url, next_params, missing_ok=missing_ok)
+            if data is None:
+                return None if not items else items
+            page = data.get(key, []) if key and isinstance(data, dict) else data
+            if isinstance(page, dict):  # PyGithub's GET post-processing adds "url" to dicts
+                page = [page]
+            items.extend(page or [])
+            next_url = _link_next(link)
+            next_params = None  # the next URL carries its own query string
+        return items
+
+    def raw(
+        self,
+        verb: str,
+        url: str,
+        body: Any = None,
+        *,
+        params: dict | None = None,
+        idempotent: bool | None = None,
+        verify: Callable[[], Any] | None = None,
+    ) -> Any:
+        """A write (or an uncached read) through the requester, under the retry policy.
+
+        ``idempotent`` defaults to True except for POST. A non-idempotent request is retried
+        after a transient failure only when ``verify()`` returns a falsy value (nothing was
+        created); when it returns something, that is the result.
+        """
+        if idempotent is None:
+            idempotent = verb != "POST"
+
+        def once() -> Any:
+            if verb != "GET":
+                self._throttle_write()
+            _, _, data = self._request(verb, url, params, body)
+            return data
+
+        return self._run(verb, url, once, idempotent, verify)
+
+    def call(self, what: str, fn: Callable[[], Any], *, idempotent: bool = True, verify: Callable[[], Any] | None = None, check_bool: bool = False) -> Any:
+        """Run a PyGithub method under the retry policy. ``check_bool``: the method returns a
+        boolean instead of raising (delete_secret, Variable.edit...), and False is a failure."""
+
+        def once() -> Any:
+            self._throttle_write()
+            self.stats.record("PYGITHUB", 200, None)
+            result = fn()
+            if check_bool and result is not True:
+                raise GitHubError(f"{what}: GitHub refused the change (PyGithub returned {result!r})")
+            return result
+
+        return self._run("CALL", what, once, idempotent, verify)
+
+    def _run(self, verb: str, url: str, once: Callable[[], Any], idempotent: bool, verify: Callable[[], Any] | None) -> Any:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return once()
+            except GitHubError:
+                raise
+            except (GithubException, requests.exceptions.RequestException) as exc:
+                kind = classify(exc)
+                if kind is None or attempt >= self.policy.max_attempts:
+                    raise self._error(verb, url, exc) from None
+                if not idempotent and kind == "transient":
+                    # the request may have been applied: look before trying again
+                    if verify is None:
+                        raise self._error(verb, url, exc) from None
+                    found = verify()
+                    if found:
+                        return found
+                wait = self.policy.wait_for(exc, attempt)
+                self.policy.waits.append((kind, wait))
+                self.policy.sleep(wait)
+
+    # -- identity -------------------------------------------------------------------------------
+    def whoami(self) -> tuple[str, set[str] | None]:
+        """``(login, scopes)`` of the token; scopes None for tokens that do not report them."""
+
+        def once() -> tuple[int, dict[str, Any], Any]:
+            return self._request("GET", "/user")
+
+        try:
+            _, h, data = self.policy.call(once)
+        except GithubException as exc:
+            if exc.status == 401:
+                raise AuthError(f"account {self.account_id}: the token was refused (401 Bad credentials)") from None
+            raise self._error("GET", "/user", exc) from None
+        except requests.exceptions.RequestException as exc:
+            raise self._error("GET", "/user", exc) from None
+        scopes_header = h.get("x-oauth-scopes")
+        self.login = data["login"]
+        self.scopes = None if scopes_header is None else {s.strip() for s in scopes_header.split(",") if s.strip()}
+        return self.login, self.scopes
+
+    def public_key(self, scope_url: str) -> dict[str, str]:
+        """A secrets public key (``{key_id, key}``), fetched once per scope per run."""
+        if scope_url not in self.public_keys:
+            data = self.get(scope_url + "/public-key", missing_ok=False)
+            self.public_keys[scope_url] = {"key_id": str(data["key_id"]), "key": data["key"]}
+        return self.public_keys[scope_url]
+
+    def close(self) -> None:
+        self.cache.save()

@@ -1,0 +1,650 @@
+"""grid.yaml -> :class:`Manifest`: parse, include, validate (schema + semantics), resolve sources.
+
+Every problem is a :class:`~gridctl.errors.Diagnostic` with ``file:line:col``; all of them are
+collected and raised together as one :class:`~gridctl.errors.ManifestError`. No API call is
+made here: a bad manifest never reaches GitHub.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostic, ManifestError, SourceError
+from . import keys as keymod
+from .model import (
+    REPO_SETTINGS,
+    ROLE_OF,
+    Account,
+    CodespacesSecretSpec,
+    DeployKeySpec,
+    DispatchTemplate,
+    EnvironmentSpec,
+    FileSpec,
+    KeySet,
+    Manifest,
+    OrgSecretSpec,
+    OrgVariableSpec,
+    QueueSpec,
+    RepoSpec,
+    RunnerGroupSpec,
+    RunnerSpec,
+    SecretRef,
+    StateSpec,
+)
+from .schema import validate as schema_validate
+from .sources import Sensitive, Source, read_source, read_values, resolve_path
+from .yamlpos import PathT, Positions, YamlLoadError, load_yaml
+
+#: strings that look like credentials: GitHub tokens, and the sandbox's own
+TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b")
+LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
+REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
+SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$")
+DURATION_RE = re.compile(r"^([0-9]+)(s|m|h|d)$")
+
+
+class _Collector:
+    def __init__(self, pos: Positions):
+        self.pos = pos
+        self.diags: list[Diagnostic] = []
+
+    def error(self, path: PathT, summary: str, detail: str = "", *, key: bool = False) -> None:
+        self.diags.append(self.pos.diag(path, summary, detail, key=key))
+
+    def warn(self, path: PathT, summary: str, detail: str = "", *, key: bool = False) -> None:
+        self.diags.append(self.pos.diag(path, summary, detail, key=key, severity="warning"))
+
+    @property
+    def failed(self) -> bool:
+        return any(d.severity == "error" for d in self.diags)
+
+
+def _scan_tokens(node: Any, path: PathT, found: list[PathT]) -> None:
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(k, str) and TOKEN_RE.search(k):
+                found.append(path + (k,))
+            _scan_tokens(v, path + (k,), found)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _scan_tokens(v, path + (i,), found)
+    elif isinstance(node, str) and TOKEN_RE.search(node):
+        found.append(path)
+
+
+def _include(data: dict, pos: Positions, root: Path, display_root: str, c: _Collector) -> None:
+    """Merge ``repos_from`` files into ``repos`` and ``dispatch.include`` files into ``dispatch``."""
+    specs = data.get("repos_from")
+    if isinstance(specs, str):
+        specs = [specs]
+    if isinstance(specs, list):
+        repos = data.setdefault("repos", {}) if isinstance(data.get("repos", {}), dict) else None
+        if repos is None:
+            return
+        for i, pattern in enumerate(specs):
+            if not isinstance(pattern, str):
+                continue
+            where = ("repos_from", i) if isinstance(data["repos_from"], list) else ("repos_from",)
+            for f in _glob_inside(root, pattern, where, c):
+                _merge_file(f, root, display_root, "repos", repos, pos, c, where)
+    disp = data.get("dispatch")
+    if isinstance(disp, dict) and isinstance(disp.get("include"), list):
+        for i, pattern in enumerate(disp["include"]):
+            if not isinstance(pattern, str):
+                continue
+            for f in _glob_inside(root, pattern, ("dispatch", "include", i), c):
+                _merge_file(f, root, display_root, "dispatch", disp, pos, c, ("dispatch", "include", i))
+
+
+def _glob_inside(root: Path, pattern: str, where: PathT, c: _Collector) -> list[Path]:
+    if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
+        c.error(where, f"include pattern {pattern!r} must stay inside the manifest's folder")
+        return []
+    matches = sorted(Path(p) for p in glob.glob(str(root / pattern), recursive=True))
+    inside = []
+    for m in matches:
+        try:
+            resolve_path(root, str(m.relative_to(root)))
+        except SourceError as exc:
+            c.error(where, str(exc))
+            continue
+        if m.is_file():
+            inside.append(m)
+    if not inside:
+        c.error(where, f"include pattern {pattern!r} matches no file")
+    return inside
+
+
+def _merge_file(f: Path, root: Path, display_root: str, section: str, target: dict, pos: Positions, c: _Collector, where: PathT) -> None:
+    display = str(Path(display_root) / f.relative_to(root)) if display_root else str(f.relative_to(root))
+    try:
+        sub, subpos = load_yaml(f, display)
+    except YamlLoadError as exc:
+        c.diags.append(exc.diagnostic)
+        return
+    if sub is None:
+        return
+    if not isinstance(sub, dict):
+        c.diags.append(Diagnostic("error", f"{display} must hold a mapping of {section}", "", display, 1, 1))
+        return
+    for name, value in sub.items():
+        if section == "dispatch" and name == "include":
+            c.diags.append(subpos.diag((name,), "nested includes are not supported", key=True))
+            continue
+        if name in target:
+            c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also in the manifest)", key=True))
+            continue
+        target[name] = value
+        for k, v in subpos.values.items():
+            if k[:1] == (name,):
+                pos.values[(section,) + k] = v
+        for k, v in subpos.keys.items():
+            if k[:1] == (name,):
+                pos.keys[(section,) + k] = v
+
+
+def load_manifest(file: str | Path, *, resolve: bool = True, tokens: bool = True) -> Manifest:
+    """Load, validate and (with ``resolve``) read every source of a manifest.
+
+    Raises :class:`ManifestError` with every problem found. Warnings ride along on
+    ``manifest.warnings``. ``tokens=False`` skips reading token sources (the embedded sandbox
+    provides its own tokens).
+    """
+    path = Path(file)
+    display = str(file)
+    root = path.resolve().parent
+    try:
+        data, pos = load_yaml(path, display)
+    except YamlLoadError as exc:
+        raise ManifestError([exc.diagnostic]) from None
+    c = _Collector(pos)
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ManifestError([Diagnostic("error", "the manifest must be a mapping (version, accounts, repos...)", "", display, 1, 1)])
+    token_paths: list[PathT] = []
+    _scan_tokens(data, (), token_paths)
+    for tp in token_paths:
+        c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source")
+    display_root = str(Path(display).parent) if Path(display).parent != Path(".") else ""
+    _include(data, pos, root, display_root, c)
+    # included files may hold tokens too
+    more: list[PathT] = []
+    _scan_tokens({"repos": data.get("repos"), "dispatch": data.get("dispatch")}, (), more)
+    for tp in more:
+        if tp not in token_paths:
+            token_paths.append(tp)
+            c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source")
+    c.diags.extend(schema_validate(data, pos, skip=set(token_paths)))
+    if c.failed:
+        raise ManifestError(_ordered(c.diags))
+    m = Manifest(file=path, root=root, data=data, positions=pos)
+    m.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    _build(m, c)
+    if resolve and not c.failed:
+        _resolve(m, c, tokens=tokens)
+    if c.failed:
+        raise ManifestError(_ordered(c.diags))
+    m.warnings = [d for d in c.diags if d.severity == "warning"]  # type: ignore[attr-defined]
+    return m
+
+
+def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
+    return sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.col or 0))
+
+
+# -- building the model (semantic checks) -------------------------------------------------------
+
+
+def _build(m: Manifest, c: _Collector) -> None:
+    d = m.data
+    logins: dict[str, str] = {}
+    for acc_id, a in d["accounts"].items():
+        is_org = "org" in a
+        login = a["org"] if is_org else a["login"]
+        other = logins.get(login.lower())
+        if other:
+            c.error(("accounts", acc_id), f"accounts {other} and {acc_id} are the same GitHub account ({login})", key=True)
+        logins[login.lower()] = acc_id
+        m.accounts[acc_id] = Account(acc_id, login, is_org, Source.from_dict(a["token"]), ("accounts", acc_id))
+
+    for key_id, k in (d.get("keys") or {}).items():
+        ks = KeySet(key_id, Source.from_dict(k["source"]), ("keys", key_id))
+        spread = k.get("spread")
+        if spread:
+            for i, acc in enumerate(spread["over"]):
+                if acc not in m.accounts:
+                    c.error(("keys", key_id, "spread", "over", i), _unknown_account(acc, m))
+            ks.spread_over = list(spread["over"])
+            ks.per_account = spread.get("per_account")
+        m.keys[key_id] = ks
+
+    defaults = (d.get("defaults") or {}).get("repo") or {}
+    seen: dict[str, str] = {}
+    for full, r in (d.get("repos") or {}).items():
+        rp: PathT = ("repos", full)
+        if not isinstance(full, str) or full.count("/") != 1:
+            c.error(rp, f"repository {full!r} must be written owner/name", key=True)
+            continue
+        owner, name = full.split("/")
+        if not LOGIN_RE.match(owner):
+            c.error(rp, f"repository owner {owner!r} is not a valid GitHub login", "logins are letters, digits and single hyphens, at most 39 characters, not starting or ending with a hyphen", key=True)
+        if not REPO_NAME_RE.match(name) or name in (".", "..") or name.lower().endswith(".git"):
+            c.error(rp, f"repository name {name!r} would be rejected by GitHub", "use letters, digits, '.', '-' and '_' (at most 100 characters; not '.', '..' or ending in .git)", key=True)
+        low = full.lower()
+        if low in seen:
+            c.error(rp, f"repository {full} is declared twice (also as {seen[low]}); GitHub names are case-insensitive", key=True)
+            continue
+        seen[low] = full
+        acc_id = r.get("account")
+        if acc_id is None:
+            acc = m.account_for_owner(owner)
+            if acc is None:
+                c.error(rp, f"no account manages {full}", f"add `account:` to the repository or an account with login/org {owner}", key=True)
+                continue
+            acc_id = acc.id
+        elif acc_id not in m.accounts:
+            c.error(rp + ("account",), _unknown_account(acc_id, m))
+            continue
+        spec = RepoSpec(full_name=full, owner=owner, name=name, account=acc_id, path=rp)
+        merged = {**defaults, **{k: v for k, v in r.items() if k in REPO_SETTINGS}}
+        spec.settings = {k: merged[k] for k in REPO_SETTINGS if k in merged}
+        owner_acc = m.account_for_owner(owner)
+        if spec.settings.get("visibility") == "internal" and owner_acc is not None and not owner_acc.is_org:
+            c.error(rp + ("visibility",), f"{full}: only organization repositories can be internal")
+        spec.topics = list(r["topics"]) if "topics" in r else None
+        spec.auto_init = bool(r.get("auto_init", False))
+        life = r.get("lifecycle") or {}
+        spec.prevent_destroy = bool(life.get("prevent_destroy", False))
+        spec.on_destroy = life.get("on_destroy", "archive")
+        for who, perm in (r.get("collaborators") or {}).items():
+            cp = rp + ("collaborators", who)
+            login = m.accounts[who].login if who in m.accounts else who
+            if who in m.accounts and m.accounts[who].is_org:
+                c.error(cp, f"{who} is an organization and cannot be a collaborator", key=True)
+                continue
+            if not LOGIN_RE.match(login):
+                c.error(cp, f"collaborator {who!r} is neither an account id of this manifest nor a valid GitHub login", key=True)
+                continue
+            if login.lower() == owner.lower():
+                c.error(cp, f"{login} owns {full} and cannot be its collaborator", key=True)
+                continue
+            if login.lower() in {k.lower() for k in spec.collaborators}:
+                c.error(cp, f"collaborator {login} is listed twice", key=True)
+                continue
+            spec.collaborators[login] = ROLE_OF[perm]
+            acc = m.account_for_owner(login)
+            if acc is not None:
+                spec.collaborator_accounts[login.lower()] = acc.id
+        for typ, secrets in (r.get("secrets") or {}).items():
+            spec.secrets[typ] = _secret_map(secrets, rp + ("secrets", typ), m, c, context=None)
+        spec.variables = _variable_map(r.get("variables") or {}, rp + ("variables",), c)
+        for env_name, e in (r.get("environments") or {}).items():
+            ep = rp + ("environments", env_name)
+            env = EnvironmentSpec(env_name, ep, e.get("wait_timer"), e.get("prevent_self_review"), [], e.get("protected_branches_only"))
+            for i, rev in enumerate(e.get("reviewers") or []):
+                env.reviewers.append(m.accounts[rev].login if rev in m.accounts else rev)
+                if rev not in m.accounts and not LOGIN_RE.match(rev):
+                    c.error(ep + ("reviewers", i), f"reviewer {rev!r} is not a valid GitHub login or account id")
+            env.secrets = _secret_map(e.get("secrets") or {}, ep + ("secrets",), m, c, context=None)
+            env.variables = _variable_map(e.get("variables") or {}, ep + ("variables",), c)
+            spec.environments[env_name] = env
+        for title, k in (r.get("deploy_keys") or {}).items():
+            kp = rp + ("deploy_keys", title)
+            dk = DeployKeySpec(title, kp, read_only=k.get("read_only", True))
+            if "key" in k:
+                if k["key"] not in m.keys:
+                    c.error(kp + ("key",), _unknown_key(k["key"], m))
+                dk.key = k["key"]
+            else:
+                dk.source = Source("file", k["file"]) if "file" in k else Source("env", k["env"])
+            spec.deploy_keys[title] = dk
+        for fpath, f in (r.get("files") or {}).items():
+            fp = rp + ("files", fpath)
+            if fpath.startswith("/") or ".." in fpath.split("/") or fpath.endswith("/") or "//" in fpath or not fpath.strip():
+                c.error(fp, f"file path {fpath!r} must be a relative path inside the repository", key=True)
+                continue
+            spec.files[fpath] = FileSpec(fpath, fp, f.get("source"), f.get("content"), f.get("branch"), f.get("message"))
+        spec.prune = dict(r.get("prune") or {})
+        m.repos[full] = spec
+
+    for acc_id, secrets in (d.get("codespaces_secrets") or {}).items():
+        ap: PathT = ("codespaces_secrets", acc_id)
+        if acc_id not in m.accounts:
+            c.error(ap, _unknown_account(acc_id, m), key=True)
+            continue
+        if m.accounts[acc_id].is_org:
+            c.error(ap, f"{acc_id} is an organization; Codespaces user secrets belong to users", key=True)
+            continue
+        refs = _secret_map({n: {k: v for k, v in s.items() if k != "repos"} for n, s in secrets.items()}, ap, m, c, context=acc_id)
+        for name, ref in refs.items():
+            repos = list(secrets[name].get("repos") or [])
+            _check_repo_refs(repos, ap + (name, "repos"), m, c)
+            m.codespaces_secrets.append(CodespacesSecretSpec(acc_id, name, ref, repos, ap + (name,)))
+
+    for acc_id, types in (d.get("org_secrets") or {}).items():
+        ap = ("org_secrets", acc_id)
+        if not _need_org(acc_id, ap, m, c):
+            continue
+        for typ, secrets in types.items():
+            refs = _secret_map({n: {k: v for k, v in s.items() if k not in ("repos", "visibility")} for n, s in secrets.items()}, ap + (typ,), m, c, context=acc_id)
+            for name, ref in refs.items():
+                s = secrets[name]
+                vis, repos = _visibility(s, ap + (typ, name), m, c, acc_id)
+                m.org_secrets.append(OrgSecretSpec(acc_id, typ, name, ref, vis, repos, ap + (typ, name)))
+
+    for acc_id, variables in (d.get("org_variables") or {}).items():
+        ap = ("org_variables", acc_id)
+        if not _need_org(acc_id, ap, m, c):
+            continue
+        for name, v in variables.items():
+            vp = ap + (name,)
+            if name.upper().startswith("GITHUB_"):
+                c.error(vp, f"variable {name}: names starting with GITHUB_ are reserved by GitHub", key=True)
+            if isinstance(v, dict):
+                vis, repos = _visibility(v, vp, m, c, acc_id)
+                value = v["value"]
+            else:
+                vis, repos, value = "all", [], v
+            m.org_variables.append(OrgVariableSpec(acc_id, name.upper(), _scalar(value), vis, repos, vp))
+
+    for acc_id, groups in (d.get("runner_groups") or {}).items():
+        ap = ("runner_groups", acc_id)
+        if not _need_org(acc_id, ap, m, c):
+            continue
+        for gname, g in groups.items():
+            gp = ap + (gname,)
+            if gname.lower() == "default":
+                c.error(gp, "the Default runner group is built in and cannot be declared", key=True)
+                continue
+            vis, repos = _visibility(g, gp, m, c, acc_id)
+            m.runner_groups.append(
+                RunnerGroupSpec(acc_id, gname, vis, repos, bool(g.get("allows_public_repos", False)), bool(g.get("restricted_to_workflows", False)), list(g.get("selected_workflows") or []), gp)
+            )
+
+    runner_dir = (d.get("settings") or {}).get("runner_dir", "runners")
+    seen_runners: set[tuple[str, str]] = set()
+    for i, rs in enumerate(d.get("runners") or []):
+        rp = ("runners", i)
+        scope = rs["scope"]
+        account = None
+        if scope.startswith("org:"):
+            org = scope[4:]
+            acc = m.accounts.get(org) or m.account_for_owner(org)
+            if acc is None or not acc.is_org:
+                c.error(rp + ("scope",), f"runner scope {scope}: no organization account {org!r} in this manifest")
+                continue
+            scope, account = f"org:{acc.login}", acc.id
+            groups = {g.name for g in m.runner_groups if g.account == acc.id} | {"default", "Default"}
+            if rs.get("group") and rs["group"] not in groups:
+                c.error(rp + ("group",), f"runner group {rs['group']!r} is not declared under runner_groups.{acc.id}")
+        else:
+            repo = m.repo(scope)
+            if repo is None:
+                if scope.count("/") != 1:
+                    c.error(rp + ("scope",), f"runner scope {scope!r} must be owner/repo or org:<name>")
+                    continue
+                acc = m.account_for_owner(scope.split("/")[0])
+                if acc is None:
+                    c.error(rp + ("scope",), f"no account manages {scope} (declare it under repos or add an account for its owner)")
+                    continue
+                account = acc.id
+            else:
+                scope, account = repo.full_name, repo.account
+            if rs.get("group") not in (None, "default", "Default"):
+                c.error(rp + ("group",), "repository runners can only be in the default group")
+        for j, name in enumerate(rs["names"]):
+            key = (scope.lower(), name.lower())
+            if key in seen_runners:
+                c.error(rp + ("names", j), f"runner {name} is declared twice in {scope}")
+                continue
+            seen_runners.add(key)
+            m.runners.append(
+                RunnerSpec(scope, account, name, list(rs.get("labels") or []), rs.get("group"), rs.get("work_folder", "_work"), (rs.get("jit_config") or {}).get("write_to", runner_dir), rp + ("names", j))
+            )
+
+    for tname, t in (d.get("dispatch") or {}).items():
+        if tname == "include":
+            continue
+        tp = ("dispatch", tname)
+        acc_id = t.get("account")
+        repo = m.repo(t["repo"])
+        if acc_id is not None and acc_id not in m.accounts:
+            c.error(tp + ("account",), _unknown_account(acc_id, m))
+            continue
+        if acc_id is None:
+            if repo is not None:
+                acc_id = repo.account
+            elif t["repo"].count("/") == 1 and m.account_for_owner(t["repo"].split("/")[0]):
+                acc_id = m.account_for_owner(t["repo"].split("/")[0]).id  # type: ignore[union-attr]
+            else:
+                c.error(tp + ("repo",), f"dispatch template {tname}: no account can reach {t['repo']} (add `account:`)")
+                continue
+        m.dispatch[tname] = DispatchTemplate(tname, t["repo"], acc_id, t["workflow"], t.get("ref"), dict(t.get("inputs") or {}), list((t.get("when_idle") or {}).get("labels") or []), t.get("max_concurrent"), tp)
+
+    for qname, q in (d.get("queues") or {}).items():
+        qp = ("queues", qname)
+        repo = m.repo(q["repo"])
+        acc_id = q.get("account") or (repo.account if repo else None)
+        if acc_id is None and q["repo"].count("/") == 1:
+            acc = m.account_for_owner(q["repo"].split("/")[0])
+            acc_id = acc.id if acc else None
+        if acc_id is None or acc_id not in m.accounts:
+            c.error(qp + ("repo",), f"queue {qname}: no account manages {q['repo']}")
+            continue
+        mt = DURATION_RE.match(q.get("orphan_after", "1h"))
+        seconds = int(mt.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[mt.group(2)] if mt else 3600
+        qpath = q.get("path", "tasks").strip("/")
+        if ".." in qpath.split("/"):
+            c.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
+        m.queues[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), float(seconds), qp)
+
+    st = d.get("state") or {}
+    m.state = StateSpec(st.get("backend", "local"), st.get("path"), st.get("repo"), st.get("branch"), st.get("account"))
+    if m.state.backend == "github":
+        if not m.state.repo:
+            c.error(("state",), "state backend github needs `repo: owner/name`", key=True)
+        elif m.state.account and m.state.account not in m.accounts:
+            c.error(("state", "account"), _unknown_account(m.state.account, m))
+    m.settings = dict(d.get("settings") or {})
+
+
+def _unknown_account(acc: str, m: Manifest) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(acc, list(m.accounts), n=1)
+    return f"unknown account {acc!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; accounts are: {', '.join(m.accounts)}"
+
+
+def _unknown_key(key: str, m: Manifest) -> str:
+    import difflib
+
+    near = difflib.get_close_matches(key, list(m.keys), n=1)
+    known = ", ".join(m.keys) or "none declared"
+    return f"unknown key {key!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; keys are: {known}"
+
+
+def _need_org(acc_id: str, path: PathT, m: Manifest, c: _Collector) -> bool:
+    if acc_id not in m.accounts:
+        c.error(path, _unknown_account(acc_id, m), key=True)
+        return False
+    if not m.accounts[acc_id].is_org:
+        c.error(path, f"account {acc_id} is a user; this section needs an organization account", key=True)
+        return False
+    return True
+
+
+def _visibility(s: dict, path: PathT, m: Manifest, c: _Collector, acc_id: str) -> tuple[str, list[str]]:
+    repos = list(s.get("repos") or [])
+    vis = s.get("visibility") or ("selected" if repos else "all")
+    if repos and vis != "selected":
+        c.error(path + ("repos",), f"repos can only be listed with visibility: selected (this is {vis})")
+    org_login = m.accounts[acc_id].login.lower()
+    for i, r in enumerate(repos):
+        if r.count("/") != 1 or r.split("/")[0].lower() != org_login:
+            c.error(path + ("repos", i), f"{r!r} is not a repository of {m.accounts[acc_id].login}")
+    return vis, repos
+
+
+def _check_repo_refs(repos: list[str], path: PathT, m: Manifest, c: _Collector) -> None:
+    for i, r in enumerate(repos):
+        if not isinstance(r, str) or r.count("/") != 1:
+            c.error(path + (i,), f"{r!r} must be owner/name")
+
+
+def _scalar(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def _variable_map(variables: dict, path: PathT, c: _Collector) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for name, value in variables.items():
+        if name.upper().startswith("GITHUB_"):
+            c.error(path + (name,), f"variable {name}: names starting with GITHUB_ are reserved by GitHub", key=True)
+            continue
+        if name.upper() in out:
+            c.error(path + (name,), f"variable {name} is declared twice (names are case-insensitive)", key=True)
+            continue
+        out[name.upper()] = _scalar(value)
+    return out
+
+
+def _secret_map(secrets: dict, path: PathT, m: Manifest, c: _Collector, context: str | None) -> dict[str, SecretRef]:
+    out: dict[str, SecretRef] = {}
+    for name, s in secrets.items():
+        sp = path + (name,)
+        if name.upper().startswith("GITHUB_"):
+            c.error(sp, f"secret {name}: names starting with GITHUB_ are reserved by GitHub", key=True)
+            continue
+        if name.upper() in out:
+            c.error(sp, f"secret {name} is declared twice (names are case-insensitive)", key=True)
+            continue
+        ref = SecretRef(sp, format=s.get("format"), share=s.get("share"))
+        if "key" in s:
+            ref.key = s["key"]
+            ks = m.keys.get(s["key"])
+            if ks is None:
+                c.error(sp + ("key",), _unknown_key(s["key"], m))
+                continue
+            share = ref.share or ("own" if context and context in ks.spread_over else "all")
+            if share == "own" and (context is None or context not in ks.spread_over):
+                where = f"account {context}" if context else "a repository"
+                c.error(sp + ("share",) if "share" in s else sp, f"share: own needs an account the key {ks.id} is spread over; {where} is not")
+                continue
+            if share not in ("own", "all") and share not in m.accounts:
+                c.error(sp + ("share",), _unknown_account(share, m))
+                continue
+            if share not in ("own", "all") and share not in ks.spread_over:
+                c.error(sp + ("share",), f"key {ks.id} is not spread over {share}")
+                continue
+            ref.share = context if share == "own" else share
+        else:
+            ref.source = Source.from_dict({k: v for k, v in s.items() if k in ("env", "file", "command")})
+            if ref.format not in (None, "single"):
+                c.error(sp + ("format",), "format applies to key references only")
+        out[name.upper()] = ref
+    return out
+
+
+# -- resolving sources ----------------------------------------------------------------------------
+
+
+def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True) -> None:
+    """Read tokens and key material now, so a missing source fails before any API call."""
+    for acc in m.accounts.values() if tokens else []:
+        try:
+            m.accounts[acc.id].token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+        except SourceError as exc:
+            c.error(acc.path + ("token",), f"account {acc.id}: token source unavailable: {exc}")
+    for ks in m.keys.values():
+        try:
+            ks.values = read_values(ks.source, m.root)
+        except SourceError as exc:
+            c.error(ks.path + ("source",), f"key {ks.id}: {exc}")
+            continue
+        if ks.spread_over:
+            ks.shares, unassigned = keymod.spread(ks.values, ks.spread_over, ks.per_account)
+            if unassigned:
+                c.warn(ks.path + ("spread",), f"key {ks.id}: {unassigned} value(s) do not fit (per_account {ks.per_account} over {len(ks.spread_over)} accounts) and go to no account")
+    for ref in _all_refs(m):
+        if ref.key is not None:
+            ks = m.keys[ref.key]
+            if not ks.values:
+                continue
+            values = ks.values if ref.share in (None, "all") else ks.shares.get(ref.share or "", [])
+            fmt = ref.format or ("single" if not ks.source.lines else "lines")
+            if fmt == "single" and len(values) != 1:
+                c.error(ref.path, f"key {ks.id} gives {len(values)} values here; use format: json or lines (format single needs exactly one)")
+            if not values:
+                c.error(ref.path, f"key {ks.id} gives no values to {ref.share}")
+        else:
+            assert ref.source is not None
+            try:
+                read_source(ref.source, m.root)
+            except SourceError as exc:
+                c.error(ref.path, f"secret source unavailable: {exc}")
+    for repo in m.repos.values():
+        for dk in repo.deploy_keys.values():
+            try:
+                value = deploy_key_value(m, dk)
+            except SourceError as exc:
+                c.error(dk.path, f"deploy key {dk.title}: {exc}")
+                continue
+            except KeyError:
+                continue
+            if not SSH_KEY_RE.match(value.reveal().strip()):
+                c.error(dk.path, f"deploy key {dk.title} is not an SSH public key", "expected OpenSSH format: ssh-ed25519 AAAA... [comment]")
+        for f in repo.files.values():
+            if f.source is not None:
+                try:
+                    p = resolve_path(m.root, f.source)
+                    if not p.is_file():
+                        raise SourceError(f"file {f.source} does not exist")
+                except SourceError as exc:
+                    c.error(f.path + ("source",), f"{repo.full_name}: {f.path_in_repo}: {exc}")
+
+
+def _all_refs(m: Manifest) -> list[SecretRef]:
+    refs: list[SecretRef] = []
+    for repo in m.repos.values():
+        for typ in repo.secrets.values():
+            refs.extend(typ.values())
+        for env in repo.environments.values():
+            refs.extend(env.secrets.values())
+    refs.extend(s.ref for s in m.codespaces_secrets)
+    refs.extend(s.ref for s in m.org_secrets)
+    return refs
+
+
+def secret_value(m: Manifest, ref: SecretRef) -> Sensitive:
+    """The value a secret reference stands for (from memory; sources were read at load time)."""
+    if ref.key is not None:
+        ks = m.keys[ref.key]
+        values = ks.values if ref.share in (None, "all") else ks.shares.get(ref.share or "", [])
+        fmt = ref.format or ("single" if not ks.source.lines else "lines")
+        return keymod.format_values(values, fmt)
+    assert ref.source is not None
+    return Sensitive(read_source(ref.source, m.root))
+
+
+def deploy_key_value(m: Manifest, dk: DeployKeySpec) -> Sensitive:
+    if dk.key is not None:
+        values = m.keys[dk.key].values
+        if len(values) != 1:
+            raise SourceError(f"key {dk.key} holds {len(values)} values; a deploy key needs exactly one")
+        return values[0]
+    assert dk.source is not None
+    return Sensitive(read_source(dk.source, m.root).strip())
+
+
+def file_content(m: Manifest, f: FileSpec) -> bytes:
+    if f.content is not None:
+        return f.content.encode()
+    assert f.source is not None
+    return resolve_path(m.root, f.source).read_bytes()

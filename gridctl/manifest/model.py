@@ -1,0 +1,259 @@
+"""The desired model: what grid.yaml declares, typed, normalized and resolved.
+
+Built by :func:`gridctl.manifest.load.load_manifest` after schema and semantic checks; every
+object keeps the manifest path it came from (``path``) so later diagnostics can point at a line.
+Sensitive values (tokens, key material) are :class:`~gridctl.manifest.sources.Sensitive`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .sources import Sensitive, Source
+from .yamlpos import PathT, Positions
+
+#: collaborator permission vocabulary -> GitHub role names
+ROLE_OF = {"pull": "read", "read": "read", "triage": "triage", "push": "write", "write": "write", "maintain": "maintain", "admin": "admin"}
+#: GitHub role name -> the collaborator PUT vocabulary
+PERMISSION_OF = {"read": "pull", "triage": "triage", "write": "push", "maintain": "maintain", "admin": "admin"}
+
+REPO_SETTINGS = (
+    "description",
+    "homepage",
+    "visibility",
+    "has_issues",
+    "has_projects",
+    "has_wiki",
+    "has_discussions",
+    "is_template",
+    "allow_squash_merge",
+    "allow_merge_commit",
+    "allow_rebase_merge",
+    "allow_auto_merge",
+    "allow_update_branch",
+    "delete_branch_on_merge",
+    "allow_forking",
+    "web_commit_signoff_required",
+    "default_branch",
+    "archived",
+)
+
+
+@dataclass
+class Account:
+    id: str
+    login: str  # the user login, or the organization login
+    is_org: bool
+    token_source: Source
+    path: PathT
+    token: Sensitive | None = None  # resolved at run time
+
+    @property
+    def kind(self) -> str:
+        return "org" if self.is_org else "user"
+
+
+@dataclass
+class KeySet:
+    id: str
+    source: Source
+    path: PathT
+    values: list[Sensitive] = field(default_factory=list)
+    spread_over: list[str] = field(default_factory=list)
+    per_account: int | None = None
+    shares: dict[str, list[Sensitive]] = field(default_factory=dict)
+
+
+@dataclass
+class SecretRef:
+    """Where a secret's value comes from: a key (with format and share) or a source."""
+
+    path: PathT
+    key: str | None = None
+    format: str | None = None
+    share: str | None = None
+    source: Source | None = None
+
+
+@dataclass
+class EnvironmentSpec:
+    name: str
+    path: PathT
+    wait_timer: int | None = None
+    prevent_self_review: bool | None = None
+    reviewers: list[str] = field(default_factory=list)
+    protected_branches_only: bool | None = None
+    secrets: dict[str, SecretRef] = field(default_factory=dict)
+    variables: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class DeployKeySpec:
+    title: str
+    path: PathT
+    key: str | None = None
+    source: Source | None = None
+    read_only: bool = True
+
+
+@dataclass
+class FileSpec:
+    path_in_repo: str
+    path: PathT
+    source: str | None = None
+    content: str | None = None
+    branch: str | None = None
+    message: str | None = None
+
+
+@dataclass
+class RepoSpec:
+    full_name: str
+    owner: str
+    name: str
+    account: str
+    path: PathT
+    settings: dict[str, Any] = field(default_factory=dict)
+    topics: list[str] | None = None
+    auto_init: bool = False
+    prevent_destroy: bool = False
+    on_destroy: str = "archive"
+    collaborators: dict[str, str] = field(default_factory=dict)  # login -> role
+    collaborator_accounts: dict[str, str] = field(default_factory=dict)  # login_lower -> account id
+    secrets: dict[str, dict[str, SecretRef]] = field(default_factory=dict)  # actions|dependabot -> NAME -> ref
+    variables: dict[str, str] = field(default_factory=dict)
+    environments: dict[str, EnvironmentSpec] = field(default_factory=dict)
+    deploy_keys: dict[str, DeployKeySpec] = field(default_factory=dict)
+    files: dict[str, FileSpec] = field(default_factory=dict)
+    prune: dict[str, bool] = field(default_factory=dict)
+
+
+@dataclass
+class CodespacesSecretSpec:
+    account: str
+    name: str
+    ref: SecretRef
+    repos: list[str]
+    path: PathT
+
+
+@dataclass
+class OrgSecretSpec:
+    account: str
+    type: str  # actions | dependabot
+    name: str
+    ref: SecretRef
+    visibility: str
+    repos: list[str]
+    path: PathT
+
+
+@dataclass
+class OrgVariableSpec:
+    account: str
+    name: str
+    value: str
+    visibility: str
+    repos: list[str]
+    path: PathT
+
+
+@dataclass
+class RunnerGroupSpec:
+    account: str
+    name: str
+    visibility: str
+    repos: list[str]
+    allows_public_repos: bool
+    restricted_to_workflows: bool
+    selected_workflows: list[str]
+    path: PathT
+
+
+@dataclass
+class RunnerSpec:
+    """One declared runner (a `runners` entry expands to one per name)."""
+
+    scope: str  # "owner/repo" or "org:<login>"
+    account: str
+    name: str
+    labels: list[str]
+    group: str | None
+    work_folder: str
+    write_to: str
+    path: PathT
+
+    @property
+    def is_org(self) -> bool:
+        return self.scope.startswith("org:")
+
+
+@dataclass
+class DispatchTemplate:
+    name: str
+    repo: str
+    account: str
+    workflow: str | int
+    ref: str | None
+    inputs: dict[str, Any]
+    when_idle: list[str]
+    max_concurrent: int | None
+    path: PathT
+
+
+@dataclass
+class QueueSpec:
+    name: str
+    repo: str
+    account: str
+    path_in_repo: str
+    branch: str | None
+    validate_pull_requests: bool
+    orphan_after: float  # seconds
+    path: PathT
+
+
+@dataclass
+class StateSpec:
+    backend: str = "local"
+    path: str | None = None
+    repo: str | None = None
+    branch: str | None = None
+    account: str | None = None
+
+
+@dataclass
+class Manifest:
+    file: Path
+    root: Path
+    data: dict[str, Any]
+    positions: Positions
+    accounts: dict[str, Account] = field(default_factory=dict)
+    keys: dict[str, KeySet] = field(default_factory=dict)
+    repos: dict[str, RepoSpec] = field(default_factory=dict)  # by full_name (as written)
+    codespaces_secrets: list[CodespacesSecretSpec] = field(default_factory=list)
+    org_secrets: list[OrgSecretSpec] = field(default_factory=list)
+    org_variables: list[OrgVariableSpec] = field(default_factory=list)
+    runner_groups: list[RunnerGroupSpec] = field(default_factory=list)
+    runners: list[RunnerSpec] = field(default_factory=list)
+    dispatch: dict[str, DispatchTemplate] = field(default_factory=dict)
+    queues: dict[str, QueueSpec] = field(default_factory=dict)
+    state: StateSpec = field(default_factory=StateSpec)
+    settings: dict[str, Any] = field(default_factory=dict)
+    sha256: str = ""
+
+    def account_for_owner(self, owner: str) -> Account | None:
+        low = owner.lower()
+        for acc in self.accounts.values():
+            if acc.login.lower() == low:
+                return acc
+        return None
+
+    def repo(self, full_name: str) -> RepoSpec | None:
+        low = full_name.lower()
+        for r in self.repos.values():
+            if r.full_name.lower() == low:
+                return r
+        return None

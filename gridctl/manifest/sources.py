@@ -1,0 +1,141 @@
+"""Reading values from sources (env, file, command) without ever exposing them.
+
+Values are wrapped in :class:`Sensitive`, whose ``repr``/``str`` never show the content; only
+:meth:`Sensitive.reveal` does, and only the client layer calls it (to encrypt or authenticate).
+Errors name the source (``env GRID_TOKEN``, ``file keys/a.txt``), never what it holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SourceError
+
+
+class Sensitive:
+    """A secret string that refuses to be printed."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str):
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def fingerprint(self, key: bytes) -> str:
+        """A keyed fingerprint (HMAC-SHA256) safe to store and compare."""
+        return "hmac-sha256:" + hmac.new(key, self._value.encode(), hashlib.sha256).hexdigest()
+
+    def __repr__(self) -> str:
+        return "Sensitive(***)"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sensitive) and hmac.compare_digest(self._value, other._value)
+
+    def __hash__(self) -> int:
+        return hash(hashlib.sha256(self._value.encode()).digest())
+
+    def __reduce__(self):  # never pickled into anything by accident
+        raise TypeError("Sensitive values cannot be serialized")
+
+
+@dataclass(frozen=True)
+class Source:
+    """``{env: X}``, ``{file: path}`` or ``{command: [argv...]}``; ``lines`` splits per line."""
+
+    kind: str
+    target: str | tuple[str, ...]
+    lines: bool = False
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Source:
+        if "env" in d:
+            return cls("env", d["env"], bool(d.get("lines")))
+        if "file" in d:
+            return cls("file", d["file"], bool(d.get("lines")))
+        return cls("command", tuple(d["command"]), bool(d.get("lines")))
+
+    def describe(self) -> str:
+        if self.kind == "command":
+            return "command " + " ".join(self.target)  # type: ignore[arg-type]
+        return f"{self.kind} {self.target}"
+
+
+def resolve_path(root: Path, raw: str, *, allow_outside: bool = False) -> Path:
+    """A file path from the manifest, relative to its folder.
+
+    Relative paths must stay inside the manifest's folder, symlinks included (no ``..`` or
+    symlink escape). ``allow_outside`` (token files only) also accepts absolute and ``~`` paths.
+    """
+    expanded = os.path.expanduser(raw)
+    p = Path(expanded)
+    if p.is_absolute():
+        if not allow_outside:
+            raise SourceError(f"file {raw} must be relative to the manifest's folder")
+        return p
+    if raw.startswith("~") and allow_outside:
+        return p
+    root_real = root.resolve()
+    candidate = (root / p).resolve()
+    if candidate != root_real and root_real not in candidate.parents:
+        raise SourceError(f"file {raw} is outside the manifest's folder")
+    return candidate
+
+
+def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout: float = 30.0) -> str:
+    """The text a source holds (stripped of the trailing newline), or :class:`SourceError`."""
+    if src.kind == "env":
+        value = os.environ.get(str(src.target))
+        if value is None:
+            raise SourceError(f"env {src.target} is not set")
+        if not value.strip():
+            raise SourceError(f"env {src.target} is empty")
+        return value.strip("\r\n")
+    if src.kind == "file":
+        path = resolve_path(root, str(src.target), allow_outside=allow_outside)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SourceError(f"file {src.target} does not exist") from None
+        except IsADirectoryError:
+            raise SourceError(f"file {src.target} is a directory") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SourceError(f"file {src.target} cannot be read ({exc.__class__.__name__})") from None
+        if not text.strip():
+            raise SourceError(f"file {src.target} is empty")
+        return text.rstrip("\r\n") if not src.lines else text
+    argv = list(src.target)
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=root, check=False)
+    except FileNotFoundError:
+        raise SourceError(f"{src.describe()}: program not found") from None
+    except subprocess.TimeoutExpired:
+        raise SourceError(f"{src.describe()}: timed out after {timeout:g}s") from None
+    except OSError as exc:
+        raise SourceError(f"{src.describe()}: cannot run ({exc.__class__.__name__})") from None
+    if proc.returncode != 0:
+        # stderr may echo secrets: report only the exit status
+        raise SourceError(f"{src.describe()}: exited with status {proc.returncode}")
+    if not proc.stdout.strip():
+        raise SourceError(f"{src.describe()}: printed nothing")
+    return proc.stdout.rstrip("\r\n") if not src.lines else proc.stdout
+
+
+def read_values(src: Source, root: Path) -> list[Sensitive]:
+    """A source as a list of values: one per non-empty line with ``lines``, else one."""
+    text = read_source(src, root)
+    if not src.lines:
+        return [Sensitive(text)]
+    values = [line.strip() for line in text.splitlines()]
+    values = [v for v in values if v and not v.startswith("#")]
+    if not values:
+        raise SourceError(f"{src.describe()} holds no values")
+    return [Sensitive(v) for v in values]

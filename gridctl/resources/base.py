@@ -1,0 +1,188 @@
+"""The resource-kind contract. One module per kind, registered in ``resources/__init__.py``.
+
+A kind knows, for one *scope* (a repository, an environment, an organization, a user):
+
+* ``desired(env, scope)`` — what the manifest declares, as :class:`Item` values (pure);
+* ``live(reader, scope)`` — what GitHub has, as :class:`Item` values (reads only);
+* ``compare(desired, live, state_entry)`` — the field differences (pure; default: the
+  managed ``attrs``, compared with deepdiff);
+* ``apply(ctx, change)`` — perform one change and return the state entry (the only writer);
+* ``inverse(change, result)`` — the change that undoes it, or None when it cannot be undone.
+
+Everything else — create/update/delete decisions, what is managed, pruning, adoption into state,
+notes, ordering, safety, journaling, retries — is shared and lives outside kinds. Resource code
+never checks a dry-run flag: planning never calls ``apply``.
+
+Rules for implementers:
+
+* ``Item.attrs`` hold only managed fields, normalized the same way on both sides, and never a
+  secret value (use ``Item.secret`` / ``Item.fingerprint``).
+* ``apply`` must work from ``change.after`` and ``change.meta`` alone (plus secret values looked
+  up in the manifest for sensitive kinds), so saved plans and rollbacks apply the same way.
+* An apply that returns normally has succeeded; failures raise (GitHubError from the client).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from deepdiff import DeepDiff
+
+from ..plan import Action, Change, FieldDiff, Note
+
+if TYPE_CHECKING:
+    from ..engine import ApplyContext, PlanEnv, Reader
+
+
+@dataclass
+class Item:
+    key: str
+    attrs: dict[str, Any] = field(default_factory=dict)
+    meta: dict[str, Any] = field(default_factory=dict)
+    secret: Any = None  # Sensitive, desired side only
+    fingerprint: str | None = None  # HMAC of the desired secret value
+    source: str | None = None  # manifest "file:line", desired side only
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str
+    account: str
+    name: str  # display/grouping: "alice/demo", "alice/demo env prod", "org acme", "user bob"
+    repo: str | None = None  # full name when repo-scoped
+    extra: tuple[tuple[str, Any], ...] = ()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return dict(self.extra).get(key, default)
+
+    def to_meta(self) -> dict[str, Any]:
+        return {"kind": self.kind, "account": self.account, "name": self.name, "repo": self.repo, "extra": [list(x) for x in self.extra]}
+
+
+@dataclass
+class ScopePlan:
+    changes: list[Change] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+    adopt: dict[str, dict[str, Any]] = field(default_factory=dict)
+    forget: list[str] = field(default_factory=list)
+    live_count: int = 0
+
+
+@dataclass
+class ApplyResult:
+    #: the address's new state entry (None forgets it)
+    state: dict[str, Any] | None
+    #: extra state updates ({address: entry | None}), e.g. children forgotten with a repository
+    more_state: dict[str, Any] = field(default_factory=dict)
+    #: facts for the journal (ids, updated_at), never secret
+    result: dict[str, Any] = field(default_factory=dict)
+
+
+class Kind:
+    #: registry key, also the first part of every address of this kind
+    name: ClassVar[str] = ""
+    #: dependency order: parents lower; creates run ascending, deletes descending
+    order: ClassVar[int] = 0
+    #: the manifest collection that ``prune: {...: true}`` makes exhaustive (repo kinds)
+    prune_key: ClassVar[str | None] = None
+    #: values are secrets: updates cannot be undone and show as "(sensitive value changed)"
+    sensitive: ClassVar[bool] = False
+    #: a deleted object of this kind can be recreated from ``before`` by a rollback
+    restorable: ClassVar[bool] = True
+
+    # -- to implement --------------------------------------------------------------------------
+    def scopes(self, env: PlanEnv) -> list[Scope]:
+        raise NotImplementedError
+
+    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
+        raise NotImplementedError
+
+    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
+        raise NotImplementedError
+
+    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        raise NotImplementedError
+
+    # -- overridable defaults -----------------------------------------------------------------
+    def address(self, scope: Scope, key: str) -> str:
+        return f"{self.name}:{scope.name}:{key}"
+
+    def compare(self, desired: Item, live: Item, state: dict[str, Any] | None) -> tuple[list[FieldDiff], str]:
+        return attr_diffs(desired.attrs, live.attrs), ""
+
+    def prune(self, env: PlanEnv, scope: Scope) -> bool:
+        if self.prune_key is None or scope.repo is None:
+            return False
+        spec = env.manifest.repo(scope.repo)
+        return bool(spec and spec.prune.get(self.prune_key))
+
+    def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
+        """Extra ``meta`` for a planned delete (e.g. a repository's lifecycle)."""
+        return {}
+
+    def state_entry(self, scope: Scope, live: Item) -> dict[str, Any]:
+        entry = {"kind": self.name, "scope": scope.name, "account": scope.account}
+        for k in ("id", "updated_at"):
+            if k in live.meta:
+                entry[k] = live.meta[k]
+        return entry
+
+    def inverse(self, change: Change, result: ApplyResult) -> Change | None:
+        """Default: create <-> delete, update -> update back; secrets cannot be restored."""
+        meta = {**change.meta, **{k: v for k, v in result.result.items() if k in ("id",)}}
+        if change.action == Action.CREATE:
+            return _flip(change, Action.DELETE, before=change.after, after=None, meta=meta)
+        if change.action == Action.UPDATE and not self.sensitive:
+            return _flip(change, Action.UPDATE, before=change.after, after=change.before, meta=meta)
+        if change.action == Action.DELETE and self.restorable and not self.sensitive:
+            return _flip(change, Action.CREATE, before=None, after=change.before, meta=meta)
+        return None
+
+    def scope_for_change(self, change: Change) -> Scope:
+        """The scope a planned change belongs to (recorded in ``meta["_scope"]`` by the planner)."""
+        s = change.meta["_scope"]
+        return Scope(s["kind"], s["account"], s["name"], s.get("repo"), tuple(tuple(x) for x in s.get("extra", [])))
+
+    def refresh(self, reader: Reader, scope: Scope, key: str) -> Item | None:
+        """The live object now (for stale checks); default re-reads the whole scope."""
+        return self.live(reader, scope).get(key)
+
+
+def _flip(change: Change, action: Action, *, before: Any, after: Any, meta: dict[str, Any]) -> Change:
+    from ..engine import live_fp
+
+    return Change(
+        address=change.address,
+        kind=change.kind,
+        action=action,
+        account=change.account,
+        scope=change.scope,
+        order=change.order,
+        before=before,
+        after=after,
+        diffs=tuple(FieldDiff(d.field, d.after, d.before) for d in change.diffs),
+        reason=f"rollback of {change.action.value}",
+        reversible=True,
+        sensitive=change.sensitive,
+        live_fp=None if change.sensitive else live_fp(before),
+        meta=meta,
+        source=change.source,
+    )
+
+
+def attr_diffs(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldDiff]:
+    """Field differences on the desired (managed) fields, via deepdiff."""
+    out: list[FieldDiff] = []
+    for key in sorted(desired):
+        want = desired[key]
+        have = live.get(key)
+        if isinstance(want, list) and isinstance(have, list):
+            if DeepDiff(have, want, ignore_order=True):
+                out.append(FieldDiff(key, have, want))
+        elif isinstance(want, (dict, list)) or isinstance(have, (dict, list)):
+            if DeepDiff(have, want, ignore_order=False):
+                out.append(FieldDiff(key, have, want))
+        elif want != have:
+            out.append(FieldDiff(key, have, want))
+    return out

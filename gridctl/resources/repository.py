@@ -1,0 +1,198 @@
+"""Kinds ``repo`` (settings on an allow-list, create, archive/delete) and ``topics``.
+
+Only the settings the manifest sets are managed: a setting left out is never compared or
+changed. Destroying a repository archives it unless ``lifecycle.on_destroy: delete``; a
+``prevent_destroy`` repository refuses to be destroyed at all.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..plan import Action, Change
+from .base import ApplyResult, Item, Kind, Scope
+
+if TYPE_CHECKING:
+    from ..engine import ApplyContext, PlanEnv, Reader
+
+#: settings PyGithub's create_repo accepts for a user / for an organization
+_CREATE_USER = {"description", "homepage", "has_issues", "has_wiki", "has_projects", "has_discussions", "allow_squash_merge", "allow_merge_commit", "allow_rebase_merge", "delete_branch_on_merge"}
+_CREATE_ORG = {"description", "homepage", "visibility", "has_issues", "has_wiki", "has_projects", "allow_squash_merge", "allow_merge_commit", "allow_rebase_merge", "delete_branch_on_merge", "allow_update_branch", "is_template", "allow_auto_merge"}
+
+
+def _norm(key: str, value: Any) -> Any:
+    if key in ("description", "homepage") and value == "":
+        return None
+    return value
+
+
+def repo_scopes(env: PlanEnv, kind: str) -> list[Scope]:
+    """One scope per declared repository (its managing account)."""
+    return [Scope(kind, r.account, r.full_name, r.full_name) for r in env.manifest.repos.values()]
+
+
+class Repository(Kind):
+    name = "repo"
+    order = 10
+    restorable = False
+
+    def address(self, scope: Scope, key: str) -> str:
+        return f"repo:{key}"
+
+    def scopes(self, env: PlanEnv) -> list[Scope]:
+        out = repo_scopes(env, self.name)
+        declared = {s.name.lower() for s in out}
+        for address, entry in env.state.resources.items():
+            if entry.get("kind") == self.name and entry["scope"].lower() not in declared and entry.get("account") in env.clients:
+                out.append(Scope(self.name, entry["account"], entry["scope"], entry["scope"]))
+        return out
+
+    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
+        spec = env.manifest.repo(scope.name)
+        if spec is None:
+            return {}
+        owner_acc = env.manifest.account_for_owner(spec.owner)
+        acc = env.manifest.accounts[spec.account]
+        owner_is_org = owner_acc.is_org if owner_acc else spec.owner.lower() != acc.login.lower()
+        pos = env.manifest.positions.of(spec.path, key=True)
+        return {
+            spec.full_name: Item(
+                spec.full_name,
+                attrs={k: _norm(k, v) for k, v in spec.settings.items()},
+                meta={
+                    "owner": spec.owner,
+                    "name": spec.name,
+                    "owner_is_org": owner_is_org,
+                    "auto_init": spec.auto_init,
+                    "prevent_destroy": spec.prevent_destroy,
+                    "on_destroy": spec.on_destroy,
+                },
+                source=f"{pos.file}:{pos.line}" if pos else None,
+            )
+        }
+
+    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
+        data = reader.repo(scope.name)
+        if data is None:
+            return {}
+        attrs = {k: _norm(k, data.get(k)) for k in _managed_fields(reader, data)}
+        meta: dict[str, Any] = {"id": data["id"], "owner": data["owner"]["login"], "name": data["name"]}
+        return {scope.name: Item(scope.name, attrs=attrs, meta=meta)}
+
+    def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
+        spec = env.manifest.repo(scope.name)
+        if spec is not None:  # destroy of a declared repository: its lifecycle is in the manifest
+            return {"prevent_destroy": spec.prevent_destroy, "on_destroy": spec.on_destroy}
+        st = state or {}
+        return {"prevent_destroy": bool(st.get("prevent_destroy")), "on_destroy": st.get("on_destroy", "archive")}
+
+    def state_entry(self, scope: Scope, live: Item) -> dict[str, Any]:
+        return {**super().state_entry(scope, live), **{k: v for k, v in live.meta.items() if k in ("prevent_destroy", "on_destroy")}}
+
+    # -- apply ------------------------------------------------------------------------------------
+    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        client = ctx.client(change.account)
+        gh = client.gh
+        full = change.scope
+        owner, name = full.split("/")
+        meta = change.meta
+        if change.action == Action.CREATE:
+            settings = dict(change.after or {})
+            org = bool(meta.get("owner_is_org"))
+            allowed = _CREATE_ORG if org else _CREATE_USER
+            kwargs: dict[str, Any] = {k: v for k, v in settings.items() if k in allowed and v is not None}
+            vis = settings.get("visibility")
+            if vis is not None and not org:
+                kwargs["private"] = vis != "public"
+            if meta.get("auto_init"):
+                kwargs["auto_init"] = True
+
+            def create() -> Any:
+                target = gh.get_organization(owner) if org else gh.get_user()
+                return target.create_repo(name, **kwargs)
+
+            client.call(f"create repository {full}", create, idempotent=False, verify=lambda: client.get(f"/repos/{full}"))
+            passed = set(kwargs) | (set() if org else {"visibility"})
+            rest = {k: v for k, v in settings.items() if k not in passed}
+            if rest:
+                client.call(f"update repository {full}", lambda: gh.get_repo(full).edit(name=name, **rest))
+            data = client.get(f"/repos/{full}", missing_ok=False)
+            entry = self._entry(change, data["id"], meta)
+            return ApplyResult(entry, result={"id": data["id"]})
+        if change.action == Action.UPDATE:
+            fields = {d.field: d.after for d in change.diffs} if change.diffs else dict(change.after or {})
+            client.call(f"update repository {full}", lambda: gh.get_repo(full).edit(name=name, **fields))
+            return ApplyResult(self._entry(change, meta.get("id"), meta), result={"id": meta.get("id")})
+        if change.action == Action.DELETE:
+            forget = {a: None for a in ctx.env.state.resources if _child_of(a, ctx.env.state.resources[a], full)}
+            if meta.get("hard_delete") or meta.get("on_destroy") == "delete":
+                client.call(f"delete repository {full}", lambda: gh.get_repo(full).delete())
+                return ApplyResult(None, more_state=forget, result={"deleted": True})
+            if not (change.before or {}).get("archived"):
+                client.call(f"archive repository {full}", lambda: gh.get_repo(full).edit(name=name, archived=True))
+            return ApplyResult(None, more_state=forget, result={"archived": True})
+        raise NotImplementedError(change.action)
+
+    def _entry(self, change: Change, repo_id: Any, meta: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "kind": self.name,
+            "scope": change.scope,
+            "account": change.account,
+            "id": repo_id,
+            "prevent_destroy": bool(meta.get("prevent_destroy")),
+            "on_destroy": meta.get("on_destroy", "archive"),
+        }
+
+    def inverse(self, change: Change, result: ApplyResult) -> Change | None:
+        from .base import _flip
+
+        if change.action == Action.CREATE:
+            inv = _flip(change, Action.DELETE, before=change.after, after=None, meta={**change.meta, "hard_delete": True, "id": result.result.get("id")})
+            return inv
+        if change.action == Action.UPDATE:
+            return _flip(change, Action.UPDATE, before=change.after, after=change.before, meta=dict(change.meta))
+        if change.action == Action.DELETE and result.result.get("archived"):
+            before = dict(change.before or {})
+            return _flip(change, Action.UPDATE, before={**before, "archived": True}, after={**before, "archived": False}, meta=dict(change.meta))
+        return None
+
+
+def _managed_fields(reader: Reader, data: dict) -> list[str]:
+    from ..manifest.model import REPO_SETTINGS
+
+    return [k for k in REPO_SETTINGS if k in data]
+
+
+def _child_of(address: str, entry: dict[str, Any], full: str) -> bool:
+    scope = str(entry.get("scope", ""))
+    return entry.get("kind") != "repo" and (scope == full or scope.startswith(full + " "))
+
+
+class Topics(Kind):
+    name = "topics"
+    order = 15
+
+    def address(self, scope: Scope, key: str) -> str:
+        return f"topics:{scope.name}"
+
+    def scopes(self, env: PlanEnv) -> list[Scope]:
+        return [s for s in repo_scopes(env, self.name) if env.manifest.repo(s.name).topics is not None]  # type: ignore[union-attr]
+
+    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
+        spec = env.manifest.repo(scope.name)
+        assert spec is not None and spec.topics is not None
+        return {"topics": Item("topics", attrs={"topics": sorted(spec.topics)})}
+
+    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
+        data = reader.repo(scope.name)
+        if data is None:
+            return {}
+        return {"topics": Item("topics", attrs={"topics": sorted(data.get("topics") or [])})}
+
+    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        client = ctx.client(change.account)
+        topics = (change.after or {}).get("topics", []) if change.action != Action.DELETE else []
+        client.call(f"set topics of {change.scope}", lambda: client.gh.get_repo(change.scope).replace_topics(list(topics)))
+        if change.action == Action.DELETE:
+            return ApplyResult(None)
+        return ApplyResult({"kind": self.name, "scope": change.scope, "account": change.account})
