@@ -135,6 +135,8 @@ class Session:
             base_url = api_url_from_env(self.options.api_url)
             tokens = {a.id: a.token for a in m.accounts.values()}
             write_interval = float(m.settings.get("write_interval", 1.0))
+        if os.environ.get("GRIDCTL_WRITE_INTERVAL"):
+            write_interval = float(os.environ["GRIDCTL_WRITE_INTERVAL"])
         if self.options.write_interval is not None:
             write_interval = self.options.write_interval
         cache_dir = self.workdir / "cache"

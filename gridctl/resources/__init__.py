@@ -1,14 +1,29 @@
-"""The registry of resource kinds: one module per kind, one line each here.
+"""The registry of resource kinds. Each module in ``MODULES`` exports ``KINDS``, a list of
+:class:`~gridctl.resources.base.Kind` instances; adding a kind touches its module and, for a
+new module, one line here.
 
-Order in this table does not matter (``Kind.order`` decides dependency order); names must be
-unique — :func:`register` refuses a duplicate.
+Order here does not matter (``Kind.order`` decides dependency order); names must be unique —
+:func:`register` refuses a duplicate.
 """
 
 from __future__ import annotations
 
+import importlib
+
 from .base import Kind
-from .repository import Repository, Topics
-from .variable import Variable
+
+MODULES = (
+    "repository",  # repo, topics
+    "variable",  # variable (repository)
+    "collaborator",  # collaborator, invitation (acceptance by the invitee)
+    "secret",  # secret (repo actions/dependabot), env-secret, org-secret, codespaces-secret
+    "environment",  # environment, env-variable
+    "deploy_key",  # deploy-key
+    "file",  # file
+    "org_variable",  # org-variable
+    "runner",  # runner-group, runner
+    "queue",  # queue layout
+)
 
 KINDS: dict[str, Kind] = {}
 
@@ -19,9 +34,7 @@ def register(kind: Kind) -> None:
     KINDS[kind.name] = kind
 
 
-for _kind in (
-    Repository(),
-    Topics(),
-    Variable(),
-):
-    register(_kind)
+for _name in MODULES:
+    _module = importlib.import_module(f"{__name__}.{_name}")
+    for _kind in getattr(_module, "KINDS", []):
+        register(_kind)

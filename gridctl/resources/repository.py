@@ -196,3 +196,4 @@ class Topics(Kind):
         if change.action == Action.DELETE:
             return ApplyResult(None)
         return ApplyResult({"kind": self.name, "scope": change.scope, "account": change.account})
+KINDS = [Repository(), Topics()]

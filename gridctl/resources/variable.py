@@ -55,3 +55,4 @@ class Variable(Kind):
             return ApplyResult(entry)
         client.call(f"delete variable {name} in {change.scope}", lambda: repo.delete_variable(name), check_bool=True)
         return ApplyResult(None)
+KINDS = [Variable()]

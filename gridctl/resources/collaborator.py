@@ -1,0 +1,3 @@
+"""Kinds of module collaborator (to be implemented)."""
+
+KINDS: list = []

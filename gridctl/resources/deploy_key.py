@@ -1,0 +1,3 @@
+"""Kinds of module deploy_key (to be implemented)."""
+
+KINDS: list = []

@@ -1,0 +1,3 @@
+"""Kinds of module environment (to be implemented)."""
+
+KINDS: list = []

@@ -1,0 +1,3 @@
+"""Kinds of module file (to be implemented)."""
+
+KINDS: list = []

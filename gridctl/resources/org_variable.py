@@ -1,0 +1,3 @@
+"""Kinds of module org_variable (to be implemented)."""
+
+KINDS: list = []

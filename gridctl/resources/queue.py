@@ -1,0 +1,3 @@
+"""Kinds of module queue (to be implemented)."""
+
+KINDS: list = []

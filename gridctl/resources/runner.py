@@ -1,0 +1,3 @@
+"""Kinds of module runner (to be implemented)."""
+
+KINDS: list = []

@@ -1,0 +1,3 @@
+"""Kinds of module secret (to be implemented)."""
+
+KINDS: list = []

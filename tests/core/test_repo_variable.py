@@ -1,0 +1,99 @@
+"""End to end: repositories, topics and variables; plan -> apply -> no changes; drift; destroy."""
+
+from __future__ import annotations
+
+import json
+
+MANIFEST = """
+version: 1
+accounts:
+  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+repos:
+  alice/demo:
+    description: Demo repository
+    visibility: private
+    has_wiki: false
+    topics: [grid, demo]
+    variables: {MAX_PARALLEL: 20, REGION: eu}
+"""
+
+
+def test_plan_apply_converges(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 2, r.all
+    assert "+ repo alice/demo" in r.out and "Plan: 4 to create" in r.out
+    r = grid.run("apply", "--auto-approve")
+    assert r.code == 0, r.all
+    repo = grid.gh("alice").get_repo("alice/demo")
+    assert repo.private and repo.description == "Demo repository" and repo.has_wiki is False
+    assert sorted(repo.get_topics()) == ["demo", "grid"]
+    assert {v.name: v.value for v in repo.get_variables()} == {"MAX_PARALLEL": "20", "REGION": "eu"}
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 0, r.all
+    assert "No changes" in r.out
+
+
+def test_drift_is_planned_back(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    assert grid.run("apply", "--auto-approve").code == 0
+    assert grid.api("alice", "PATCH", "/repos/alice/demo", {"description": "changed by hand"}).status_code == 200
+    assert grid.api("alice", "PATCH", "/repos/alice/demo/actions/variables/REGION", {"value": "us"}).status_code == 204
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 2
+    assert 'description: "changed by hand" -> "Demo repository"' in r.out
+    assert 'value: "us" -> "eu"' in r.out
+    assert grid.run("apply", "--auto-approve").code == 0
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_removed_variable_is_deleted_only_when_managed(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    assert grid.run("apply", "--auto-approve").code == 0
+    # a variable created outside gridctl is left alone...
+    assert grid.api("alice", "POST", "/repos/alice/demo/actions/variables", {"name": "MANUAL", "value": "x"}).status_code == 201
+    # ...while one gridctl managed and the manifest dropped is deleted
+    grid.write("grid.yaml", MANIFEST.replace(", REGION: eu", ""))
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 2
+    assert "- variable alice/demo REGION" in r.out
+    assert "MANUAL" not in r.out
+    assert grid.run("apply", "--auto-approve").code == 0
+    names = {v.name for v in grid.gh("alice").get_repo("alice/demo").get_variables()}
+    assert names == {"MAX_PARALLEL", "MANUAL"}
+
+
+def test_saved_plan_applies_and_refuses_when_stale(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    assert grid.run("apply", "--auto-approve").code == 0
+    grid.write("grid.yaml", MANIFEST.replace("REGION: eu", "REGION: ap"))
+    r = grid.run("plan", "--out", "plan.json")
+    assert r.code == 0
+    plan = json.loads((grid.dir / "plan.json").read_text())
+    assert plan["summary"]["update"] == 1 and len(plan["plan_id"]) == 64
+    # someone changes the variable after the review: the saved plan is stale
+    assert grid.api("alice", "PATCH", "/repos/alice/demo/actions/variables/REGION", {"value": "sa"}).status_code == 204
+    r = grid.run("apply", "plan.json", "--auto-approve")
+    assert r.code == 1
+    assert "stale" in r.err
+    assert grid.gh("alice").get_repo("alice/demo").get_variable("REGION").value == "sa"
+    # a fresh plan applies
+    assert grid.run("plan", "--out", "plan.json").code == 0
+    r = grid.run("apply", "plan.json", "--auto-approve")
+    assert r.code == 0, r.all
+    assert grid.gh("alice").get_repo("alice/demo").get_variable("REGION").value == "ap"
+
+
+def test_destroy_archives_managed_repo(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    assert grid.run("apply", "--auto-approve").code == 0
+    r = grid.run("destroy", "--auto-approve")
+    assert r.code == 0, r.all
+    repo = grid.gh("alice").get_repo("alice/demo")
+    assert repo.archived is True
+    assert list(repo.get_variables()) == []
