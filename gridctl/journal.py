@@ -23,7 +23,9 @@ from .state import State
 
 
 def new_run_id() -> str:
-    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()) + "-" + secrets.token_hex(3)
+    """Sortable by start time (to the microsecond), unique by a random suffix."""
+    now = time.time()
+    return time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{int(now % 1 * 1_000_000):06d}Z-" + secrets.token_hex(3)
 
 
 class Journal:
