@@ -160,6 +160,7 @@ def plan(
         with Session.open(file, _options(sandbox, api_url, state_dir), operation="plan") as s:
             p = s.plan(destroy=destroy, targets=target or [])
         report_diagnostics(getattr(s.manifest, "warnings", []))
+        report_diagnostics(getattr(p, "diagnostics", []))
         sys.stdout.write(render(p, fmt, color=use_color() and fmt == "text"))
         if out:
             write_private(out, json.dumps(p.to_json(), indent=2, sort_keys=True, default=str) + "\n")
@@ -288,6 +289,16 @@ def rollback(
     _run(go)
 
 
+def _register_commands() -> None:
+    import importlib
+
+    from .commands import MODULES
+
+    for name in MODULES:
+        module = importlib.import_module(f"{__package__}.commands.{name}")
+        module.register(app)
+
+
 @state_app.command("show")
 def state_show(file: Path = FileOpt, state_dir: Path = StateDirOpt, json_out: bool = typer.Option(False, "--json")) -> None:
     """List what gridctl manages (addresses; never values)."""
@@ -306,6 +317,9 @@ def state_show(file: Path = FileOpt, state_dir: Path = StateDirOpt, json_out: bo
             typer.echo(f"  {address}")
 
     _run(go)
+
+
+_register_commands()
 
 
 def main() -> None:

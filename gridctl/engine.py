@@ -18,7 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ApplyError, GitHubError, GridctlError, StalePlanError
+from .errors import ApplyError, GitHubError, GridctlError, ManifestError, StalePlanError
 from .github.client import AccountClient
 from .journal import Journal
 from .manifest.model import Manifest
@@ -215,6 +215,13 @@ def build_plan(env: PlanEnv) -> Plan:
     own = {r.full_name: env.manifest.accounts[r.account].login for r in env.manifest.repos.values()}
     plan.unsafe = check_safety(plan, existing, own)
     _check_prevent_destroy(plan, env)
+    if not env.destroy:
+        from .checks import run_checks
+
+        diags = run_checks(env, plan)
+        plan.diagnostics = diags  # type: ignore[attr-defined]
+        if any(d.severity == "error" for d in diags):
+            raise ManifestError(diags)
     return plan
 
 
