@@ -7,7 +7,7 @@ For each request, in order (the same order github.com appears to apply):
 3. authenticate (``Authorization: token|Bearer``): an unknown token is a 401;
 4. count the request in flight (secondary limit on concurrency), add latency, maybe inject
    a random fault (502 / 503 / connection reset);
-5. route (Starlette); no route is GitHub's 404;
+5. route (:class:`RouteIndex`, Starlette path syntax); no route is GitHub's 404;
 6. per operation: nth-request faults, secondary limits, the primary limit;
 7. parse and schema-check the JSON body against the operation's request schema (400 / 422);
 8. run the handler; commit the store;
@@ -28,13 +28,12 @@ import struct
 import traceback
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from email.utils import formatdate
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, compile_path
 
 from . import api  # noqa: F401  (registers every area's routes)
 from .config import SandboxConfig
@@ -120,12 +119,10 @@ class SandboxApp:
         for r in ROUTES:
             if r.op_id not in self.spec.operations:
                 raise RuntimeError(f"route {r.method} {r.path} names unknown operation {r.op_id}")
-        self.router = Starlette(
-            routes=[Route(r.path, self._endpoint(r), methods=[r.method], name=r.op_id) for r in ROUTES],
-            exception_handlers={404: self._no_route, 405: self._no_route},
-        )
+        self.routes = RouteIndex(ROUTES)
         self.control = Starlette(
             routes=[Route(path, self._control_endpoint(fn), methods=[m]) for m, path, fn in CONTROL_ROUTES],
+            exception_handlers={404: _control_no_route, 405: _control_no_route},
         )
 
     # -- ASGI entry --------------------------------------------------------------------------
@@ -182,23 +179,25 @@ class SandboxApp:
             if not within:
                 self.limiter.block(identity)
                 err = self.limiter.secondary_error(self.config.limits.secondary_block_seconds, request_id)
-                await self._send_reply(send, scope, None, err, self._rate_headers(state), request_id)
+                self.stats.record(identity, "(concurrency)", err.status, False)
+                await self._send_raw(send, err.status, _json_bytes(err.body()), {**self._common_headers(state), **err.headers})
                 return
             faults = self.config.faults
             if faults.rate > 0 and self.rng.random() < faults.rate:
                 await self._fault(scope, send, self.rng.choice(faults.statuses), state)
                 return
-            await self.router(scope, receive, send)
+            found = self.routes.match(scope["method"], path)
+            if found is None:
+                response = await self._no_route(Request(scope, receive), None)
+            else:
+                route, params = found
+                scope["path_params"] = params
+                response = await self._handle(Request(scope, receive), route)
+            await response(scope, receive, send)
         finally:
             self.limiter.leave(identity)
 
     # -- GitHub routes ----------------------------------------------------------------------
-    def _endpoint(self, r: RouteSpec):
-        async def endpoint(request: Request) -> Response:
-            return await self._handle(request, r)
-
-        endpoint.__name__ = r.op_id
-        return endpoint
 
     async def _handle(self, request: Request, r: RouteSpec) -> Response:
         state: RequestState = request.scope["gridctl"]
@@ -210,9 +209,10 @@ class SandboxApp:
             if state.bad_token:
                 raise ApiError(401, "Bad credentials", doc_url="https://docs.github.com/rest")
             self.limiter.check_secondary(state.identity, r.op_id, r.method, r.content, state.request_id)
-            self.limiter.check_primary(
-                state.identity, state.anonymous, state.user["id"] if state.user else None, request.scope["client"][0]
-            )
+            if r.op_id not in FREE_OPS:  # GET /rate_limit answers even when nothing is left
+                self.limiter.check_primary(
+                    state.identity, state.anonymous, state.user["id"] if state.user else None, request.scope["client"][0]
+                )
             body = await self._body(request, op.op_id, r.method)
             query = {k: v for k, v in request.query_params.items()}
             ctx = Ctx(
@@ -239,6 +239,9 @@ class SandboxApp:
                     self.store.commit()
         except ApiError as err:
             reply = err
+        except ClientDisconnect:
+            # the client went away mid-request (killed, timed out): nobody to answer, no bug
+            return Response(status_code=499)
         except Exception:  # a bug in a handler: answer 500 and keep the evidence
             log.error("handler %s crashed:\n%s", r.op_id, traceback.format_exc())
             self.violations.append(f"{r.op_id}: handler raised {traceback.format_exc(limit=3)}")
@@ -307,13 +310,13 @@ class SandboxApp:
 
     def _common_headers(self, state: RequestState) -> dict[str, str]:
         out = {
+            "Server": "github.com",
             "X-GitHub-Media-Type": "github.v3; format=json",
             "X-GitHub-Api-Version-Selected": API_VERSION,
             "X-GitHub-Request-Id": state.request_id,
             "Access-Control-Expose-Headers": EXPOSE,
             "Access-Control-Allow-Origin": "*",
             "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
-            "Date": formatdate(usegmt=True),
         }
         if state.user is not None:
             out["X-OAuth-Scopes"] = ", ".join(sorted(state.scopes))
@@ -323,7 +326,7 @@ class SandboxApp:
     def _rate_headers(self, state: RequestState) -> dict[str, str]:
         return self.limiter.headers(state.identity, state.anonymous)
 
-    async def _no_route(self, request: Request, exc: Exception) -> Response:
+    async def _no_route(self, request: Request, exc: Exception | None) -> Response:
         state: RequestState = request.scope["gridctl"]
         err = ApiError(401, "Bad credentials") if state.bad_token else ApiError(404, "Not Found")
         self.limiter.charge(state.identity, state.anonymous)
@@ -341,7 +344,7 @@ class SandboxApp:
                 return rule
         return None
 
-    async def _fault_response(self, scope: dict, status: int | str, state: RequestState, op_id: str) -> Response:
+    async def _fault_response(self, scope: Any, status: int | str, state: RequestState, op_id: str) -> Response:
         self.stats.record(state.identity, op_id, 0 if status == "reset" else int(status), False)
         if status == "reset":
             _reset_connection(scope)
@@ -375,12 +378,6 @@ class SandboxApp:
         else:
             self.validated[(op_id, status)] += 1
 
-    async def _send_reply(self, send: Any, scope: dict, r: RouteSpec | None, err: ApiError, headers: dict[str, str], request_id: str) -> None:
-        out = {"X-GitHub-Request-Id": request_id, "X-GitHub-Media-Type": "github.v3; format=json"}
-        out.update(headers)
-        out.update(err.headers)
-        await self._send_raw(send, err.status, _json_bytes(err.body()), out)
-
     async def _send_raw(self, send: Any, status: int, payload: bytes, headers: dict[str, str]) -> None:
         hdrs = [(k.lower().encode(), str(v).encode()) for k, v in headers.items()]
         hdrs.append((b"content-type", b"application/json; charset=utf-8"))
@@ -412,6 +409,84 @@ class SandboxApp:
             return Response(_json_bytes(result), status_code=status, media_type="application/json")
 
         return endpoint
+
+
+class RouteIndex:
+    """Finds the route of a request like Starlette's router (same path syntax and converters,
+    first registered match wins) without trying every route in turn: routes sit in a tree of
+    path segments, so a request only regex-checks the few routes whose literal segments agree.
+
+    A request that matches nothing is retried with its trailing slash toggled and served
+    directly (``/repos/o/r/contents`` lists the root like ``.../contents/``); Starlette would
+    answer with a redirect that loses the ``/api/v3`` prefix. ``HEAD`` finds ``GET`` routes.
+    """
+
+    class _Node:
+        __slots__ = ("literal", "param", "ends", "tails")
+
+        def __init__(self) -> None:
+            self.literal: dict[str, RouteIndex._Node] = {}
+            self.param: RouteIndex._Node | None = None
+            self.ends: list[int] = []  # routes whose template ends here
+            self.tails: list[int] = []  # routes with a multi-segment ({x:path}) part from here
+
+    def __init__(self, routes: list[RouteSpec]):
+        self.entries: list[tuple[RouteSpec, Any, dict]] = []
+        self.roots: dict[str, RouteIndex._Node] = {}
+        for order, r in enumerate(routes):
+            regex, _, convertors = compile_path(r.path)
+            self.entries.append((r, regex, convertors))
+            node = self.roots.setdefault(r.method, RouteIndex._Node())
+            for seg in r.path.split("/")[1:]:
+                if "{" not in seg:
+                    node = node.literal.setdefault(seg, RouteIndex._Node())
+                elif seg.startswith("{") and seg.endswith("}") and seg.count("{") == 1 and ":path}" not in seg:
+                    node.param = node.param or RouteIndex._Node()
+                    node = node.param
+                else:
+                    node.tails.append(order)
+                    break
+            else:
+                node.ends.append(order)
+
+    def match(self, method: str, path: str) -> tuple[RouteSpec, dict[str, Any]] | None:
+        found = self._match(method, path)
+        if found is None and method == "HEAD":
+            found = self._match("GET", path)
+        if found is None and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            found = self._match(method, other) or (self._match("GET", other) if method == "HEAD" else None)
+        return found
+
+    def _match(self, method: str, path: str) -> tuple[RouteSpec, dict[str, Any]] | None:
+        root = self.roots.get(method)
+        if root is None:
+            return None
+        segs = path.split("/")[1:]
+        candidates: list[int] = []
+        stack = [(root, 0)]
+        while stack:
+            node, i = stack.pop()
+            candidates.extend(node.tails)
+            if i == len(segs):
+                candidates.extend(node.ends)
+                continue
+            child = node.literal.get(segs[i])
+            if child is not None:
+                stack.append((child, i + 1))
+            if node.param is not None and segs[i]:
+                stack.append((node.param, i + 1))
+        for order in sorted(candidates):
+            r, regex, convertors = self.entries[order]
+            m = regex.match(path)
+            if m:
+                return r, {k: convertors[k].convert(v) for k, v in m.groupdict().items()}
+        return None
+
+
+async def _control_no_route(request: Request, exc: Exception) -> Response:
+    body = {"message": f"no sandbox control route {request.method} {request.url.path}"}
+    return Response(_json_bytes(body), status_code=404, media_type="application/json")
 
 
 def _token_from_header(value: str) -> str | None:

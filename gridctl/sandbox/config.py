@@ -42,8 +42,14 @@ class Latency:
             return cls()
         if text.startswith("lognormal"):
             opts = _options(text.partition(":")[2])
+            unknown = set(opts) - {"median", "sigma"}
+            if unknown:
+                raise ConfigError(f"latency {text!r}: unknown option(s) {', '.join(sorted(unknown))} (median, sigma)")
             median = parse_duration(opts.get("median", "120ms"))
-            return cls("lognormal", median, float(opts.get("sigma", 0.6)))
+            sigma = _number(opts.get("sigma", "0.6"), "sigma", float)
+            if median <= 0 or sigma < 0:
+                raise ConfigError(f"latency {text!r}: median must be above 0 and sigma at least 0")
+            return cls("lognormal", median, sigma)
         return cls("fixed", parse_duration(text))
 
     def sample(self, rng: random.Random) -> float:
@@ -92,7 +98,7 @@ class Faults:
         for spec in specs or []:
             opts = _options(spec)
             if "rate" in opts:
-                out.rate = float(opts["rate"])
+                out.rate = _number(opts["rate"], "fault rate", float)
                 if "statuses" in opts:
                     out.statuses = [_status(s) for s in opts["statuses"].split("|")]
             elif "nth" in opts:
@@ -101,13 +107,15 @@ class Faults:
                 out.rules.append(
                     FaultRule(
                         op=opts["op"],
-                        nth=int(opts["nth"]),
+                        nth=_number(opts["nth"], "nth", int),
                         status=_status(opts.get("status", "502")),
                         after=opts.get("after", "0") in ("1", "true", "yes"),
                     )
                 )
             else:
                 raise ConfigError(f"fault spec {spec!r} needs rate=P or nth=N,op=OP")
+        if any(r.nth < 1 for r in out.rules):
+            raise ConfigError("nth counts requests from 1")
         if not 0.0 <= out.rate <= 1.0:
             raise ConfigError("fault rate must be between 0 and 1")
         return out
@@ -125,8 +133,17 @@ def _status(text: str | int) -> int | str:
     try:
         code = int(text)
     except ValueError:
-        raise ConfigError(f"fault status must be an HTTP status or 'reset', not {text!r}") from None
+        code = 0
+    if not 400 <= code <= 599:
+        raise ConfigError(f"fault status must be an HTTP error status (400-599) or 'reset', not {text!r}")
     return code
+
+
+def _number(text: str, what: str, kind: type) -> Any:
+    try:
+        return kind(text)
+    except ValueError:
+        raise ConfigError(f"{what} must be {'an integer' if kind is int else 'a number'}, not {text!r}") from None
 
 
 def _options(text: str) -> dict[str, str]:

@@ -11,8 +11,11 @@ it, so ``gridctl sandbox user add --data DIR`` refuses to edit a store another p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import os
+import signal
+import socket
 import threading
 import time
 from pathlib import Path
@@ -32,7 +35,22 @@ class _Protocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope.setdefault("extensions", {})["gridctl.transport"] = self.transport  # type: ignore[typeddict-item]
+        self.scope.setdefault("extensions", {})["gridctl.transport"] = self.transport  # type: ignore[typeddict-item, assignment]
+
+
+def _uvicorn_config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        http=_Protocol,
+        loop="asyncio",
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_keep_alive=120,
+        server_header=False,  # the app says "Server: github.com"
+    )
 
 
 class DataDirLock:
@@ -44,7 +62,7 @@ class DataDirLock:
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
+        fh = open(self.path, "a+")  # noqa: SIM115  (held open: the lock lives as long as the file)
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
@@ -99,20 +117,16 @@ class Sandbox:
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> Sandbox:
         store, self._lock = open_store(self.data_dir)
-        self.app = SandboxApp(store, self.config)
-        config = uvicorn.Config(
-            self.app,
-            host=self.host,
-            port=self.port,
-            http=_Protocol,
-            loop="asyncio",
-            lifespan="off",
-            log_level="warning",
-            access_log=False,
-            timeout_keep_alive=120,
-        )
-        self._server = uvicorn.Server(config)
-        self._server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        try:
+            self.app = SandboxApp(store, self.config)
+        except BaseException:
+            store.close()
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            raise
+        self._server = uvicorn.Server(_uvicorn_config(self.app, self.host, self.port))
+        # (uvicorn installs signal handlers only in the main thread: this one is not)
         self._thread = threading.Thread(target=self._run, name="gridctl-sandbox", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
@@ -188,28 +202,26 @@ def serve(
     data_dir: str | None = None,
     config: SandboxConfig | None = None,
     ready: Any = None,
-) -> None:
-    """Serve in the foreground until interrupted (``gridctl sandbox serve``)."""
+) -> SandboxApp:
+    """Serve in the foreground until SIGINT/SIGTERM (``gridctl sandbox serve``).
+
+    Either signal stops the server gracefully (requests in flight finish), the store is
+    committed and closed, the data folder's lock released, and the function returns the app
+    (its stats and conformance records) instead of re-raising the signal.
+    """
     config = config or SandboxConfig()
     store, lock = open_store(data_dir)
+    sock: socket.socket | None = None
     try:
         app = SandboxApp(store, config)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host=host,
-                port=port,
-                http=_Protocol,
-                loop="asyncio",
-                lifespan="off",
-                log_level="warning",
-                access_log=False,
-                timeout_keep_alive=120,
-            )
-        )
+        # bind here, not in uvicorn: a busy port is then an OSError the caller can report
+        # in one line (uvicorn would log it and sys.exit)
+        sock = _listen(host, port)
+        server = uvicorn.Server(_uvicorn_config(app, host, port))
+        server.capture_signals = lambda: _graceful_signals(server)  # type: ignore[method-assign]
 
         async def main() -> None:
-            task = asyncio.create_task(server.serve())
+            task = asyncio.create_task(server.serve(sockets=[sock]))
             while not server.started:
                 if task.done():
                     await task
@@ -223,7 +235,44 @@ def serve(
             await task
 
         asyncio.run(main())
+        return app
     finally:
+        if sock is not None:
+            sock.close()
         store.close()
         if lock is not None:
             lock.release()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family, kind, proto, _, addr = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(addr)
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.contextmanager
+def _graceful_signals(server: uvicorn.Server) -> Any:
+    """Like uvicorn's own signal capture, minus re-raising the signal after shutdown (which
+    would kill the process before the store is closed). A second SIGINT forces the exit."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(sig: int, frame: Any) -> None:
+        if server.should_exit and sig == signal.SIGINT:
+            server.force_exit = True
+        server.should_exit = True
+
+    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

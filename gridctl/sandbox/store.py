@@ -43,13 +43,14 @@ class Store:
         data_dir.mkdir(parents=True, exist_ok=True)
         self.path = data_dir / FILE_NAME
         existed = self.path.exists()
+        db: sqlite3.Connection | None = None
         try:
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if existed and tables and "meta" not in tables:  # checked before changing anything in it
+                raise StoreError(f"{self.path} is not a gridctl sandbox store")
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-            tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if existed and tables and "meta" not in tables:
-                raise StoreError(f"{self.path} is not a gridctl sandbox store")
             db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             db.execute(
                 "CREATE TABLE IF NOT EXISTS records (tbl TEXT NOT NULL, key TEXT NOT NULL,"
@@ -67,10 +68,15 @@ class Store:
                 raise StoreError(f"{self.path} failed its integrity check: {check}")
             for tbl, key, value in db.execute("SELECT tbl, key, value FROM records"):
                 self.tables.setdefault(tbl, {})[key] = json.loads(value)
-        except sqlite3.DatabaseError as exc:
-            raise StoreError(f"{self.path} is damaged or not a sandbox store ({exc})") from None
-        except (ValueError, TypeError) as exc:
-            raise StoreError(f"{self.path} holds a record that is not valid JSON ({exc})") from None
+        except BaseException as exc:
+            self.tables.clear()
+            if db is not None:
+                db.close()
+            if isinstance(exc, sqlite3.DatabaseError):
+                raise StoreError(f"{self.path} is damaged or not a sandbox store ({exc})") from None
+            if isinstance(exc, (ValueError, TypeError)):
+                raise StoreError(f"{self.path} holds a record that is not valid JSON ({exc})") from None
+            raise
         self._db = db
 
     def commit(self) -> None:

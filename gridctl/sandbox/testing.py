@@ -52,7 +52,8 @@ def pygithub(sb: Sandbox, token: str, **kwargs: Any) -> Any:
     kwargs.setdefault("seconds_between_requests", None)
     kwargs.setdefault("seconds_between_writes", None)
     kwargs.setdefault("retry", None)
-    return Github(auth=Auth.Token(token), base_url=sb.url, **kwargs)
+    kwargs.setdefault("base_url", sb.url)
+    return Github(auth=Auth.Token(token), **kwargs)
 
 
 def session(sb: Sandbox, token: str | None) -> requests.Session:

@@ -30,6 +30,9 @@ def add_user(app: Any, body: dict, params: dict, query: dict) -> Any:
     world = app.world
     login = body["login"]
     is_org = bool(body.get("org"))
+    if is_org:  # check the members first: a refused request creates nothing
+        for who in [*body.get("admins", []), *body.get("members", [])]:
+            _need_user(world, who)
     rec = world.find_user(login)
     if rec is None:
         rec = world.create_user(login, org=is_org, name=body.get("name"), email=body.get("email"))
