@@ -107,7 +107,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                 Change(
                     address=address, kind=kind.name, action=Action.CREATE, account=scope.account, scope=scope.name,
                     order=kind.order, before=None, after=after, reason="declared, not on GitHub",
-                    reversible=True, sensitive=kind.sensitive, live_fp=live_fp(None),
+                    reversible=kind.reversible(Action.CREATE), sensitive=kind.sensitive, live_fp=live_fp(None),
                     meta={**d.meta, "key": key, "_scope": scope.to_meta()}, source=d.source,
                 )
             )
@@ -118,12 +118,14 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                 if d.fingerprint:
                     after["fingerprint"] = d.fingerprint
                 before = {k: lv.attrs.get(k) for k in d.attrs}
+                # a kind whose objects GitHub cannot edit (deploy keys) replaces them
+                action = Action.REPLACE if kind.replace_on_change else Action.UPDATE
                 stamp = lv.meta.get("updated_at") if kind.sensitive else None
                 out.changes.append(
                     Change(
-                        address=address, kind=kind.name, action=Action.UPDATE, account=scope.account, scope=scope.name,
-                        order=kind.order, before=before, after=after, diffs=tuple(diffs),
-                        reason=reason or "differs from the manifest", reversible=not kind.sensitive,
+                        address=address, kind=kind.name, account=scope.account, scope=scope.name,
+                        action=action, order=kind.order, before=before, after=after, diffs=tuple(diffs),
+                        reason=reason or "differs from the manifest", reversible=kind.reversible(action),
                         sensitive=kind.sensitive, live_fp=live_fp(before, None, stamp),
                         meta={**lv.meta, **d.meta, "key": key, "_scope": scope.to_meta()}, source=d.source,
                     )
@@ -143,7 +145,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                         address=address, kind=kind.name, action=Action.DELETE, account=scope.account, scope=scope.name,
                         order=kind.order, before=dict(lv.attrs), after=None,
                         reason="no longer declared" if st is not None else "not declared, and prune is on",
-                        reversible=kind.restorable and not kind.sensitive, sensitive=kind.sensitive,
+                        reversible=kind.reversible(Action.DELETE), sensitive=kind.sensitive,
                         live_fp=live_fp(lv.attrs, None, lv.meta.get("updated_at") if kind.sensitive else None),
                         meta={**lv.meta, **kind.delete_meta(env, scope, st), "key": key, "_scope": scope.to_meta()},
                     )

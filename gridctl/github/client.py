@@ -366,5 +366,25 @@ class AccountClient:
             self.public_keys[scope_url] = {"key_id": str(data["key_id"]), "key": data["key"]}
         return self.public_keys[scope_url]
 
+    def seal(self, scope_url: str, value: Sensitive) -> dict[str, str]:
+        """``{key_id, encrypted_value}`` for a secret PUT: ``value`` sealed (PyNaCl sealed box,
+        as PyGithub does it) against the scope's public key. The plaintext leaves the
+        :class:`Sensitive` only here, straight into the box."""
+        from github.PublicKey import encrypt
+
+        key = self.public_key(scope_url)
+        return {"key_id": key["key_id"], "encrypted_value": encrypt(key["key"], value.reveal())}
+
+    def delete(self, url: str, what: str) -> bool:
+        """An idempotent DELETE: a 404 (already gone, e.g. a retried delete whose first
+        answer was lost) counts as done. Returns False when it was already gone."""
+        try:
+            self.raw("DELETE", url)
+        except GitHubError as exc:
+            if exc.status == 404:
+                return False
+            raise GitHubError(f"{what}: {exc}", status=exc.status, request_id=exc.request_id, github_message=exc.github_message) from None
+        return True
+
     def close(self) -> None:
         self.cache.save()

@@ -41,7 +41,7 @@ def change_lines(change: Change, color: bool = False) -> list[str]:
             out.append("    value: (sensitive value changed)")
     attrs_before = change.before or {}
     attrs_after = change.after or {}
-    if change.action == Action.UPDATE:
+    if change.action in (Action.UPDATE, Action.REPLACE):
         for d in change.diffs:
             if d.field in ("value", "fingerprint") and change.sensitive:
                 continue

@@ -90,6 +90,16 @@ class Kind:
     sensitive: ClassVar[bool] = False
     #: a deleted object of this kind can be recreated from ``before`` by a rollback
     restorable: ClassVar[bool] = True
+    #: GitHub cannot edit objects of this kind (deploy keys): a difference is a REPLACE
+    replace_on_change: ClassVar[bool] = False
+
+    def reversible(self, action: Action) -> bool:
+        """Whether a change with ``action`` can be rolled back (shown in the plan)."""
+        if action == Action.CREATE:
+            return True
+        if action in (Action.UPDATE, Action.REPLACE):
+            return not self.sensitive
+        return self.restorable and not self.sensitive
 
     # -- to implement --------------------------------------------------------------------------
     def scopes(self, env: PlanEnv) -> list[Scope]:

@@ -22,7 +22,15 @@ class Variable(Kind):
     prune_key = "variables"
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        return repo_scopes(env, self.name)
+        """Repositories that declare variables, prune them, or have managed ones in state
+        (the others cost no call)."""
+        managed = {e.get("scope") for e in env.state.resources.values() if e.get("kind") == self.name}
+        out = []
+        for s in repo_scopes(env, self.name):
+            spec = env.manifest.repo(s.name)
+            if spec is not None and (spec.variables or spec.prune.get(self.prune_key or "") or s.name in managed):
+                out.append(s)
+        return out
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         spec = env.manifest.repo(scope.name)
