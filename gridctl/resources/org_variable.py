@@ -1,3 +1,125 @@
-"""Kinds of module org_variable (to be implemented)."""
+"""Kind ``org-variable``: organization Actions variables (``org_variables.<org account>``).
 
-KINDS: list = []
+Managed fields: ``value``, ``visibility`` (all | private | selected) and, for ``selected``,
+``repos`` (lower-case ``owner/name``, sorted). Reads: one list call per organization
+(``per_page`` at most 30) plus, for each variable whose visibility is ``selected``, one call
+for its repositories (GitHub has no bulk form).
+
+Writes: create through PyGithub ``Organization.create_variable`` (a ``selected`` variable goes
+through one raw POST with ``selected_repository_ids``, since PyGithub would need a Repository
+object, i.e. an uncached GET, per repository); update with one raw PATCH carrying value,
+visibility and the repository ids (PyGithub's ``OrganizationVariable.edit`` first GETs the
+variable and cannot send ids); delete through PyGithub. Repository names are resolved to ids at
+apply time (``GET /repos/{r}``, ETag-cached), so repositories created in the same run work.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from ..errors import GitHubError
+from ..plan import Action, Change
+from .base import ApplyResult, Item, Kind, Scope
+
+if TYPE_CHECKING:
+    from ..engine import ApplyContext, PlanEnv, Reader
+
+
+class OrgVariable(Kind):
+    name = "org-variable"
+    order = 91
+
+    def scopes(self, env: PlanEnv) -> list[Scope]:
+        accounts = {v.account for v in env.manifest.org_variables}
+        for entry in env.state.resources.values():
+            if entry.get("kind") == self.name and entry.get("account") in env.clients:
+                acc = env.manifest.accounts.get(entry["account"])
+                if acc is not None and acc.is_org:
+                    accounts.add(entry["account"])
+        out = []
+        for acc_id in sorted(accounts):
+            login = env.manifest.accounts[acc_id].login
+            out.append(Scope(self.name, acc_id, f"org {login}", None, (("org", login),)))
+        return out
+
+    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
+        out: dict[str, Item] = {}
+        for v in env.manifest.org_variables:
+            if v.account != scope.account:
+                continue
+            attrs: dict[str, Any] = {"value": v.value, "visibility": v.visibility}
+            if v.visibility == "selected":
+                attrs["repos"] = sorted({r.lower() for r in v.repos})
+            pos = env.manifest.positions.of(v.path, key=True)
+            out[v.name] = Item(v.name, attrs=attrs, source=f"{pos.file}:{pos.line}" if pos else None)
+        return out
+
+    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
+        org = scope.get("org")
+        out: dict[str, Item] = {}
+        for v in reader.list(f"/orgs/{org}/actions/variables", key="variables", per_page=30) or []:
+            name = v["name"].upper()
+            attrs: dict[str, Any] = {"value": v["value"], "visibility": v.get("visibility", "all")}
+            if attrs["visibility"] == "selected":
+                repos = (
+                    reader.list(
+                        f"/orgs/{org}/actions/variables/{quote(v['name'], safe='')}/repositories", key="repositories"
+                    )
+                    or []
+                )
+                attrs["repos"] = sorted(r["full_name"].lower() for r in repos)
+            out[name] = Item(name, attrs=attrs)
+        return out
+
+    # -- apply ------------------------------------------------------------------------------------
+    def _repo_ids(self, client: Any, repos: list[str]) -> list[int]:
+        ids = []
+        for full in repos:
+            data = client.get(f"/repos/{full}")
+            if data is None:
+                raise GitHubError(
+                    f"repository {full} (selected for an organization variable) does not exist or is not visible"
+                )
+            ids.append(int(data["id"]))
+        return ids
+
+    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        client = ctx.client(change.account)
+        org = self.scope_for_change(change).get("org")
+        name = change.meta["key"]
+        url = f"/orgs/{org}/actions/variables"
+        organization = client.gh.get_organization(org)  # lazy: no request
+        entry = {"kind": self.name, "scope": change.scope, "account": change.account}
+        if change.action == Action.DELETE:
+            client.call(f"delete variable {name} of {org}", lambda: organization.get_variable(name).delete())
+            return ApplyResult(None)
+        after = dict(change.after or {})
+        value = str(after["value"])
+        visibility = after.get("visibility", "all")
+        ids = self._repo_ids(client, list(after.get("repos") or [])) if visibility == "selected" else None
+        if change.action == Action.CREATE:
+            verify = lambda: client.get(f"{url}/{quote(name, safe='')}")  # noqa: E731
+            if ids is None:
+                client.call(
+                    f"create variable {name} of {org}",
+                    lambda: organization.create_variable(name, value, visibility),
+                    idempotent=False,
+                    verify=verify,
+                )
+            else:
+                client.raw(
+                    "POST",
+                    url,
+                    {"name": name, "value": value, "visibility": visibility, "selected_repository_ids": ids},
+                    verify=verify,
+                )
+            return ApplyResult(entry)
+        body: dict[str, Any] = {"name": name, "value": value, "visibility": visibility}
+        if ids is not None:
+            body["selected_repository_ids"] = ids
+        client.raw("PATCH", f"{url}/{quote(name, safe='')}", body)
+        return ApplyResult(entry)
+
+
+KINDS = [OrgVariable()]
