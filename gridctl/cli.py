@@ -54,13 +54,43 @@ def in_actions() -> bool:
     return os.environ.get("GITHUB_ACTIONS") == "true"
 
 
+def _gh_escape(text: str, *, prop: bool = False) -> str:
+    """Escape a workflow-command value (GitHub Actions' toolkit rules)."""
+    out = str(text).replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return out.replace(":", "%3A").replace(",", "%2C") if prop else out
+
+
+def _annotation_file(file: str) -> str:
+    """A diagnostic's file relative to the repository root ($GITHUB_WORKSPACE), as GitHub
+    needs it to place the annotation on the pull request's diff."""
+    workspace = os.environ.get("GITHUB_WORKSPACE")
+    if not workspace:
+        return file
+    try:
+        return Path(file).resolve().relative_to(Path(workspace).resolve()).as_posix()
+    except (ValueError, OSError):
+        return file
+
+
+def annotation(d: Diagnostic) -> str:
+    """``::error file=..,line=..,col=..::message`` for one diagnostic."""
+    kind = "error" if d.severity == "error" else "warning"
+    props = []
+    if d.file:
+        props.append(f"file={_gh_escape(_annotation_file(d.file), prop=True)}")
+        if d.line:
+            props.append(f"line={d.line}")
+            if d.col:
+                props.append(f"col={d.col}")
+    message = d.summary + (f"\n{d.detail}" if d.detail else "")
+    return f"::{kind}{' ' if props else ''}{','.join(props)}::{_gh_escape(message)}"
+
+
 def report_diagnostics(diags: list[Diagnostic]) -> None:
     for d in diags:
         err(d.render())
-        if in_actions() and d.file:
-            kind = "error" if d.severity == "error" else "warning"
-            loc = f"file={d.file}" + (f",line={d.line}" if d.line else "") + (f",col={d.col}" if d.col else "")
-            err(f"::{kind} {loc}::{d.summary}")
+        if in_actions():
+            err(annotation(d))
 
 
 def fail(exc: GridctlError) -> None:
@@ -111,6 +141,8 @@ def on_change(event: str, change: Any, detail: str) -> None:
 
     if event == "done":
         err(f"  {change.action.symbol} {describe(change)}: done")
+    elif event == "skipped":
+        err(f"  {change.action.symbol} {describe(change)}: skipped ({detail})")
     elif event == "failed":
         err(f"  {change.action.symbol} {describe(change)}: FAILED: {detail}")
 
@@ -146,6 +178,10 @@ def plan(
     sandbox: bool = SandboxOpt,
     api_url: str = ApiUrlOpt,
     state_dir: Path = StateDirOpt,
+    comment_pr: int = typer.Option(None, "--comment-pr", help="Also post the plan on this pull request (one sticky comment, labels)."),
+    comment_repo: str = typer.Option(None, "--comment-repo", help="OWNER/NAME of that pull request (default $GITHUB_REPOSITORY)."),
+    comment_account: str = typer.Option(None, "--comment-account", help="Post as this manifest account (default: the one managing that repository)."),
+    comment_token_env: str = typer.Option(None, "--comment-token-env", help="Post with the token in this environment variable (e.g. GITHUB_TOKEN)."),
 ) -> None:
     """Read GitHub, diff it against the manifest, print the plan."""
     if fmt not in ("text", "markdown", "json"):
@@ -153,21 +189,35 @@ def plan(
         raise typer.Exit(1)
 
     def go() -> int:
+        from dataclasses import asdict
+
+        from .pr import full_plan_pointer
         from .render import render
+        from .render.markdown import render_markdown
         from .session import Session
         from .state import write_private
 
         with Session.open(file, _options(sandbox, api_url, state_dir), operation="plan") as s:
             p = s.plan(destroy=destroy, targets=target or [])
-        report_diagnostics(getattr(s.manifest, "warnings", []))
-        report_diagnostics(getattr(p, "diagnostics", []))
-        sys.stdout.write(render(p, fmt, color=use_color() and fmt == "text"))
-        if out:
-            write_private(out, json.dumps(p.to_json(), indent=2, sort_keys=True, default=str) + "\n")
-            err(f"gridctl: plan {p.plan_id} saved to {out}")
-        if in_actions() and os.environ.get("GITHUB_STEP_SUMMARY"):
-            with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
-                fh.write(render(p, "markdown"))
+            diags = [*getattr(s.manifest, "warnings", []), *getattr(p, "diagnostics", [])]
+            report_diagnostics(diags)
+            pointer = full_plan_pointer(out)
+            if fmt == "markdown":
+                sys.stdout.write(render_markdown(p, diagnostics=diags, full_plan=pointer))
+            else:
+                sys.stdout.write(render(p, fmt, color=use_color() and fmt == "text"))
+            if out:
+                saved = {**p.to_json(), "diagnostics": [asdict(d) for d in diags]}
+                write_private(out, json.dumps(saved, indent=2, sort_keys=True, default=str) + "\n")
+                err(f"gridctl: plan {p.plan_id} saved to {out}")
+            if in_actions() and os.environ.get("GITHUB_STEP_SUMMARY"):
+                with open(os.environ["GITHUB_STEP_SUMMARY"], "a", encoding="utf-8") as fh:
+                    fh.write(render_markdown(p, diagnostics=diags, full_plan=pointer) + "\n")
+            if comment_pr is not None or comment_repo or comment_token_env:
+                from .commands.comment import comment_after_plan
+
+                comment_after_plan(s, p, diags, pr=comment_pr, repo=comment_repo, account=comment_account, token_env=comment_token_env,
+                                   manifest_file=file, plan_file=out, api_url_opt=api_url)
         return 2 if (detailed_exitcode and p.has_changes) else 0
 
     code = _run(go)
@@ -297,26 +347,6 @@ def _register_commands() -> None:
     for name in MODULES:
         module = importlib.import_module(f"{__package__}.commands.{name}")
         module.register(app)
-
-
-@state_app.command("show")
-def state_show(file: Path = FileOpt, state_dir: Path = StateDirOpt, json_out: bool = typer.Option(False, "--json")) -> None:
-    """List what gridctl manages (addresses; never values)."""
-
-    def go() -> None:
-        from .session import workdir_for
-        from .state import LocalBackend
-
-        backend = LocalBackend(workdir_for(file, state_dir))
-        st = backend.read()
-        if json_out:
-            typer.echo(json.dumps(st.to_json(), indent=2))
-            return
-        typer.echo(f"state serial {st.serial}, {len(st.resources)} managed object(s)")
-        for address in st.addresses():
-            typer.echo(f"  {address}")
-
-    _run(go)
 
 
 _register_commands()

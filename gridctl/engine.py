@@ -144,7 +144,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                     Change(
                         address=address, kind=kind.name, action=Action.DELETE, account=scope.account, scope=scope.name,
                         order=kind.order, before=dict(lv.attrs), after=None,
-                        reason="no longer declared" if st is not None else "not declared, and prune is on",
+                        reason=kind.delete_reason(lv, st) or ("no longer declared" if st is not None else "not declared, and prune is on"),
                         reversible=kind.reversible(Action.DELETE), sensitive=kind.sensitive,
                         live_fp=live_fp(lv.attrs, None, lv.meta.get("updated_at") if kind.sensitive else None),
                         meta={**lv.meta, **kind.delete_meta(env, scope, st), "key": key, "_scope": scope.to_meta()},
@@ -324,7 +324,8 @@ def execute(
         state.apply_update(update)
         report.applied.append(change.address)
         if on_change:
-            on_change("done", change, "")
+            skipped = result.result.get("skipped")
+            on_change("skipped" if skipped else "done", change, str(skipped or ""))
     state.apply_update(getattr(plan, "adopt", {}) or {})
     for address in getattr(plan, "forget", []) or []:
         state.forget(address)

@@ -127,6 +127,11 @@ class Kind:
         spec = env.manifest.repo(scope.repo)
         return bool(spec and spec.prune.get(self.prune_key))
 
+    def delete_reason(self, live: Item, state: dict[str, Any] | None) -> str | None:
+        """Why a planned delete needs attention (e.g. "online and busy: apply waits..."),
+        shown as the change's reason; None keeps the default."""
+        return None
+
     def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
         """Extra ``meta`` for a planned delete (e.g. a repository's lifecycle)."""
         return {}

@@ -317,12 +317,18 @@ class Runner(Kind):
             key = r["name"].lower()
             attrs: dict[str, Any] = {
                 "labels": custom_labels([lb["name"] for lb in r.get("labels", []) if lb.get("type", "custom") == "custom"]),
-                "status": r.get("status"),
-                "busy": bool(r.get("busy")),
             }
             if scope.get("org"):
                 attrs["group"] = r["group"]
-            meta = {"id": r["id"], "name": r["name"], "runner_group_id": r.get("runner_group_id", DEFAULT_GROUP_ID)}
+            # status and busy are facts of the moment, not settings: kept out of attrs so they
+            # are never compared nor part of a saved plan's stale fingerprint
+            meta = {
+                "id": r["id"],
+                "name": r["name"],
+                "runner_group_id": r.get("runner_group_id", DEFAULT_GROUP_ID),
+                "status": r.get("status"),
+                "busy": bool(r.get("busy")),
+            }
             out[key] = Item(key, attrs=attrs, meta=meta)
         return out
 
@@ -333,12 +339,20 @@ class Runner(Kind):
             have["group"] = want_group  # group names are case-insensitive on GitHub
         diffs = attr_diffs(desired.attrs, have)
         rel = desired.meta.get("jit_file")
-        if live.attrs.get("status") == "offline" and not desired.meta.get("jit_present"):
+        if live.meta.get("status") == "offline" and not desired.meta.get("jit_present"):
             diffs.append(FieldDiff("registration", "offline, no JIT file here", "registered again (new JIT file)"))
             return diffs, f"offline and its JIT file {rel} is missing: delete the stale registration and register it again"
-        if live.attrs.get("status") == "offline" and not diffs:
+        if live.meta.get("status") == "offline" and not diffs:
             return [], f"offline; its JIT file {rel} is ready (start it with `gridctl runners run`)"
         return diffs, ""
+
+    def delete_reason(self, live: Item, state: dict[str, Any] | None) -> str | None:
+        if live.meta.get("busy"):
+            timeout, _ = wait_settings()
+            return f"online and busy: apply waits up to {timeout:g}s for its job to end, then skips it (never cancels a job)"
+        if live.meta.get("status") == "online":
+            return "online and idle: deleted"
+        return None
 
     def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
         rel = (state or {}).get("jit_file")

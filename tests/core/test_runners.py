@@ -213,9 +213,10 @@ def test_busy_runner_is_waited_for_or_skipped_never_killed(grid):
     assert r.code == 2, r.all
     (change,) = json.loads(r.out)["changes"]
     assert change["action"] == "delete" and change["address"] == "runner:alice/app:app-2"
-    assert change["before"]["busy"] is True and change["before"]["status"] == "online"
+    assert change["meta"]["busy"] is True and change["meta"]["status"] == "online"
+    assert "online and busy: apply waits" in change["reason"]
     r = grid.run("plan")
-    assert "- runner alice/app app-2" in r.out and "busy: true" in r.out
+    assert "- runner alice/app app-2  (online and busy: apply waits" in r.out
 
     # busy past the wait: skipped with a clear message, kept (runner, state and JIT file)
     t0 = time.monotonic()
@@ -224,6 +225,7 @@ def test_busy_runner_is_waited_for_or_skipped_never_killed(grid):
     assert time.monotonic() - t0 >= 0.6
     assert "waiting up to 0.6s" in r.err
     assert "app-2 (alice/app) is still running a job after 0.6s: not deleted" in r.err
+    assert "- runner alice/app app-2: skipped (busy)" in r.err and "app-2: done" not in r.err
     assert "app-2" in runners(grid) and runners(grid)["app-2"]["busy"] is True
     assert (grid.dir / JIT["app-2"]).exists()
     state = json.loads((grid.dir / ".gridctl/state.json").read_text())
