@@ -232,6 +232,11 @@ class AccountClient:
         return data
 
     def _get_with_link(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None]:
+        data, link, _ = self._get_page(url, params, missing_ok=missing_ok)
+        return data, link
+
+    def _get_page(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None, bool]:
+        """``(data, link, from_cache)`` for one GET (conditional when cached)."""
         key = url + ("?" + urlencode(sorted(params.items())) if params else "")
         cached = self.cache.get(key)
         headers = {"If-None-Match": cached["etag"]} if cached else None
@@ -243,17 +248,17 @@ class AccountClient:
             status, h, data = self.policy.call(once)
         except GithubException as exc:
             if exc.status == 404 and missing_ok:
-                return None, None
+                return None, None, False
             raise self._error("GET", url, exc) from None
         except requests.exceptions.RequestException as exc:
             raise self._error("GET", url, exc) from None
         if status == 304 and cached is not None:
-            return cached["body"], cached.get("link")
+            return cached["body"], cached.get("link"), True
         etag = h.get("etag")
         link = h.get("link")
         if etag:
             self.cache.put(key, etag, data, link)
-        return data, link
+        return data, link, False
 
     def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True) -> list[Any] | None:
         """Every item of a paginated list (``key`` unwraps ``{total_count, key: [...]}``).
@@ -263,8 +268,9 @@ class AccountClient:
         items: list[Any] = []
         next_url: str | None = url
         next_params: dict | None = params
+        page_no = 1
         while next_url:
-            data, link = self._get_with_link(next_url, next_params, missing_ok=missing_ok)
+            data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok)
             if data is None:
                 return None if not items else items
             page = data.get(key, []) if key and isinstance(data, dict) else data
@@ -273,6 +279,11 @@ class AccountClient:
             items.extend(page or [])
             next_url = _link_next(link)
             next_params = None  # the next URL carries its own query string
+            if next_url is None and cached and len(page or []) >= int(params["per_page"]):
+                # A 304 carries no Link header, and a bare array's ETag covers only its body: an
+                # unchanged full page may now be followed by a page the cached Link never named.
+                next_url, next_params = url, {**params, "page": page_no + 1}
+            page_no += 1
         return items
 
     def raw(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import hashlib
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -63,17 +64,18 @@ class _Collector:
         return any(d.severity == "error" for d in self.diags)
 
 
-def _scan_tokens(node: Any, path: PathT, found: list[PathT]) -> None:
+def _scan_tokens(node: Any, path: PathT, found: dict[PathT, bool]) -> None:
+    """Every place holding a token-looking string: path -> whether it is a mapping key."""
     if isinstance(node, dict):
         for k, v in node.items():
             if isinstance(k, str) and TOKEN_RE.search(k):
-                found.append(path + (k,))
+                found[path + (k,)] = True
             _scan_tokens(v, path + (k,), found)
     elif isinstance(node, list):
         for i, v in enumerate(node):
             _scan_tokens(v, path + (i,), found)
     elif isinstance(node, str) and TOKEN_RE.search(node):
-        found.append(path)
+        found[path] = False
 
 
 def _include(data: dict, pos: Positions, root: Path, display_root: str, c: _Collector) -> None:
@@ -136,7 +138,9 @@ def _merge_file(f: Path, root: Path, display_root: str, section: str, target: di
             c.diags.append(subpos.diag((name,), "nested includes are not supported", key=True))
             continue
         if name in target:
-            c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also in the manifest)", key=True))
+            first = pos.of((section, name), key=True)
+            where = f"{first.file}:{first.line}" if first else "the manifest"
+            c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also at {where})", key=True))
             continue
         target[name] = value
         for k, v in subpos.values.items():
@@ -160,26 +164,22 @@ def load_manifest(file: str | Path, *, resolve: bool = True, tokens: bool = True
     try:
         data, pos = load_yaml(path, display)
     except YamlLoadError as exc:
-        raise ManifestError([exc.diagnostic]) from None
+        raise ManifestError(_ordered([exc.diagnostic])) from None
     c = _Collector(pos)
     if data is None:
         data = {}
     if not isinstance(data, dict):
         raise ManifestError([Diagnostic("error", "the manifest must be a mapping (version, accounts, repos...)", "", display, 1, 1)])
-    token_paths: list[PathT] = []
-    _scan_tokens(data, (), token_paths)
-    for tp in token_paths:
-        c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source")
+    tokens_at: dict[PathT, bool] = {}
+    _scan_tokens(data, (), tokens_at)
     display_root = str(Path(display).parent) if Path(display).parent != Path(".") else ""
     _include(data, pos, root, display_root, c)
     # included files may hold tokens too
-    more: list[PathT] = []
-    _scan_tokens({"repos": data.get("repos"), "dispatch": data.get("dispatch")}, (), more)
-    for tp in more:
-        if tp not in token_paths:
-            token_paths.append(tp)
-            c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source")
-    c.diags.extend(schema_validate(data, pos, skip=set(token_paths)))
+    _scan_tokens({"repos": data.get("repos"), "dispatch": data.get("dispatch")}, (), tokens_at)
+    for tp, is_key in tokens_at.items():
+        c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
+    token_paths = set(tokens_at)
+    c.diags.extend(schema_validate(data, pos, skip=token_paths))
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
@@ -189,12 +189,20 @@ def load_manifest(file: str | Path, *, resolve: bool = True, tokens: bool = True
         _resolve(m, c, tokens=tokens)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
-    m.warnings = [d for d in c.diags if d.severity == "warning"]  # type: ignore[attr-defined]
+    m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]  # type: ignore[attr-defined]
     return m
 
 
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
-    return sorted(diags, key=lambda d: (d.file or "", d.line or 0, d.col or 0))
+    """In file order, and with anything token-looking masked (a safety net: messages quote
+    names and values from the manifest, and a token must never be printed)."""
+    out = [_masked(d) for d in diags]
+    return sorted(out, key=lambda d: (d.file or "", d.line or 0, d.col or 0))
+
+
+def _masked(d: Diagnostic) -> Diagnostic:
+    summary, detail = TOKEN_RE.sub("(token)", d.summary), TOKEN_RE.sub("(token)", d.detail)
+    return d if (summary, detail) == (d.summary, d.detail) else replace(d, summary=summary, detail=detail)
 
 
 # -- building the model (semantic checks) -------------------------------------------------------
@@ -228,7 +236,8 @@ def _build(m: Manifest, c: _Collector) -> None:
     for full, r in (d.get("repos") or {}).items():
         rp: PathT = ("repos", full)
         if not isinstance(full, str) or full.count("/") != 1:
-            c.error(rp, f"repository {full!r} must be written owner/name", key=True)
+            shown = repr(full) if isinstance(full, str) else "null" if full is None else str(full).lower() if isinstance(full, bool) else str(full)
+            c.error(rp, f"repository {shown} must be written owner/name", key=True)
             continue
         owner, name = full.split("/")
         if not LOGIN_RE.match(owner):
@@ -376,7 +385,7 @@ def _build(m: Manifest, c: _Collector) -> None:
             org = scope[4:]
             acc = m.accounts.get(org) or m.account_for_owner(org)
             if acc is None or not acc.is_org:
-                c.error(rp + ("scope",), f"runner scope {scope}: no organization account {org!r} in this manifest")
+                c.error(rp + ("scope",), f"runner scope {scope}: no organization account {org!r} in this manifest", "org:<name> names an account id or organization login declared with `org:`; a repository runner's scope is owner/repo")
                 continue
             scope, account = f"org:{acc.login}", acc.id
             groups = {g.name for g in m.runner_groups if g.account == acc.id} | {"default", "Default"}
@@ -473,7 +482,7 @@ def _need_org(acc_id: str, path: PathT, m: Manifest, c: _Collector) -> bool:
         c.error(path, _unknown_account(acc_id, m), key=True)
         return False
     if not m.accounts[acc_id].is_org:
-        c.error(path, f"account {acc_id} is a user; this section needs an organization account", key=True)
+        c.error(path, f"{path[0]} needs an organization account, and {acc_id} is a user ({m.accounts[acc_id].login})", key=True)
         return False
     return True
 
@@ -534,8 +543,10 @@ def _secret_map(secrets: dict, path: PathT, m: Manifest, c: _Collector, context:
                 continue
             share = ref.share or ("own" if context and context in ks.spread_over else "all")
             if share == "own" and (context is None or context not in ks.spread_over):
-                where = f"account {context}" if context else "a repository"
-                c.error(sp + ("share",) if "share" in s else sp, f"share: own needs an account the key {ks.id} is spread over; {where} is not")
+                if context is None:
+                    c.error(sp + ("share",) if "share" in s else sp, "share: own needs an account context, and a repository secret has none", f"own means the account's share of key {ks.id}: use it under codespaces_secrets.<account> or org_secrets.<account>; here use share: all or share: <account id>")
+                else:
+                    c.error(sp + ("share",) if "share" in s else sp, f"share: own: key {ks.id} is not spread over account {context}", f"add {context} to keys.{ks.id}.spread.over, or use share: all")
                 continue
             if share not in ("own", "all") and share not in m.accounts:
                 c.error(sp + ("share",), _unknown_account(share, m))
@@ -604,6 +615,8 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True) -> None:
             if f.source is not None:
                 try:
                     p = resolve_path(m.root, f.source)
+                    if p.is_dir():
+                        raise SourceError(f"file {f.source} is a directory")
                     if not p.is_file():
                         raise SourceError(f"file {f.source} does not exist")
                 except SourceError as exc:

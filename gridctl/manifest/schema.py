@@ -42,19 +42,19 @@ def schema_path(name: str) -> Path:
     return Path(__file__).resolve().parents[2] / "schemas" / name
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_schema(name: str = "grid.schema.json") -> dict:
     return json.loads(schema_path(name).read_text())
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def validator(name: str = "grid.schema.json") -> Draft202012Validator:
     return Draft202012Validator(load_schema(name))
 
 
 def _kind(value: Any) -> str:
     if value is None:
-        return "null"
+        return "empty (null)"
     if isinstance(value, bool):
         return "true/false"
     if isinstance(value, int):
@@ -87,7 +87,62 @@ def _resolve(ref: str) -> dict:
 
 
 def _where(path: PathT) -> str:
-    return ".".join(str(p) for p in path) or "(top level)"
+    """``repos.alice/demo.topics[0]``; "the manifest" for the top level."""
+    out = ""
+    for p in path:
+        out += f"[{p}]" if isinstance(p, int) else (f".{p}" if out else str(p))
+    return out or "the manifest"
+
+
+#: what a ``pattern`` means, in words (the regex itself is a poor message)
+_PATTERN_HINTS = {
+    "^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$": "ids start with a letter or digit, followed by letters, digits, '_', '.' or '-' (at most 64 characters)",
+    "^[A-Za-z_][A-Za-z0-9_]*$": "names are letters, digits and '_', not starting with a digit",
+    "^[A-Za-z0-9](?:[A-Za-z0-9-]{0,37}[A-Za-z0-9])?$": "a GitHub login is letters, digits and hyphens (at most 39 characters), not starting or ending with a hyphen",
+    "^[a-z0-9][a-z0-9-]{0,49}$": "topics are lowercase letters, digits and hyphens, starting with a letter or digit (at most 50 characters)",
+    "^[0-9]+(s|m|h|d)$": "a duration is a number and a unit: 90s, 30m, 1h or 2d",
+    "^[A-Za-z0-9._-]{1,64}$": "names are letters, digits, '.', '_' and '-' (at most 64 characters)",
+}
+
+#: how to add a required field that is missing
+_REQUIRED_HINTS = {
+    "version": "add `version: 1` at the top of the file",
+    "token": "give the account a token source: {env: VAR}, {file: path} or {command: [...]}",
+    "source": "give the key a source: {env: VAR}, {file: path} or {command: [...]}",
+}
+
+_SOURCE_FORMS = "{env: VAR}, {file: path} or {command: [...]}"
+
+
+def _suggest(name: str, allowed: list[str]) -> str | None:
+    """The allowed name a misspelt ``name`` most likely meant (typo, or a longer/shorter word)."""
+    near = difflib.get_close_matches(name, allowed, n=1)
+    if near:
+        return near[0]
+    low = name.lower()
+    prefixed = [a for a in allowed if min(len(a), len(low)) >= 3 and (low.startswith(a.lower()) or a.lower().startswith(low))]
+    return max(prefixed, key=len) if prefixed else None
+
+
+def _unknown_fields(err: ValidationError) -> list[tuple[str, str | None]]:
+    """``(field, suggestion)`` for each unknown field an additional/unevaluatedProperties error is about."""
+    allowed = _known_props(err.schema)
+    if isinstance(err.instance, dict):
+        extras = [k for k in err.instance if k not in allowed]
+    else:
+        extras = re.findall(r"'([^']+)'", err.message.split("(")[-1] if "(" in err.message else err.message)
+    return [(str(e), _suggest(str(e), allowed)) for e in extras]
+
+
+def _is_source(schema: dict) -> str | None:
+    """``"source"`` or ``"secret"`` when ``schema`` describes a value source (never a literal)."""
+    refs = json.dumps(schema.get("allOf", []))
+    if "secretValueFields" in refs:
+        return "secret"
+    props = schema.get("properties", {})
+    if "env" in props and "command" in props:
+        return "secret" if "key" in props else "source"
+    return None
 
 
 def _one_of_required(err: ValidationError) -> list[str] | None:
@@ -102,83 +157,138 @@ def _one_of_required(err: ValidationError) -> list[str] | None:
     return names
 
 
-def translate(err: ValidationError, pos: Positions) -> list[Diagnostic]:
+def _types(names: list[str]) -> str:
+    words = [_TYPE_NAMES.get(w, w) for w in names]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+
+
+def translate(err: ValidationError, pos: Positions, skip: set[PathT] | frozenset[PathT] = frozenset()) -> list[Diagnostic]:
+    """Diagnostics for one jsonschema error; nothing about a place in ``skip`` (a literal token's)."""
     path: PathT = tuple(err.absolute_path)
     v = err.validator
+    where = _where(path)
     if v in ("additionalProperties", "unevaluatedProperties"):
-        extras = re.findall(r"'([^']+)'", err.message.split("(")[-1] if "(" in err.message else err.message)
-        if isinstance(err.instance, dict):
-            allowed = _known_props(err.schema)
-            extras = [e for e in extras if e in err.instance] or [k for k in err.instance if k not in allowed]
-        out = []
         allowed = _known_props(err.schema)
-        if v == "unevaluatedProperties":
-            # a property whose own value failed is reported as "unevaluated" too: skip it
-            extras = [e for e in extras if e not in allowed]
-            if not extras:
-                return []
-        for extra in extras or ["?"]:
-            near = difflib.get_close_matches(extra, allowed, n=1)
-            hint = f" (did you mean '{near[0]}'?)" if near else ""
+        out = []
+        for extra, near in _unknown_fields(err):
+            if path + (extra,) in skip:
+                continue
+            hint = f" (did you mean '{near}'?)" if near else ""
+            place = f"in {where}" if path else "at the top level"
             detail = f"allowed here: {', '.join(allowed)}" if allowed else ""
-            out.append(pos.diag(path + (extra,), f"unknown field '{extra}' in {_where(path)}{hint}", detail, key=True))
+            out.append(pos.diag(path + (extra,), f"unknown field '{extra}' {place}{hint}", detail, key=True))
         return out
     if v == "required":
         missing = re.findall(r"'([^']+)' is a required property", err.message)
         name = missing[0] if missing else err.message
-        return [pos.diag(path, f"{_where(path)} is missing the required field '{name}'", key=True)]
+        return [pos.diag(path, f"{where} is missing the required field '{name}'", _REQUIRED_HINTS.get(name, ""), key=True)]
     if v == "type":
         want = err.validator_value if isinstance(err.validator_value, list) else [err.validator_value]
-        wanted = " or ".join(_TYPE_NAMES.get(w, w) for w in want)
-        return [pos.diag(path, f"{_where(path)} must be {wanted}, not {_kind(err.instance)}")]
+        source = _is_source(err.schema) if "object" in want else None
+        if source and not isinstance(err.instance, (dict, list)):
+            forms = "{key: id}, " + _SOURCE_FORMS if source == "secret" else _SOURCE_FORMS
+            return [pos.diag(path, f"{where} must be a source ({forms}), not a literal value", "values of tokens and secrets are read at run time and never written in the manifest")]
+        return [pos.diag(path, f"{where} must be {_types(want)}, not {_kind(err.instance)}")]
     if v in ("enum", "const"):
         options = err.validator_value if v == "enum" else [err.validator_value]
-        shown = ", ".join(json.dumps(o) for o in options)
-        return [pos.diag(path, f"{_where(path)} must be one of {shown}, not {json.dumps(err.instance)}")]
-    if v == "pattern" and "propertyNames" in err.schema_path:
-        return [pos.diag(path + (err.instance,), f"invalid name '{err.instance}' in {_where(path)}", f"names must match {err.validator_value}", key=True)]
+        shown = json.dumps(options[0]) if len(options) == 1 else "one of " + ", ".join(json.dumps(o) for o in options)
+        return [pos.diag(path, f"{where} must be {shown}, not {json.dumps(err.instance)}")]
     if v == "pattern":
-        return [pos.diag(path, f"{_where(path)} has an invalid value {json.dumps(err.instance)}", f"it must match {err.validator_value}")]
+        hint = _PATTERN_HINTS.get(err.validator_value, f"it must match {err.validator_value}")
+        if "propertyNames" in err.schema_path:
+            if path + (err.instance,) in skip:
+                return []
+            return [pos.diag(path + (err.instance,), f"invalid name '{err.instance}' in {where}", hint, key=True)]
+        return [pos.diag(path, f"{where} has an invalid value {json.dumps(err.instance)}", hint)]
     if v == "oneOf":
         names = _one_of_required(err)
-        if names is not None and isinstance(err.instance, dict):
+        if names is not None:
+            if not isinstance(err.instance, dict):
+                return []  # the schema's own "type": "object" reports it
             present = [n for n in names if n in err.instance]
             if len(present) > 1:
-                return [pos.diag(path, f"{_where(path)} must have only one of {', '.join(names)} (found {', '.join(present)})", key=True)]
-            return [pos.diag(path, f"{_where(path)} needs one of {', '.join(names)}", key=True)]
-        best = min(err.context, key=lambda e: len(list(e.absolute_path)) * -1, default=None) if err.context else None
-        if best is not None:
-            return translate(best, pos)
-        return [pos.diag(path, f"{_where(path)} is not valid here")]
-    if v in ("minItems", "maxItems", "minProperties", "maxProperties", "minLength", "maxLength", "minimum", "maximum"):
-        words = {
-            "minItems": "must have at least {} item(s)",
-            "maxItems": "must have at most {} item(s)",
-            "minProperties": "must have at least {} entry(ies)",
-            "maxProperties": "must have at most {} entry(ies)",
-            "minLength": "must be at least {} character(s) long",
-            "maxLength": "must be at most {} character(s) long",
-            "minimum": "must be at least {}",
-            "maximum": "must be at most {}",
-        }
-        return [pos.diag(path, f"{_where(path)} {words[v].format(err.validator_value)}")]
+                return [pos.diag(path, f"{where} must have only one of {', '.join(names)} (found {', '.join(present)})", key=True)]
+            return [pos.diag(path, f"{where} needs one of {', '.join(names)}", key=True)]
+        return _one_of_branch(err, pos, skip)
+    if v in _BOUND_WORDS:
+        n = err.validator_value
+        words = _BOUND_WORDS[v][0 if n == 1 and len(_BOUND_WORDS[v]) > 1 else -1]
+        return [pos.diag(path, f"{where} {words.format(n)}")]
     if v == "uniqueItems":
-        return [pos.diag(path, f"{_where(path)} has duplicate items")]
-    return [pos.diag(path, f"{_where(path)}: {err.message[:200]}")]
+        return [pos.diag(path, f"{where} has duplicate items")]
+    return [pos.diag(path, f"{where}: {err.message[:200]}")]
+
+
+#: words for bounds; the first form (when there are two) is for a bound of 1
+_BOUND_WORDS = {
+    "minItems": ("must list at least one item", "must have at least {} items"),
+    "maxItems": ("must have at most {} items",),
+    "minProperties": ("must not be empty", "must have at least {} entries"),
+    "maxProperties": ("must have at most {} entries",),
+    "minLength": ("must not be empty", "must be at least {} characters long"),
+    "maxLength": ("must be at most {} characters long",),
+    "minimum": ("must be at least {}",),
+    "maximum": ("must be at most {}",),
+}
+
+
+def _one_of_branch(err: ValidationError, pos: Positions, skip: set[PathT] | frozenset[PathT]) -> list[Diagnostic]:
+    """A ``oneOf`` of shapes (a scalar or a mapping...): report the errors of the branch whose
+    type matches the value, or say which shapes are allowed."""
+    branches: dict[int, list[ValidationError]] = {}
+    for sub in err.context or []:
+        branches.setdefault(sub.relative_schema_path[0], []).append(sub)
+    fitting = [errs for errs in branches.values() if not any(e.validator == "type" and not e.relative_path for e in errs)]
+    if len(fitting) == 1:
+        return [d for e in fitting[0] for d in translate(e, pos, skip)]
+    kinds = []
+    for sub in err.validator_value:
+        if isinstance(sub, dict) and "$ref" in sub:
+            sub = _resolve(sub["$ref"])
+        t = sub.get("type") if isinstance(sub, dict) else None
+        kinds.extend(t if isinstance(t, list) else [t] if t else [])
+    if kinds:
+        return [pos.diag(tuple(err.absolute_path), f"{_where(tuple(err.absolute_path))} must be {_types(list(dict.fromkeys(kinds)))}, not {_kind(err.instance)}")]
+    return [pos.diag(tuple(err.absolute_path), f"{_where(tuple(err.absolute_path))} is not valid here")]
+
+
+def _superseded(errors: list[ValidationError]) -> set[int]:
+    """Errors another one explains better: a field reported missing when a misspelling of it is
+    present (the "did you mean" says it all), "must not be empty" beside "needs one of"."""
+    typos: dict[PathT, set[str]] = {}
+    one_of_at: set[PathT] = set()
+    for e in errors:
+        if e.validator in ("additionalProperties", "unevaluatedProperties"):
+            typos.setdefault(tuple(e.absolute_path), set()).update(n for _, n in _unknown_fields(e) if n)
+        elif e.validator == "oneOf" and _one_of_required(e) is not None:
+            one_of_at.add(tuple(e.absolute_path))
+
+    def superseded(e: ValidationError) -> bool:
+        path = tuple(e.absolute_path)
+        if e.validator == "required":
+            missing = re.findall(r"'([^']+)' is a required property", e.message)
+            return bool(missing) and missing[0] in typos.get(path, set())
+        if e.validator == "oneOf":
+            names = _one_of_required(e)
+            return bool(names and set(names) & typos.get(path, set()))
+        return e.validator == "minProperties" and path in one_of_at
+
+    return {i for i, e in enumerate(errors) if superseded(e)}
 
 
 def validate(data: Any, pos: Positions, skip: set[PathT] | None = None) -> list[Diagnostic]:
     """Every schema problem, translated and positioned, in file order."""
     skip = skip or set()
+    errors = [e for e in validator().iter_errors(data) if not any(tuple(e.absolute_path)[: len(s)] == s for s in skip)]
+    drop = _superseded(errors)
     out: list[Diagnostic] = []
-    for err in validator().iter_errors(data):
-        path = tuple(err.absolute_path)
-        if any(path[: len(s)] == s for s in skip):
-            continue
-        out.extend(translate(err, pos))
+    for i, err in enumerate(errors):
+        if i not in drop:
+            out.extend(translate(err, pos, skip))
     seen = set()
     unique = []
-    for d in sorted(out, key=lambda d: (d.file or "", d.line or 0, d.col or 0, d.summary)):
+    # a stable sort: diagnostics at the same place keep the schema's order (version before accounts)
+    for d in sorted(out, key=lambda d: (d.file or "", d.line or 0, d.col or 0)):
         k = (d.file, d.line, d.col, d.summary)
         if k not in seen:
             seen.add(k)

@@ -16,6 +16,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.reader import ReaderError
 
 from ..errors import Diagnostic
 
@@ -78,6 +79,8 @@ def _walk(node: Any, path: PathT, file: str, pos: Positions) -> Any:
             except (KeyError, TypeError, AttributeError):
                 pass
             try:
+                if v is None:
+                    raise KeyError(k)  # an empty value has no place of its own: point at its key
                 vl, vc = node.lc.value(k)
                 pos.values[child] = Pos(file, vl + 1, vc + 1)
             except (KeyError, TypeError, AttributeError):
@@ -104,6 +107,27 @@ def _walk(node: Any, path: PathT, file: str, pos: Positions) -> Any:
     return str(node)
 
 
+def _line_col(before: str) -> tuple[int, int]:
+    """1-based line and column just after ``before`` (the text preceding a position)."""
+    lines = before.split("\n")
+    return len(lines), len(lines[-1]) + 1
+
+
+def _first_key_line(text: str, mapping_mark: Any, dup_mark: Any, key: str) -> int | None:
+    """The line where a duplicated key first appears in its block mapping: the same key at the
+    same column, between the mapping's start and the duplicate (None when unsure)."""
+    if mapping_mark is None or dup_mark is None:
+        return None
+    lines = text.split("\n")
+    col = dup_mark.column
+    for i in range(mapping_mark.line, dup_mark.line):
+        line = lines[i]
+        rest = line[col:]
+        if line[:col].strip(" -") == "" and any(rest.startswith(f"{k}:") for k in (key, f"'{key}'", f'"{key}"')):
+            return i + 1
+    return None
+
+
 class YamlLoadError(Exception):
     def __init__(self, diagnostic: Diagnostic):
         super().__init__(diagnostic.summary)
@@ -118,25 +142,40 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, Positions]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise YamlLoadError(Diagnostic("error", f"file not found: {name}")) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise YamlLoadError(Diagnostic("error", f"cannot read {name}: {exc.__class__.__name__}")) from None
+        raise YamlLoadError(Diagnostic("error", "file not found", "", name)) from None
+    except IsADirectoryError:
+        raise YamlLoadError(Diagnostic("error", "is a directory, not a YAML file", "", name)) from None
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(exc.object[: exc.start].decode("utf-8", "replace"))
+        raise YamlLoadError(Diagnostic("error", "the file is not UTF-8 text", "", name, line, col)) from None
+    except OSError as exc:
+        raise YamlLoadError(Diagnostic("error", f"cannot read the file ({exc.__class__.__name__})", "", name)) from None
     try:
         node = _yaml().load(text)
     except DuplicateKeyError as exc:
         mark = exc.problem_mark
         key = exc.problem.split('"')[1] if '"' in (exc.problem or "") else ""
         summary = f"duplicate key {key!r}" if key else "duplicate key"
-        raise YamlLoadError(
-            Diagnostic("error", summary, "each key may appear once in a mapping", name, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
-        ) from None
+        first = _first_key_line(text, exc.context_mark, mark, key) if key else None
+        detail = f"each key may appear once in a mapping (first at line {first})" if first else "each key may appear once in a mapping"
+        raise YamlLoadError(Diagnostic("error", summary, detail, name, mark.line + 1 if mark else None, mark.column + 1 if mark else None)) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = (exc.problem or exc.context or "invalid YAML").strip()
+        detail = ""
+        ctx = exc.context_mark
+        if exc.problem and exc.context and ctx is not None and (mark is None or (ctx.line, ctx.column) != (mark.line, mark.column)):
+            detail = f"{exc.context.strip()} that starts at line {ctx.line + 1}, column {ctx.column + 1}"
+        if "\\t" in problem or "\t" in problem:
+            detail = "YAML indentation must use spaces, not tabs"
         raise YamlLoadError(
-            Diagnostic("error", f"YAML syntax error: {problem}", "", name, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
+            Diagnostic("error", f"YAML syntax error: {problem}", detail, name, mark.line + 1 if mark else None, mark.column + 1 if mark else None)
         ) from None
+    except ReaderError as exc:
+        line, col = _line_col(text[: exc.position])
+        code = exc.character if isinstance(exc.character, int) else ord(exc.character)
+        raise YamlLoadError(Diagnostic("error", f"YAML syntax error: character U+{code:04X} is not allowed in YAML", "", name, line, col)) from None
     except Exception as exc:  # ruamel raises a few unmarked errors for odd input
-        raise YamlLoadError(Diagnostic("error", f"YAML error: {exc.__class__.__name__}: {str(exc)[:200]}", "", name)) from None
+        raise YamlLoadError(Diagnostic("error", f"YAML error: {exc.__class__.__name__}", "", name, 1, 1)) from None
     pos.values[()] = Pos(name, 1, 1)
     return _walk(node, (), name, pos), pos

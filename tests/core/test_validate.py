@@ -1,0 +1,189 @@
+"""``gridctl validate``: what a valid manifest prints, warnings, includes, ``--sandbox``, workflow
+annotations, odd input that must still get a positioned message, and no API call ever."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from gridctl.manifest.schema import load_schema
+
+ENV = {"GRID_TOKEN_ALICE": "fake-token-alice", "GRID_TOKEN_BOB": "fake-token-bob", "GITHUB_ACTIONS": None}
+
+VALID = """
+version: 1
+accounts:
+  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+  helper: {login: bob, token: {env: GRID_TOKEN_BOB}}
+keys:
+  api: {source: {file: keys/api.txt, lines: true}}
+repos_from: repos/*.yaml
+repos:
+  alice/demo:
+    visibility: private
+    collaborators: {helper: push}
+    secrets:
+      actions:
+        API_KEYS: {key: api, format: json}
+    variables: {REGION: eu}
+    files:
+      .github/workflows/ci.yml: {source: workflows/ci.yml}
+"""
+
+
+def write_valid(grid):
+    grid.write("grid.yaml", VALID)
+    grid.write("keys/api.txt", "fake-key-1\nfake-key-2\n")
+    grid.write("workflows/ci.yml", "on: push\njobs: {}\n")
+    grid.write("repos/more.yaml", "alice/tools: {description: Tools}\nalice/site: {}\n")
+
+
+def test_valid_manifest_prints_a_summary_and_calls_nothing(grid):
+    write_valid(grid)
+    grid.ctl("POST", "/stats/reset")
+    r = grid.run("validate", env=ENV)
+    assert r.code == 0, r.all
+    assert r.out == "grid.yaml: valid (2 account(s), 3 repository(ies))\n"
+    assert r.err == ""
+    assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0
+    assert not (grid.dir / ".gridctl").exists()
+
+
+def test_sandbox_validation_needs_no_token(grid):
+    write_valid(grid)
+    r = grid.run("validate", env={"GITHUB_ACTIONS": None})
+    assert r.code == 1
+    assert r.err.splitlines()[0] == "grid.yaml:3:31: error: account main: token source unavailable: env GRID_TOKEN_ALICE is not set"
+    r = grid.run("validate", "--sandbox", env={"GITHUB_ACTIONS": None})
+    assert r.code == 0, r.all
+    # the key and the workflow file are still read: --sandbox only skips tokens
+    (grid.dir / "workflows/ci.yml").unlink()
+    r = grid.run("validate", "--sandbox", env={"GITHUB_ACTIONS": None})
+    assert r.code == 1
+    assert "grid.yaml:17:42: error: alice/demo: .github/workflows/ci.yml: file workflows/ci.yml does not exist" in r.err
+
+
+def test_semantic_errors_are_all_reported_at_once(grid):
+    grid.write(
+        "grid.yaml",
+        """
+        version: 1
+        accounts:
+          main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+        repos:
+          alice/demo:
+            collaborators: {alice: push}
+            secrets:
+              actions:
+                GITHUB_X: {env: GRID_TOKEN_ALICE}
+          alice/other:
+            account: nobody
+        """,
+    )
+    r = grid.run("validate", env=ENV)
+    assert r.code == 1
+    assert [line for line in r.err.splitlines() if ": error: " in line] == [
+        "grid.yaml:6:21: error: alice owns alice/demo and cannot be its collaborator",
+        "grid.yaml:9:9: error: secret GITHUB_X: names starting with GITHUB_ are reserved by GitHub",
+        "grid.yaml:11:14: error: unknown account 'nobody'; accounts are: main",
+    ]
+
+
+def test_warnings_are_positioned_and_do_not_fail(grid):
+    grid.write(
+        "grid.yaml",
+        """
+        version: 1
+        accounts:
+          a: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+          b: {login: bob, token: {env: GRID_TOKEN_BOB}}
+        keys:
+          api:
+            source: {file: keys/api.txt, lines: true}
+            spread: {over: [a, b], per_account: 1}
+        """,
+    )
+    grid.write("keys/api.txt", "k1\nk2\nk3\n")
+    r = grid.run("validate", env=ENV)
+    assert r.code == 0, r.all
+    assert "grid.yaml:8:13: warning: key api: 1 value(s) do not fit (per_account 1 over 2 accounts) and go to no account" in r.err
+    assert "k1" not in r.all and "k3" not in r.all
+
+
+def test_errors_become_workflow_annotations_in_github_actions(grid):
+    grid.write(
+        "grid.yaml",
+        """
+        version: 1
+        accounts:
+          main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+        repos:
+          alice/demo: {visibilty: private}
+        """,
+    )
+    r = grid.run("validate", env={**ENV, "GITHUB_ACTIONS": "true"})
+    assert r.code == 1
+    (note,) = [line for line in r.err.splitlines() if line.startswith("::error ")]
+    assert note.startswith("::error file=grid.yaml,line=5,col=16")
+    assert "::unknown field 'visibilty' in repos.alice/demo (did you mean 'visibility'?)" in note
+
+
+def test_a_missing_manifest_is_named(grid):
+    r = grid.run("validate", "-f", "nope.yaml", env=ENV)
+    assert r.code == 1
+    assert r.err == "nope.yaml: error: file not found\n"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("", "grid.yaml:1:1: error: the manifest is missing the required field 'version'"),
+        ("- version: 1\n", "grid.yaml:1:1: error: the manifest must be a mapping (version, accounts, repos...)"),
+        ("version: 1\naccounts:\n\tmain: {}\n", "grid.yaml:3:1: error: YAML syntax error: found character '\\t' that cannot start any token"),
+        ("version: 1\x00\n", "grid.yaml:1:11: error: YAML syntax error: character U+0000 is not allowed in YAML"),
+        (b"version: 1\n# caf\xe9\n", "grid.yaml:2:6: error: the file is not UTF-8 text"),
+        ("version: 1\naccounts: *nope\n", "grid.yaml:2:11: error: YAML syntax error: found undefined alias 'nope'"),
+        ("version: 2\naccounts:\n  main: {login: alice, token: {env: X}}\n", "grid.yaml:1:10: error: version must be 1, not 2"),
+        ("version: 1\naccounts: []\n", "grid.yaml:2:11: error: accounts must be a mapping, not a list"),
+        ("version: 1\naccounts: {}\n", "grid.yaml:2:11: error: accounts must not be empty"),
+        (
+            "version: 1\naccounts:\n  main: {login: alice, token: hunter2}\n",
+            "grid.yaml:3:31: error: accounts.main.token must be a source ({env: VAR}, {file: path} or {command: [...]}), not a literal value",
+        ),
+        ("version: 1\naccounts:\n  main: {lgin: alice, token: {env: X}}\n", "grid.yaml:3:10: error: unknown field 'lgin' in accounts.main (did you mean 'login'?)"),
+        (
+            "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\nrepos:\n  alice/demo:\n",
+            "grid.yaml:5:3: error: repos.alice/demo must be a mapping, not empty (null)",
+        ),
+        (
+            "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\nrepos:\n  alice/demo:\n    secrets: {actions: {KEY: s3cr3t}}\n",
+            "grid.yaml:6:30: error: repos.alice/demo.secrets.actions.KEY must be a source ({key: id}, {env: VAR}, {file: path} or {command: [...]}), not a literal value",
+        ),
+        (
+            "version: 1\naccounts:\n  acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}\norg_variables:\n  acme:\n    X: {value: 1, visiblity: all}\n",
+            "grid.yaml:6:19: error: unknown field 'visiblity' in org_variables.acme.X (did you mean 'visibility'?)",
+        ),
+        (
+            "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\nrepos:\n  alice/demo:\n    files: {a.txt: {source: .}}\n",
+            "grid.yaml:6:29: error: alice/demo: a.txt: file . is a directory",
+        ),
+    ],
+    ids=lambda v: None if isinstance(v, str | bytes) and len(v) > 60 else str(v)[:40],
+)
+def test_odd_input_gets_one_positioned_message(grid, text, expected):
+    grid.write("grid.yaml", text)
+    r = grid.run("validate", env=ENV)
+    assert r.code == 1
+    assert "Traceback" not in r.all and "internal error" not in r.all
+    errors = [line for line in r.err.splitlines() if ": error: " in line]
+    assert errors[0] == expected, r.err
+    assert len(errors) == (2 if text == "" else 1), r.err
+
+
+def test_the_manifest_schema_is_a_valid_2020_12_schema():
+    schema = load_schema("grid.schema.json")
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    Draft202012Validator.check_schema(schema)
+    json.dumps(schema)
