@@ -427,17 +427,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 def connect(file: str | Path, options: Options) -> Iterator[Session]:
     """A Session with one client per account, without the state lock: dispatching changes no
     state, and a long ``--wait`` or a cron pass must not block ``gridctl apply``."""
-    from .manifest.load import load_manifest
-    from .session import Session, workdir_for
+    from .session import Session
 
-    path = Path(file)
-    manifest = load_manifest(path, tokens=not options.sandbox)
-    session = Session(manifest, options, workdir_for(path, options.workdir))
-    try:
-        session._connect()
+    with Session.connect(file, options) as session:
         yield session
-    finally:
-        session.close()
 
 
 @contextlib.contextmanager

@@ -117,12 +117,39 @@ class Session:
         finally:
             session.close()
 
+    @classmethod
+    @contextlib.contextmanager
+    def connect(cls, manifest_file: str | Path, options: Options | None = None, *, accounts: list[str] | None = None) -> Iterator[Session]:
+        """Clients without the state lock, for commands that change no gridctl state
+        (dispatch, runners status): a cron pass or a long ``--wait`` never blocks an apply.
+        With ``accounts``, only those accounts' tokens are read and checked."""
+        from .errors import SourceError
+        from .manifest.sources import Sensitive, read_source
+
+        options = options or Options()
+        path = Path(manifest_file)
+        manifest = load_manifest(path, tokens=False)
+        wanted = set(accounts) if accounts is not None else set(manifest.accounts)
+        if not options.sandbox:
+            for acc in manifest.accounts.values():
+                if acc.id in wanted:
+                    try:
+                        acc.token = Sensitive(read_source(acc.token_source, manifest.root, allow_outside=True).strip())
+                    except SourceError as exc:
+                        raise AuthError(f"account {acc.id}: token source unavailable: {exc}") from None
+        session = cls(manifest, options, workdir_for(path, options.workdir))
+        try:
+            session._connect(only=wanted)
+            yield session
+        finally:
+            session.close()
+
     def say(self, event: str, detail: str) -> None:
         if self.options.progress:
             self.options.progress(event, detail)
 
     # -- connecting -------------------------------------------------------------------------------
-    def _connect(self) -> None:
+    def _connect(self, only: set[str] | None = None) -> None:
         m = self.manifest
         tokens: dict[str, Any]
         if self.options.sandbox:
@@ -141,6 +168,8 @@ class Session:
             write_interval = self.options.write_interval
         cache_dir = self.workdir / "cache"
         for acc in m.accounts.values():
+            if only is not None and acc.id not in only:
+                continue
             token = tokens[acc.id]
             if token is None:
                 raise AuthError(f"account {acc.id}: no token")
@@ -159,6 +188,8 @@ class Session:
         needs = required_scopes(self.manifest)
         problems = []
         for acc in self.manifest.accounts.values():
+            if acc.id not in self.clients:
+                continue
             client = self.clients[acc.id]
             login, scopes = client.whoami()
             if not acc.is_org and login.lower() != acc.login.lower():
