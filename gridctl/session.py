@@ -72,6 +72,9 @@ def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
     for rn in m.runners:
         if rn.is_org:
             need[rn.account].setdefault("admin:org", f"runners (scope {rn.scope})")
+    for q in m.queues.values():
+        if q.validate_pull_requests:
+            need[q.account].setdefault("workflow", f"queues.{q.name}.validate_pull_requests")
     return need
 
 

@@ -55,10 +55,14 @@ class Repository(Kind):
         acc = env.manifest.accounts[spec.account]
         owner_is_org = owner_acc.is_org if owner_acc else spec.owner.lower() != acc.login.lower()
         pos = env.manifest.positions.of(spec.path, key=True)
+        attrs = {k: _norm(k, v) for k, v in spec.settings.items()}
+        # a declared repository is active unless it says archived: true (an archive-destroy
+        # followed by a new apply must unarchive before anything is written into it)
+        attrs.setdefault("archived", False)
         return {
             spec.full_name: Item(
                 spec.full_name,
-                attrs={k: _norm(k, v) for k, v in spec.settings.items()},
+                attrs=attrs,
                 meta={
                     "owner": spec.owner,
                     "name": spec.name,
