@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from .engine import ApplyContext, ApplyReport, PlanEnv, build_plan, execute
-from .errors import AuthError, GridctlError, UnsafePlanError
+from .errors import AuthError, GitHubError, GridctlError, UnsafePlanError
 from .github.client import AccountClient, EtagCache, api_url_from_env
 from .github.retry import RetryPolicy
 from .journal import Journal, new_run_id, recover
@@ -199,7 +199,12 @@ class Session:
                 problems.append(f"account {acc.id}: the token belongs to {login}, not {acc.login}")
                 continue
             if acc.is_org:
-                membership = client.get(f"/orgs/{acc.login}/memberships/{login}")
+                try:
+                    membership = client.get(f"/orgs/{acc.login}/memberships/{login}")
+                except GitHubError as exc:
+                    if exc.status != 403:
+                        raise
+                    membership = None  # GitHub answers 403 to a non-member
                 if not membership or membership.get("role") != "admin":
                     problems.append(f"account {acc.id}: {login} (the token's user) is not an owner of the organization {acc.login}")
                     continue

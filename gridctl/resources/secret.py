@@ -48,6 +48,8 @@ if TYPE_CHECKING:
 TYPES = ("actions", "dependabot")
 
 REASON_UNKNOWN = "not written by gridctl yet (value unknown)"
+#: what `gridctl import` writes where a secret's real value must go (see importer.py)
+PLACEHOLDER = "GRIDCTL-IMPORT-PLACEHOLDER"
 REASON_CHANGED = "sensitive value changed"
 REASON_DRIFT = "changed outside gridctl (drift)"
 #: the redacted value diff every value write carries
@@ -119,6 +121,12 @@ class SecretKind(Kind):
         if ref is None:
             raise GridctlError(f"{change.address} is no longer declared in the manifest; plan again")
         value = secret_value(ctx.manifest, ref)
+        if PLACEHOLDER in value.reveal():
+            where = f"key {ref.key}" if ref.key else "its source"
+            raise GridctlError(
+                f"{change.address}: {where} still holds the placeholder written by gridctl import; "
+                "put the real value there first (nothing was written)"
+            )
         want = (change.after or {}).get("fingerprint")
         if want and value.fingerprint(ctx.env.fp_key) != want:
             raise GridctlError(f"the value of {change.address} changed since the plan was made; plan again")
