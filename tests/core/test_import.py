@@ -289,6 +289,11 @@ def test_reimport_keeps_filled_in_secrets_and_refuses_to_overwrite(grid):
     # with its value filled in, the secret is a plain "not written yet" update of that value
     plan = plan_json(grid, "grid.yaml")
     assert sorted(c["address"] for c in plan["changes"]) == ["codespaces-secret:alice:CS_TOKEN", "secret:alice/app:actions:TOKEN"]
+    # the Codespaces secret still holds its placeholder: apply refuses before writing it
+    r = grid.run("apply", "-f", "grid.yaml", "--auto-approve")
+    assert r.code == 1 and "still holds the placeholder written by gridctl import" in r.err, r.all
+    cs_file = grid.dir / data["keys"]["codespaces.CS_TOKEN"]["source"]["file"]
+    cs_file.write_text("the-real-codespaces-value\n")
     r = grid.run("apply", "-f", "grid.yaml", "--auto-approve")
     assert r.code == 0, r.all
     assert grid.run("plan", "-f", "grid.yaml", "--detailed-exitcode").code == 0
