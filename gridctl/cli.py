@@ -353,6 +353,14 @@ _register_commands()
 
 
 def main() -> None:
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        # a cancelled CI job sends SIGTERM: unwind like Ctrl-C so locks are released and the
+        # journal and state are written
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
     app()
 
 

@@ -72,6 +72,14 @@ def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
     for rn in m.runners:
         if rn.is_org:
             need[rn.account].setdefault("admin:org", f"runners (scope {rn.scope})")
+    if m.state.backend == "github" and m.state.repo:
+        repo = m.repo(m.state.repo)
+        acc = m.state.account or (repo.account if repo else None)
+        if acc is None:
+            owner = m.account_for_owner(m.state.repo.split("/")[0])
+            acc = owner.id if owner else None
+        if acc in need:
+            need[acc].setdefault("repo", "state (backend github)")
     for q in m.queues.values():
         if q.validate_pull_requests:
             need[q.account].setdefault("workflow", f"queues.{q.name}.validate_pull_requests")
