@@ -15,7 +15,7 @@ from typing import Any
 
 import typer
 
-from .errors import Diagnostic, GridctlError, ManifestError
+from .errors import Diagnostic, GridctlError
 from .sandbox.cli import app as sandbox_app
 
 app = typer.Typer(

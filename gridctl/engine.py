@@ -138,18 +138,17 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                     out.adopt[address] = {**(st or {}), **entry}
                 if reason:
                     out.notes.append(Note(address, reason))
-        elif lv is not None and d is None:
-            if st is not None or prune:
-                out.changes.append(
-                    Change(
-                        address=address, kind=kind.name, action=Action.DELETE, account=scope.account, scope=scope.name,
-                        order=kind.order, before=dict(lv.attrs), after=None,
-                        reason=kind.delete_reason(lv, st) or ("no longer declared" if st is not None else "not declared, and prune is on"),
-                        reversible=kind.reversible(Action.DELETE), sensitive=kind.sensitive,
-                        live_fp=live_fp(lv.attrs, None, lv.meta.get("updated_at") if kind.sensitive else None),
-                        meta={**lv.meta, **kind.delete_meta(env, scope, st), "key": key, "_scope": scope.to_meta()},
-                    )
+        elif lv is not None and d is None and (st is not None or prune):
+            out.changes.append(
+                Change(
+                    address=address, kind=kind.name, action=Action.DELETE, account=scope.account, scope=scope.name,
+                    order=kind.order, before=dict(lv.attrs), after=None,
+                    reason=kind.delete_reason(lv, st) or ("no longer declared" if st is not None else "not declared, and prune is on"),
+                    reversible=kind.reversible(Action.DELETE), sensitive=kind.sensitive,
+                    live_fp=live_fp(lv.attrs, None, lv.meta.get("updated_at") if kind.sensitive else None),
+                    meta={**lv.meta, **kind.delete_meta(env, scope, st), "key": key, "_scope": scope.to_meta()},
                 )
+            )
     for address in sorted(managed_here - seen):
         out.forget.append(address)  # managed, but gone from GitHub and from the manifest
     return out

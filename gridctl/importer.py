@@ -83,6 +83,7 @@ NOT_FACTORED = frozenset({"description", "homepage", "archived"})
 
 SECRET_TYPES = ("actions", "dependabot")
 from .resources.secret import PLACEHOLDER as PLACEHOLDER_PREFIX  # noqa: E402  (one spelling)
+
 KEYS_DIR = "keys"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 RUNNER_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")

@@ -59,12 +59,12 @@ def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
         need[r.account].setdefault("repo" if private else "public_repo", f"repos.{r.full_name}")
         if any(p.startswith(".github/workflows/") for p in r.files):
             need[r.account].setdefault("workflow", f"repos.{r.full_name}.files")
-        for login_low, acc in r.collaborator_accounts.items():
+        for acc in r.collaborator_accounts.values():
             need[acc].setdefault("repo", f"repos.{r.full_name}.collaborators.{acc} (accepting the invitation)")
-    for s in m.codespaces_secrets:
-        need[s.account].setdefault("codespace", f"codespaces_secrets.{s.account}")
-    for s in m.org_secrets:
-        need[s.account].setdefault("admin:org", f"org_secrets.{s.account}")
+    for cs in m.codespaces_secrets:
+        need[cs.account].setdefault("codespace", f"codespaces_secrets.{cs.account}")
+    for os_ in m.org_secrets:
+        need[os_.account].setdefault("admin:org", f"org_secrets.{os_.account}")
     for v in m.org_variables:
         need[v.account].setdefault("admin:org", f"org_variables.{v.account}")
     for g in m.runner_groups:
@@ -73,13 +73,13 @@ def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
         if rn.is_org:
             need[rn.account].setdefault("admin:org", f"runners (scope {rn.scope})")
     if m.state.backend == "github" and m.state.repo:
-        repo = m.repo(m.state.repo)
-        acc = m.state.account or (repo.account if repo else None)
-        if acc is None:
+        state_repo = m.repo(m.state.repo)
+        state_acc = m.state.account or (state_repo.account if state_repo else None)
+        if state_acc is None:
             owner = m.account_for_owner(m.state.repo.split("/")[0])
-            acc = owner.id if owner else None
-        if acc in need:
-            need[acc].setdefault("repo", "state (backend github)")
+            state_acc = owner.id if owner else None
+        if state_acc in need:
+            need[state_acc].setdefault("repo", "state (backend github)")
     for q in m.queues.values():
         if q.validate_pull_requests:
             need[q.account].setdefault("workflow", f"queues.{q.name}.validate_pull_requests")

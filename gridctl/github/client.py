@@ -112,7 +112,7 @@ class CallStats:
 
     def as_dict(self) -> dict[str, Any]:
         with self.lock:
-            out = dict(self.counts)
+            out: dict[str, Any] = dict(self.counts)
             out["rate_points"] = self.points
             out["rate_remaining"] = self.last_remaining
             return out
@@ -272,7 +272,7 @@ class AccountClient:
         while next_url:
             data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok)
             if data is None:
-                return None if not items else items
+                return items or None
             page = data.get(key, []) if key and isinstance(data, dict) else data
             if isinstance(page, dict):  # PyGithub's GET post-processing adds "url" to dicts
                 page = [page]

@@ -122,7 +122,9 @@ class RetryPolicy:
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
-            seconds = self.wait_for(exc, state.attempt_number) if exc else 0.0
+            if exc is None:
+                return 0.0
+            seconds = self.wait_for(exc, state.attempt_number)
             self.waits.append((classify(exc) or "?", seconds))
             return seconds
 

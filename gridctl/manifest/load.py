@@ -138,9 +138,9 @@ def _merge_file(f: Path, root: Path, display_root: str, section: str, target: di
             c.diags.append(subpos.diag((name,), "nested includes are not supported", key=True))
             continue
         if name in target:
-            first = pos.of((section, name), key=True)
-            where = f"{first.file}:{first.line}" if first else "the manifest"
-            c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also at {where})", key=True))
+            first_pos = pos.of((section, name), key=True)
+            seen_at = f"{first_pos.file}:{first_pos.line}" if first_pos else "the manifest"
+            c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also at {seen_at})", key=True))
             continue
         target[name] = value
         for k, v in subpos.values.items():

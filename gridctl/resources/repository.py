@@ -42,7 +42,7 @@ class Repository(Kind):
     def scopes(self, env: PlanEnv) -> list[Scope]:
         out = repo_scopes(env, self.name)
         declared = {s.name.lower() for s in out}
-        for address, entry in env.state.resources.items():
+        for entry in env.state.resources.values():
             if entry.get("kind") == self.name and entry["scope"].lower() not in declared and entry.get("account") in env.clients:
                 out.append(Scope(self.name, entry["account"], entry["scope"], entry["scope"]))
         return out

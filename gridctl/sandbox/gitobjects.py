@@ -23,7 +23,7 @@ LINK_MODE = "120000"
 
 
 def blob_sha(data: bytes) -> str:
-    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
 def _epoch(date: str) -> int:
@@ -83,14 +83,14 @@ class Git:
         """``entries``: ``[{path, mode, type, sha}]`` for one directory level."""
         clean = [{"path": e["path"], "mode": e["mode"], "type": e["type"], "sha": e["sha"]} for e in entries]
         body = _tree_bytes(clean)
-        sha = hashlib.sha1(b"tree %d\0" % len(body) + body).hexdigest()
+        sha = hashlib.sha1(b"tree %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
         clean.sort(key=lambda e: e["path"])
         return self._put(sha, {"type": "tree", "entries": clean})
 
     def put_commit(self, tree: str, parents: list[str], message: str, author: dict, committer: dict | None = None) -> str:
         committer = committer or author
         body = _commit_bytes(tree, parents, message, author, committer)
-        sha = hashlib.sha1(b"commit %d\0" % len(body) + body).hexdigest()
+        sha = hashlib.sha1(b"commit %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
         return self._put(
             sha,
             {"type": "commit", "tree": tree, "parents": parents, "message": message, "author": author, "committer": committer},

@@ -46,7 +46,7 @@ class ApiError(Exception):
         status: int,
         message: str,
         *,
-        errors: list[dict] | None = None,
+        errors: list[dict] | list[str] | None = None,
         doc_url: str | None = None,
         headers: dict[str, str] | None = None,
     ):

@@ -165,8 +165,8 @@ class Spec:
                 )
                 self.operations[op.op_id] = op
         for op_id, alternatives in REQUEST_ALTERNATIVES.items():
-            op = self.operations.get(op_id)
-            schema = ((op.raw.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")) if op else None
+            found = self.operations.get(op_id)
+            schema = ((found.raw.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")) if found else None
             if isinstance(schema, dict) and isinstance(schema.get("oneOf"), list):
                 schema["oneOf"] = [*schema["oneOf"], *alternatives]
         self._basic_error = self._find_component_response("basic-error")
@@ -183,14 +183,14 @@ class Spec:
     def operation(self, op_id: str) -> Operation:
         return self.operations[op_id]
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019  (one Spec per process: load_spec() is cached)
     def request_validator(self, op_id: str) -> Draft4Validator | None:
         schema = self.operations[op_id].request_schema()
         if schema is None:
             return None
         return Draft4Validator(schema, format_checker=format_checker)
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache  # noqa: B019  (one Spec per process: load_spec() is cached)
     def response_validator(self, op_id: str, status: int) -> Draft4Validator | None | bool:
         schema = self.operations[op_id].response_schema(status)
         if schema is False or schema is None:

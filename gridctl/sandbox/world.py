@@ -263,7 +263,7 @@ class World:
                 base = owner.get("default_repository_permission", "read")
                 up(None if base == "none" else base)
         up(repo.get("collaborators", {}).get(low))
-        if not public and not ("repo" in scopes):
+        if not public and "repo" not in scopes:
             return None
         if public and best != "read" and not (scopes & {"repo", "public_repo"}):
             return "read"

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from gridctl.sandbox.routing import ROUTES
 import gridctl.sandbox.app  # noqa: F401  (registers routes)
+from gridctl.sandbox.routing import ROUTES
 
 from .conformance import all_cases, run_case
 from .conftest import make_seed

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..gitobjects import FILE_MODE, LINK_MODE, Git, commit_shape
-from ..http import DOCS, ApiError, Ctx, Reply, json_reply, not_found
+from ..http import ApiError, Ctx, Reply, json_reply, not_found
 from ..routing import route
 from ..shapes import web_root
 

@@ -51,7 +51,7 @@ def build(source: Path) -> dict:
         for method, op in item.items():
             if not isinstance(op, dict) or op.get("operationId") not in wanted:
                 continue
-            op = dict(_strip(op))  # type: ignore[arg-type]
+            op = dict(_strip(op))  # type: ignore[call-overload]
             op["x-gridctl-group"] = wanted[op["operationId"]]
             op.pop("x-octokit", None)
             paths.setdefault(path, {})[method] = op
