@@ -136,6 +136,46 @@ def confirm(question: str, auto_approve: bool) -> bool:
     return answer.strip() == "yes"
 
 
+class ApplyProgress:
+    """Progress of an apply: a bar on an interactive terminal, one plain line per change
+    otherwise (CI logs, pipes). Failures and skips are always printed as lines."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.bar: Any = None
+        interactive = sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
+        if interactive and total > 1:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
+                console=Console(stderr=True, no_color="NO_COLOR" in os.environ), transient=True,
+            )
+            self.task = self.bar.add_task("", total=total)
+
+    def __enter__(self) -> ApplyProgress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __call__(self, event: str, change: Any, detail: str) -> None:
+        from .render.text import describe
+
+        if self.bar is not None:
+            if event == "start":
+                self.bar.update(self.task, description=describe(change))
+                return
+            self.bar.advance(self.task)
+            if event == "done":
+                return
+        on_change(event, change, detail)
+
+
 def on_change(event: str, change: Any, detail: str) -> None:
     from .render.text import describe
 
@@ -296,7 +336,8 @@ def _apply(plan_file: Path | None, file: Path, auto_approve: bool, force: bool, 
         if not confirm("Apply these changes?", auto_approve):
             err("gridctl: apply cancelled")
             raise typer.Exit(1)
-        report = s.apply(p, force=force, stale_check=saved is not None, on_change=on_change)
+        with ApplyProgress(len(p.changes)) as progress_sink:
+            report = s.apply(p, force=force, stale_check=saved is not None, on_change=progress_sink)
         stats = s.stats()
         calls = sum(v.get("requests", 0) for v in stats.values())
         err(f"gridctl: applied {len(report.applied)} change(s) in run {report.run_id} ({calls} API requests)")
