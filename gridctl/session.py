@@ -124,6 +124,7 @@ class Session:
                 if recovered:
                     session.backend.write(session.state)
                     session.say("recovered", f"state updates from interrupted run(s) {', '.join(recovered)}")
+                session._sticky_spread()
                 yield session
         finally:
             session.close()
@@ -233,6 +234,30 @@ class Session:
             return GitHubBackend(self, st)
         return LocalBackend(self.workdir)
 
+    # -- key spread ---------------------------------------------------------------------------------
+    def _sticky_spread(self) -> None:
+        """Re-spread keys keeping each where the last apply put it (state holds each account's
+        share as HMAC fingerprints, never values), so a replaced key moves alone."""
+        from .manifest.keys import spread
+
+        assert self.state is not None
+        key = fingerprint_key(self.workdir)
+        for ks in self.manifest.keys.values():
+            if not ks.spread_over or not ks.values:
+                continue
+            entry = self.state.get(f"keyspread:{ks.id}") or {}
+            previous = {a: set(fps) for a, fps in (entry.get("shares") or {}).items()}
+            ks.shares, _ = spread(ks.values, ks.spread_over, ks.per_account, previous, lambda v: v.fingerprint(key))
+
+    def _record_spread(self) -> None:
+        assert self.state is not None
+        key = fingerprint_key(self.workdir)
+        for ks in self.manifest.keys.values():
+            if not ks.spread_over or not ks.values:
+                continue
+            shares = {a: sorted(v.fingerprint(key) for v in vs) for a, vs in sorted(ks.shares.items())}
+            self.state.set(f"keyspread:{ks.id}", {"kind": "keyspread", "shares": shares})
+
     def close(self) -> None:
         for c in self.clients.values():
             with contextlib.suppress(Exception):
@@ -276,6 +301,11 @@ class Session:
             self.backend.write(self.state)
             journal.close()
             raise
+        if plan.destroy:
+            for address in self.state.addresses("keyspread"):
+                self.state.forget(address)
+        else:
+            self._record_spread()
         self.backend.write(self.state)
         journal.end("ok")
         return report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Callable
 
 from .sources import Sensitive
 
@@ -22,9 +23,18 @@ def _digest(*parts: str) -> bytes:
     return h.digest()
 
 
-def spread(values: list[Sensitive], accounts: list[str], per_account: int | None = None) -> tuple[dict[str, list[Sensitive]], int]:
+def spread(
+    values: list[Sensitive],
+    accounts: list[str],
+    per_account: int | None = None,
+    previous: dict[str, set[str]] | None = None,
+    fingerprint: Callable[[Sensitive], str] | None = None,
+) -> tuple[dict[str, list[Sensitive]], int]:
     """Assign each value to one account. Returns ``(assignment, unassigned_count)``.
 
+    With ``previous`` (account -> fingerprints of the values it held last time, from state) and
+    the ``fingerprint`` function, values stay where they were while their account has room, so
+    replacing or adding a key moves only that key; the rest are placed by rendezvous hashing.
     Within an account, values keep their order in the source, so the formatted secret is stable.
     """
     if not accounts:
@@ -34,6 +44,16 @@ def spread(values: list[Sensitive], accounts: list[str], per_account: int | None
     by_digest = sorted(values, key=lambda v: _digest("key", v.reveal()))
     load: dict[str, list[Sensitive]] = {a: [] for a in accounts}
     unassigned = 0
+    if previous and fingerprint is not None:
+        where = {fp: a for a, fps in previous.items() if a in load for fp in fps}
+        kept = []
+        for v in by_digest:
+            a = where.get(fingerprint(v))
+            if a is not None and len(load[a]) < cap:
+                load[a].append(v)
+            else:
+                kept.append(v)
+        by_digest = kept
     for v in by_digest:
         ranked = sorted(accounts, key=lambda a: _digest("rank", a, v.reveal()), reverse=True)
         for a in ranked:
