@@ -204,7 +204,7 @@ def check_safety(plan: Plan, existing: dict[tuple[str, str], int], own_logins: d
     for c in plan.changes:
         if c.kind == "repo" and c.action == Action.UPDATE and c.after and c.after.get("visibility") == "public" and (c.before or {}).get("visibility") != "public":
             reasons.append(f"{c.address}: makes a private repository public")
-        if c.kind == "repo" and c.action == Action.DELETE and c.meta.get("hard_delete"):
+        if c.kind == "repo" and c.action == Action.DELETE and (c.meta.get("hard_delete") or c.meta.get("on_destroy") == "delete"):
             reasons.append(f"{c.address}: deletes the repository and everything in it (cannot be undone)")
         if c.kind == "collaborator" and c.action == Action.DELETE:
             login = (c.before or {}).get("login", "")

@@ -97,3 +97,34 @@ def test_destroy_archives_managed_repo(grid):
     repo = grid.gh("alice").get_repo("alice/demo")
     assert repo.archived is True
     assert list(repo.get_variables()) == []
+
+
+def test_prevent_destroy_refuses_destroy(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST.replace("    has_wiki: false\n", "    has_wiki: false\n    lifecycle: {prevent_destroy: true}\n"))
+    assert grid.run("apply", "--auto-approve").code == 0
+    r = grid.run("destroy", "--auto-approve")
+    assert r.code == 1
+    assert "lifecycle.prevent_destroy forbids destroying: repo:alice/demo" in r.err
+    assert grid.gh("alice").get_repo("alice/demo").archived is False
+    # removing the repository from the manifest is refused the same way (state remembers)
+    grid.write("grid.yaml", "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\n")
+    r = grid.run("plan")
+    assert r.code == 1 and "prevent_destroy" in r.err
+
+
+def test_hard_delete_needs_force_and_gridctl_files_are_private(grid):
+    import stat
+
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST.replace("    has_wiki: false\n", "    has_wiki: false\n    lifecycle: {on_destroy: delete}\n"))
+    assert grid.run("apply", "--auto-approve").code == 0
+    for rel in (".gridctl/state.json", ".gridctl/fingerprint.key"):
+        assert stat.S_IMODE((grid.dir / rel).stat().st_mode) == 0o600, rel
+    for journal in (grid.dir / ".gridctl" / "journal").glob("*.jsonl"):
+        assert stat.S_IMODE(journal.stat().st_mode) == 0o600
+    r = grid.run("destroy", "--auto-approve")
+    assert r.code == 1 and "deletes the repository and everything in it" in r.err
+    r = grid.run("destroy", "--auto-approve", "--force")
+    assert r.code == 0, r.all
+    assert grid.api("alice", "GET", "/repos/alice/demo").status_code == 404
