@@ -115,7 +115,7 @@ class SandboxApp:
         self.stats = Stats()
         self.validated: Counter[tuple[str, int]] = Counter()
         self.violations: list[str] = []
-        self.routes_by_op: dict[str, RouteSpec] = {r.op_id: r for r in ROUTES}
+        self.routes_by_op: dict[str, RouteSpec] = {r.op_id: r for r in ROUTES if not r.alias}
         for r in ROUTES:
             if r.op_id not in self.spec.operations:
                 raise RuntimeError(f"route {r.method} {r.path} names unknown operation {r.op_id}")

@@ -9,6 +9,9 @@
   schema the pipeline validates against, the response schema strict mode checks, the
   ``documentation_url`` of errors, and the key of per-endpoint counters and fault rules.
 * ``content`` marks content-creating requests (GitHub's secondary limit of 80 a minute).
+* ``alias=True`` serves a path github.com answers but its description omits (e.g. the list
+  of all refs PyGithub's ``get_git_refs`` calls, ``/repositories/{id}``), under the documented
+  operation whose response shape it shares; an alias may reuse that operation's id.
 * ``scopes`` lists the classic-PAT scopes of which the token needs one; they are reported in
   ``X-Accepted-OAuth-Scopes``. Repository scope rules (``repo`` for private repositories) are
   applied by :meth:`Ctx.repo` and need not be listed.
@@ -35,6 +38,7 @@ class RouteSpec:
     handler: Handler
     content: bool = False
     scopes: tuple[str, ...] = ()
+    alias: bool = False
 
 
 ROUTES: list[RouteSpec] = []
@@ -48,11 +52,12 @@ def route(
     *,
     content: bool = False,
     scopes: tuple[str, ...] = (),
+    alias: bool = False,
 ) -> Callable[[Handler], Handler]:
     def register(fn: Handler) -> Handler:
-        if any(r.op_id == op_id for r in ROUTES):
+        if not alias and any(r.op_id == op_id and not r.alias for r in ROUTES):
             raise ValueError(f"operation {op_id} registered twice")
-        ROUTES.append(RouteSpec(method.upper(), path, op_id, fn, content, tuple(scopes)))
+        ROUTES.append(RouteSpec(method.upper(), path, op_id, fn, content, tuple(scopes), alias))
         return fn
 
     return register

@@ -126,3 +126,18 @@ def test_serve_walkthrough_with_pygithub(tmp_path):
         assert secrets[0]["sha256"] == hashlib.sha256(b"s3cret-walkthrough").hexdigest()
     finally:
         srv.stop()
+
+
+def test_undocumented_paths_github_serves(sb):
+    """Paths github.com answers that its description omits, which PyGithub and octokit's
+    recorded interactions use: the list of all refs and /repositories/{id}."""
+    from gridctl.sandbox.testing import pygithub
+
+    gh = pygithub(sb, sb.add_user("alice"))
+    repo = gh.get_user().create_repo("x", auto_init=True)
+    repo.create_git_ref("refs/heads/feature", repo.get_branch("main").commit.sha)
+    assert sorted(r.ref for r in repo.get_git_refs()) == ["refs/heads/feature", "refs/heads/main"]
+    assert gh.get_repo(repo.id).full_name == "alice/x"
+    with pytest.raises(GithubException) as missing:
+        gh.get_repo(repo.id + 999)
+    assert missing.value.status == 404

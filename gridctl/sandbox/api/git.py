@@ -331,6 +331,14 @@ def list_matching_refs(ctx: Ctx) -> Reply:
     return ctx.paginate(items)
 
 
+@route("GET", "/repos/{owner}/{repo}/git/refs", "git/list-matching-refs", alias=True)
+def list_all_refs(ctx: Ctx) -> Reply:
+    """Every ref: undocumented, but github.com serves it (octokit's recorded ``git-refs``
+    scenario) and PyGithub's ``get_git_refs`` calls it."""
+    ctx.params["ref"] = ""
+    return list_matching_refs(ctx)
+
+
 @route("POST", "/repos/{owner}/{repo}/git/refs", "git/create-ref", content=True)
 def create_ref(ctx: Ctx) -> Reply:
     repo, git = _git(ctx, "write")

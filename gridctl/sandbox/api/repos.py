@@ -70,6 +70,17 @@ def get_repo(ctx: Ctx) -> Reply:
     return json_reply(repository(ctx, repo), headers={"Last-Modified": _http_date(repo["updated_at"])})
 
 
+@route("GET", "/repositories/{repository_id:int}", "repos/get", alias=True)
+def get_repo_by_id(ctx: Ctx) -> Reply:
+    """``/repositories/{id}``: undocumented, but github.com serves it (its Link headers and
+    rename redirects use it) and PyGithub's ``get_repo(id)`` calls it."""
+    repo = ctx.world.repo_by_id(ctx.params["repository_id"])
+    if repo is None:
+        raise not_found()
+    ctx.params["owner"], ctx.params["repo"] = repo["owner"], repo["name"]
+    return get_repo(ctx)
+
+
 @route("PATCH", "/repos/{owner}/{repo}", "repos/update")
 def update_repo(ctx: Ctx) -> Reply:
     world = ctx.world
