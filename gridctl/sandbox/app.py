@@ -317,9 +317,17 @@ class SandboxApp:
             "Access-Control-Expose-Headers": EXPOSE,
             "Access-Control-Allow-Origin": "*",
             "Vary": "Accept, Authorization, Cookie, X-GitHub-OTP",
+            # the security headers every github.com API response carries
+            "Content-Security-Policy": "default-src 'none'",
+            "Referrer-Policy": "origin-when-cross-origin, strict-origin-when-cross-origin",
+            "Strict-Transport-Security": "max-age=31536000; includeSubdomains; preload",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "deny",
+            "X-XSS-Protection": "0",
         }
         if state.user is not None:
             out["X-OAuth-Scopes"] = ", ".join(sorted(state.scopes))
+            out["X-Accepted-OAuth-Scopes"] = ""
         out.update(self._rate_headers(state))
         return out
 

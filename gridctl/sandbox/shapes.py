@@ -92,7 +92,7 @@ def private_user(ctx: Ctx, user: dict, public_repos: int, private_repos: int) ->
     return out
 
 
-def organization(ctx: Ctx, org: dict, *, full: bool = True, public_repos: int = 0) -> dict[str, Any]:
+def organization(ctx: Ctx, org: dict, *, full: bool = True, public_repos: int = 0, owner_view: bool = False) -> dict[str, Any]:
     login = org["login"]
     api = ctx.url(f"/orgs/{login}")
     out: dict[str, Any] = {
@@ -129,6 +129,30 @@ def organization(ctx: Ctx, org: dict, *, full: bool = True, public_repos: int = 
         )
         if org.get("name"):
             out["name"] = org["name"]
+        if owner_view:  # what github.com adds for an owner of the organization
+            private = sum(1 for r in ctx.world.repos_of(login) if r["private"])
+            out.update(
+                {
+                    "billing_email": org.get("email") or f"billing@{login}.example",
+                    "collaborators": 0,
+                    "disk_usage": 0,
+                    "is_verified": False,
+                    "members_allowed_repository_creation_type": "all",
+                    "members_can_create_internal_repositories": False,
+                    "members_can_create_pages": True,
+                    "members_can_create_private_pages": True,
+                    "members_can_create_private_repositories": True,
+                    "members_can_create_public_pages": True,
+                    "members_can_create_public_repositories": True,
+                    "members_can_fork_private_repositories": False,
+                    "owned_private_repos": private,
+                    "total_private_repos": private,
+                    "private_gists": 0,
+                    "plan": {"name": "team", "space": 976562499, "private_repos": 999999, "filled_seats": len(org.get("members", {})), "seats": 50},
+                    "two_factor_requirement_enabled": False,
+                    "web_commit_signoff_required": False,
+                }
+            )
     return out
 
 

@@ -33,7 +33,8 @@ def get_user(ctx: Ctx) -> Reply:
 def get_org(ctx: Ctx) -> Reply:
     org = ctx.org()
     public, _ = _repo_counts(ctx, org["login"])
-    return json_reply(organization(ctx, org, public_repos=public))
+    owner = ctx.world.org_role(org, ctx.login) == "admin" and "admin:org" in ctx.scopes
+    return json_reply(organization(ctx, org, public_repos=public, owner_view=owner))
 
 
 @route("GET", "/user/orgs", "orgs/list-for-authenticated-user")
