@@ -217,6 +217,10 @@ def serve(
         # bind here, not in uvicorn: a busy port is then an OSError the caller can report
         # in one line (uvicorn would log it and sys.exit)
         sock = _listen(host, port)
+        # the public URL is known once bound: set it before the first request can arrive
+        # (setting it after uvicorn reports started let early requests see no port)
+        if not config.public_url:
+            config.public_url = f"http://{host}:{sock.getsockname()[1]}"
         server = uvicorn.Server(_uvicorn_config(app, host, port))
         server.capture_signals = lambda: _graceful_signals(server)  # type: ignore[method-assign]
 
@@ -227,9 +231,6 @@ def serve(
                     await task
                     return
                 await asyncio.sleep(0.01)
-            bound = server.servers[0].sockets[0].getsockname()[1]
-            if not config.public_url:
-                config.public_url = f"http://{host}:{bound}"
             if ready is not None:
                 ready(config.public_url)
             await task
