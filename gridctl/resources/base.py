@@ -24,15 +24,65 @@ Rules for implementers:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from deepdiff import DeepDiff
 
-from ..plan import Action, Change, FieldDiff, Note
+from ..github.client import AccountClient
+from ..github.reader import Reader
+from ..manifest.model import Manifest
+from ..plan import Action, Change, FieldDiff, Note, fingerprint
+from ..state.local import State
 
-if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+__all__ = ["ApplyContext", "ApplyResult", "Item", "Kind", "PlanEnv", "Reader", "Scope", "ScopePlan", "attr_diffs", "live_fp"]
+
+
+@dataclass
+class PlanEnv:
+    manifest: Manifest
+    state: State
+    fp_key: bytes
+    clients: dict[str, AccountClient]
+    destroy: bool = False
+    targets: list[str] = field(default_factory=list)
+    parallelism: int = 4
+    #: progress callback: (event, detail)
+    progress: Callable[[str, str], None] | None = None
+
+    def client(self, account: str) -> AccountClient:
+        return self.clients[account]
+
+    def say(self, event: str, detail: str) -> None:
+        if self.progress:
+            self.progress(event, detail)
+
+
+@dataclass
+class ApplyContext:
+    env: PlanEnv
+
+    @property
+    def manifest(self) -> Manifest:
+        return self.env.manifest
+
+    def client(self, account: str) -> AccountClient:
+        return self.env.client(account)
+
+    def reader(self, account: str) -> Reader:
+        return Reader(self.env.client(account))
+
+
+def live_fp(attrs: dict[str, Any] | None, keys: Any = None, updated_at: Any = None) -> str:
+    """Fingerprint of a live object as a change sees it: its attributes restricted to the
+    fields the change is about (and, for secrets, GitHub's ``updated_at``)."""
+    if attrs is None:
+        return "absent"
+    if keys is not None:
+        attrs = {k: attrs.get(k) for k in keys if k != "fingerprint"}
+    return fingerprint({"attrs": attrs, "updated_at": updated_at})
+
 
 
 @dataclass
@@ -165,8 +215,6 @@ class Kind:
 
 
 def _flip(change: Change, action: Action, *, before: Any, after: Any, meta: dict[str, Any]) -> Change:
-    from ..engine import live_fp
-
     return Change(
         address=change.address,
         kind=change.kind,

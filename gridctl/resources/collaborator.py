@@ -44,7 +44,7 @@ from .base import ApplyResult, Item, Kind, Scope, _flip
 from .repository import repo_scopes
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 
 def _csv(values: Any) -> str:

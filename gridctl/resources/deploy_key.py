@@ -24,7 +24,7 @@ from .environment import managed_in
 from .repository import repo_scopes
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 
 def normalize_key(text: str) -> str:

@@ -26,8 +26,8 @@ from .base import ApplyResult, Item, Kind, Scope
 from .repository import repo_scopes
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
     from ..manifest.model import EnvironmentSpec, Manifest, RepoSpec
+    from .base import ApplyContext, PlanEnv, Reader
 
 #: the separator of an environment scope's name: "<owner>/<repo> env <environment>"
 ENV_SEP = " env "

@@ -28,7 +28,7 @@ from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 
 #: how many commits back the auto_init check looks for the repository's first commit

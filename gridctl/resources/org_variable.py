@@ -23,7 +23,7 @@ from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 
 class OrgVariable(Kind):

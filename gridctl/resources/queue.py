@@ -1,5 +1,5 @@
 """Kind ``queue``: a git-backed task queue's layout, and the workflow that validates tasks
-submitted by pull request (``queues.<name>``; the queue itself is :mod:`gridctl.queue`).
+submitted by pull request (``queues.<name>``; the queue itself is :mod:`gridctl.fleet.taskqueue`).
 
 Per declared queue, scope ``<repo> queue <name>``:
 
@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GridctlError
+from ..fleet.taskqueue import KEEP, STATES, TaskQueue, blob_sha
 from ..manifest.model import QueueSpec
 from ..plan import Action, Change
-from ..queue import KEEP, STATES, TaskQueue, blob_sha
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 WORKFLOWS = ".github/workflows"
 

@@ -13,7 +13,7 @@ from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 #: settings PyGithub's create_repo accepts for a user / for an organization
 _CREATE_USER = {"description", "homepage", "has_issues", "has_wiki", "has_projects", "has_discussions", "allow_squash_merge", "allow_merge_commit", "allow_rebase_merge", "delete_branch_on_merge"}

@@ -25,7 +25,7 @@ them, so a plan that removes a runner says whether it is running a job.
 Registration: ``generate-jitconfig`` (repository: raw POST; organization: PyGithub's
 ``Organization.create_self_hosted_runner_jitconfig``). The JIT configuration is a credential:
 it goes from GitHub's answer into a ``Sensitive`` and into its own 0600 file
-(:mod:`gridctl.runners.jitfile`), never into a change, the plan, the journal or the state
+(:mod:`gridctl.fleet.jitfile`), never into a change, the plan, the journal or the state
 (which keep only the file's path). A JIT runner is ephemeral: after one job GitHub removes it,
 and the next plan registers it again (a new file).
 
@@ -53,15 +53,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GitHubError, GridctlError, ManifestError
+from ..fleet import jitfile
+from ..fleet.waiting import wait_settings, wait_until_idle
 from ..manifest.sources import Sensitive
 from ..plan import Action, Change, FieldDiff
-from ..runners import jitfile
-from ..runners.waiting import wait_settings, wait_until_idle
 from .base import ApplyResult, Item, Kind, Scope, attr_diffs
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
     from ..manifest.model import RunnerSpec
+    from .base import ApplyContext, PlanEnv, Reader
 
 DEFAULT_GROUP_ID = 1
 DEFAULT_GROUP = "Default"

@@ -40,10 +40,10 @@ from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, attr_diffs
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
     from ..github.client import AccountClient
     from ..manifest.model import Manifest, SecretRef
     from ..manifest.sources import Sensitive
+    from .base import ApplyContext, PlanEnv, Reader
 
 TYPES = ("actions", "dependabot")
 

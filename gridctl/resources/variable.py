@@ -13,7 +13,7 @@ from .base import ApplyResult, Item, Kind, Scope
 from .repository import repo_scopes
 
 if TYPE_CHECKING:
-    from ..engine import ApplyContext, PlanEnv, Reader
+    from .base import ApplyContext, PlanEnv, Reader
 
 
 class Variable(Kind):

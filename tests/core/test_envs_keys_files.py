@@ -11,9 +11,9 @@ from collections import Counter
 
 import pytest
 
+from gridctl.core.session import Options, Session
 from gridctl.errors import ApplyError
 from gridctl.resources.file import blob_sha
-from gridctl.session import Options, Session
 
 
 def pubkey(seed: int, comment: str = "ci@example") -> str:

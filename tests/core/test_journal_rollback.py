@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from gridctl.journal import read_entries, runs
+from gridctl.core.journal import read_entries, runs
 
 N_VARS = 40
 

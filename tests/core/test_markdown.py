@@ -14,8 +14,8 @@ import pytest
 
 from gridctl.errors import Diagnostic
 from gridctl.plan import Action, Change, FieldDiff, Note, Plan
-from gridctl.pr import comment_body, parse_marker
-from gridctl.render.markdown import LIMIT, render_markdown
+from gridctl.review.markdown import LIMIT, render_markdown
+from gridctl.review.pr import comment_body, parse_marker
 
 ORDER = {"repo": 0, "topics": 5, "variable": 20, "secret": 30, "collaborator": 10}
 

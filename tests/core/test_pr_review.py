@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from gridctl.render.markdown import LIMIT
+from gridctl.review.markdown import LIMIT
 
 MANIFEST = """
 version: 1
@@ -319,7 +319,7 @@ def test_actions_job_summary_and_annotations(grid, tmp_path):
 
 
 def test_annotation_escaping():
-    from gridctl.cli import annotation
+    from gridctl.cli.common import annotation
     from gridctl.errors import Diagnostic
 
     d = Diagnostic("error", "bad value: 100%\nsecond line", "detail, with comma", "dir,x/grid:1.yaml", 3, 5)

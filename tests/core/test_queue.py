@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from gridctl.fleet.taskqueue import TaskQueue
 from gridctl.github.client import AccountClient, EtagCache
 from gridctl.github.retry import RetryPolicy
 from gridctl.manifest.load import load_manifest
 from gridctl.manifest.sources import Sensitive
-from gridctl.queue import TaskQueue
 
 REPO = "alice/work"
 MANIFEST = """
@@ -412,7 +412,7 @@ def test_pull_request_files_are_claimed_and_invalid_ones_fail(grid):
 
 
 def test_queue_commands_take_no_state_lock(grid):
-    from gridctl.state import LocalBackend
+    from gridctl.state.local import LocalBackend
 
     setup(grid)
     assert grid.run("queue", "submit", "jobs", write_task(grid, "t.json", task_id="t")).code == 0

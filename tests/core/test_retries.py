@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from gridctl.core.session import Options, Session
 from gridctl.github.retry import RetryPolicy
-from gridctl.session import Options, Session
 
 MANIFEST = """
 version: 1

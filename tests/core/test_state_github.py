@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gridctl.session import Options, Session
+from gridctl.core.session import Options, Session
 
 STATE_REPO = "alice/gridctl-state"
 STATE_PATH = "gridctl/state.json"
@@ -114,7 +114,7 @@ def spawn(grid, cwd: Path, *args: str) -> subprocess.Popen:
 #: the slow part of a start (imports) happens before it, so two runs really start together
 GATED = """
 import os, sys, time
-import github, gridctl.cli, gridctl.session, gridctl.engine, gridctl.state_github, gridctl.resources
+import github, gridctl.cli, gridctl.core.session, gridctl.core.engine, gridctl.state.github, gridctl.resources
 ready, go = sys.argv[1], sys.argv[2]
 open(ready, "w").close()
 while not os.path.exists(go):

@@ -26,20 +26,20 @@ import typer
 @contextlib.contextmanager
 def open_backend(file: Path, sandbox: bool, api_url: str | None, state_dir: Path | None) -> Iterator[Any]:
     """The manifest's state backend, connected when it is on GitHub (no lock is taken)."""
-    from ..cli import _options
+    from ..core.session import Session, workdir_for
     from ..manifest.load import load_manifest
-    from ..session import Session, workdir_for
-    from ..state import LocalBackend
+    from ..state.local import LocalBackend
+    from .common import session_options
 
     workdir = workdir_for(file, state_dir)
     spec = load_manifest(file, resolve=False).state if file.exists() else None
     if spec is None or spec.backend != "github":
         yield LocalBackend(workdir)
         return
-    from ..state_github import GitHubBackend
+    from ..state.github import GitHubBackend
 
     manifest = load_manifest(file, tokens=not sandbox)
-    options = _options(sandbox, api_url, state_dir)
+    options = session_options(sandbox, api_url, state_dir)
     options.check_tokens = False  # one account is used, and a refused token says so itself
     session = Session(manifest, options, workdir)
     try:
@@ -49,9 +49,12 @@ def open_backend(file: Path, sandbox: bool, api_url: str | None, state_dir: Path
         session.close()
 
 
+state_app = typer.Typer(help="Inspect and manage gridctl's state.", no_args_is_help=True)
+
+
 def register(app: typer.Typer) -> None:
-    """State subcommands live on ``gridctl.cli.state_app``."""
-    from ..cli import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, _run, state_app
+    """State subcommands live on :data:`state_app` (added to the app by the package)."""
+    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, run_command
 
     @state_app.command("show")
     def show(
@@ -64,7 +67,7 @@ def register(app: typer.Typer) -> None:
         """List what gridctl manages (addresses; never values), where the state lives and its lock."""
 
         def go() -> None:
-            from ..state import LocalBackend
+            from ..state.local import LocalBackend
 
             with open_backend(file, sandbox, api_url, state_dir) as backend:
                 st = backend.read()
@@ -87,7 +90,7 @@ def register(app: typer.Typer) -> None:
             for address in st.addresses():
                 typer.echo(f"  {address}")
 
-        _run(go)
+        run_command(go)
 
     @state_app.command("unlock")
     def unlock(
@@ -100,7 +103,7 @@ def register(app: typer.Typer) -> None:
         """Break a stale lock of the shared (github) state; without --force, show who holds it."""
 
         def go() -> None:
-            from ..state import LocalBackend
+            from ..state.local import LocalBackend
 
             with open_backend(file, sandbox, api_url, state_dir) as backend:
                 if isinstance(backend, LocalBackend):
@@ -115,4 +118,4 @@ def register(app: typer.Typer) -> None:
             else:
                 typer.echo(f"removed the lock of {info.describe()} (user {info.user}) from {where}")
 
-        _run(go)
+        run_command(go)

@@ -1,5 +1,5 @@
 """`gridctl queue`: submit, list, claim, complete, fail and reap the tasks of a git-backed queue
-(``queues.<name>`` in the manifest; the mechanics are in :mod:`gridctl.queue`).
+(``queues.<name>`` in the manifest; the mechanics are in :mod:`gridctl.fleet.taskqueue`).
 
 Exit codes: 0 done; 1 error; 3 ``claim`` found nothing to claim; 4 ``complete``/``fail`` of a
 task this node does not hold (any more) — it was reaped or finished, nothing was recorded.
@@ -17,7 +17,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add the ``queue`` group to the main app."""
-    from ..cli import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, _run, err
+    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command
 
     q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap.", no_args_is_help=True)
     app.add_typer(q, name="queue")
@@ -26,7 +26,7 @@ def register(app: typer.Typer) -> None:
     NodeOpt = typer.Option(None, "--node", help="The worker node's id (letters, digits, '_', '.', ':', '@', '-').")
 
     def connect(file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None):
-        from ..queue import open_queue
+        from ..fleet.taskqueue import open_queue
 
         return open_queue(file, name, sandbox=sandbox, api_url=api_url, workdir=state_dir, account=account)
 
@@ -39,7 +39,7 @@ def register(app: typer.Typer) -> None:
             for t in tasks:
                 typer.echo(f"{t['task_id']}: valid")
 
-        _run(go)
+        run_command(go)
 
     @q.command("submit")
     def submit(
@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
             for t, p in zip(tasks, paths, strict=True):
                 typer.echo(f"submitted {t['task_id']} to queue {name} ({p})")
 
-        _run(go)
+        run_command(go)
 
     @q.command("ls")
     def ls(
@@ -76,7 +76,7 @@ def register(app: typer.Typer) -> None:
         """Tasks per state and the oldest one's age (one API call)."""
 
         def go() -> None:
-            from ..queue import format_age
+            from ..fleet.taskqueue import format_age
 
             with connect(file, name, sandbox, api_url, state_dir, account) as tq:
                 states = tq.status()
@@ -92,7 +92,7 @@ def register(app: typer.Typer) -> None:
                     age += f" (+{s['unstamped']} of unknown age)"
                 typer.echo(f"  {state:<12} {s['count']:>6}  {age}")
 
-        _run(go)
+        run_command(go)
 
     @q.command("claim")
     def claim(
@@ -108,7 +108,7 @@ def register(app: typer.Typer) -> None:
         it as JSON on stdout. Exit 3 when the queue has nothing to claim."""
 
         def go() -> int:
-            from ..queue import EXIT_EMPTY
+            from ..fleet.taskqueue import EXIT_EMPTY
 
             with connect(file, name, sandbox, api_url, state_dir, account) as tq:
                 task = tq.claim(node)
@@ -119,7 +119,7 @@ def register(app: typer.Typer) -> None:
             err(f"gridctl: {node} claimed {task['task_id']}")
             return 0
 
-        raise typer.Exit(_run(go) or 0)
+        raise typer.Exit(run_command(go) or 0)
 
     def finish(outcome: str, name: str, task: str, result: str | None, node: str | None, file: Path, sandbox: bool,
                api_url: str | None, state_dir: Path | None, account: str | None) -> None:
@@ -137,7 +137,7 @@ def register(app: typer.Typer) -> None:
             size = f" (result: {len(data)} bytes)" if data is not None else ""
             typer.echo(f"{task}: {outcome}{size}")
 
-        _run(go)
+        run_command(go)
 
     @q.command("complete")
     def complete(
@@ -191,12 +191,12 @@ def register(app: typer.Typer) -> None:
             for task_id, state in moved:
                 typer.echo(f"{task_id}: back to the queue" if state == "queue" else f"{task_id}: moved to {state}/")
 
-        _run(go)
+        run_command(go)
 
 
 def _load(files: list[Path]) -> list[dict]:
     from ..errors import ManifestError
-    from ..queue import load_task_file
+    from ..fleet.taskqueue import load_task_file
 
     tasks, diags = [], []
     for f in files:

@@ -16,73 +16,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
 
-from .errors import ApplyError, GitHubError, GridctlError, ManifestError, StalePlanError
-from .github.client import AccountClient
+from ..errors import ApplyError, GitHubError, GridctlError, ManifestError, StalePlanError
+from ..plan import Action, Change, Note, Plan, check_safety
+from ..resources import KINDS
+from ..resources.base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope, ScopePlan, live_fp
+from ..state.local import State
 from .journal import Journal
-from .manifest.model import Manifest
-from .plan import Action, Change, Note, Plan, check_safety, fingerprint
-from .resources import KINDS
-from .resources.base import ApplyResult, Item, Kind, Scope, ScopePlan
-from .state import State
-
-
-@dataclass
-class PlanEnv:
-    manifest: Manifest
-    state: State
-    fp_key: bytes
-    clients: dict[str, AccountClient]
-    destroy: bool = False
-    targets: list[str] = field(default_factory=list)
-    parallelism: int = 4
-    #: progress callback: (event, detail)
-    progress: Callable[[str, str], None] | None = None
-
-    def client(self, account: str) -> AccountClient:
-        return self.clients[account]
-
-    def say(self, event: str, detail: str) -> None:
-        if self.progress:
-            self.progress(event, detail)
-
-
-class Reader:
-    """GETs as one account, memoized for the duration of one planning task."""
-
-    def __init__(self, client: AccountClient):
-        self.client = client
-        self.memo: dict[tuple, Any] = {}
-
-    def get(self, url: str, params: dict | None = None) -> Any:
-        key = ("get", url, tuple(sorted((params or {}).items())))
-        if key not in self.memo:
-            self.memo[key] = self.client.get(url, params)
-        return self.memo[key]
-
-    def list(self, url: str, *, key: str | None = None, per_page: int = 100, params: dict | None = None) -> list[Any] | None:
-        mk = ("list", url, key, per_page, tuple(sorted((params or {}).items())))
-        if mk not in self.memo:
-            self.memo[mk] = self.client.get_list(url, params, key=key, per_page=per_page)
-        return self.memo[mk]
-
-    def repo(self, full_name: str) -> dict | None:
-        """The repository, or None when it does not exist (or cannot be seen)."""
-        return self.get(f"/repos/{full_name}")
-
 
 # -- planning -------------------------------------------------------------------------------------
-
-
-def live_fp(attrs: dict[str, Any] | None, keys: Any = None, updated_at: Any = None) -> str:
-    """Fingerprint of a live object as a change sees it: its attributes restricted to the
-    fields the change is about (and, for secrets, GitHub's ``updated_at``)."""
-    if attrs is None:
-        return "absent"
-    if keys is not None:
-        attrs = {k: attrs.get(k) for k in keys if k != "fingerprint"}
-    return fingerprint({"attrs": attrs, "updated_at": updated_at})
 
 
 def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item], live: dict[str, Item]) -> ScopePlan:
@@ -258,21 +200,6 @@ def _check_prevent_destroy(plan: Plan, env: PlanEnv) -> None:
 
 
 # -- applying -------------------------------------------------------------------------------------
-
-
-@dataclass
-class ApplyContext:
-    env: PlanEnv
-
-    @property
-    def manifest(self) -> Manifest:
-        return self.env.manifest
-
-    def client(self, account: str) -> AccountClient:
-        return self.env.client(account)
-
-    def reader(self, account: str) -> Reader:
-        return Reader(self.env.client(account))
 
 
 @dataclass

@@ -5,8 +5,8 @@ A template names a repository, a workflow (file name or numeric id), a ref, inpu
 optional conditions: ``when_idle`` (a self-hosted runner with all these labels is online and not
 busy) and ``max_concurrent`` (fewer runs of that workflow are queued or in progress).
 
-Used by the plan-time check (:mod:`gridctl.checks.dispatch`) and by ``gridctl dispatch``
-(:mod:`gridctl.commands.dispatch`). Workflow files are read with a YAML safe loader; ``on:``
+Used by the plan-time check (:mod:`gridctl.core.checks.dispatch`) and by ``gridctl dispatch``
+(:mod:`gridctl.cli.dispatch`). Workflow files are read with a YAML safe loader; ``on:``
 may be a string, a list or a mapping, and YAML 1.1's boolean ``true`` key is accepted for it.
 
 API calls (reads memoized per pass, so templates sharing a repository share them):
@@ -38,13 +38,13 @@ from urllib.parse import quote
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
-from .errors import Diagnostic, GitHubError, GridctlError
-from .manifest.model import DispatchTemplate, FileSpec, Manifest, RepoSpec
+from ..errors import Diagnostic, GitHubError, GridctlError
+from ..manifest.model import DispatchTemplate, FileSpec, Manifest, RepoSpec
 
 if TYPE_CHECKING:
-    from .engine import Reader
-    from .github.client import AccountClient
-    from .session import Options, Session
+    from ..core.session import Options, Session
+    from ..github.client import AccountClient
+    from ..github.reader import Reader
 
 WORKFLOW_DIR = ".github/workflows/"
 #: GitHub accepts at most this many inputs in one dispatch
@@ -343,8 +343,8 @@ def declared_file(m: Manifest, t: DispatchTemplate, path: str | None) -> tuple[R
 def template_problems(m: Manifest, t: DispatchTemplate, reader: Reader, created: set[str]) -> list[Problem]:
     """Everything wrong with ``t`` as this plan would leave GitHub: a workflow file the manifest
     declares is checked from the manifest (the plan may create it); anything else from GitHub."""
-    from .errors import SourceError
-    from .manifest.load import file_content
+    from ..errors import SourceError
+    from ..manifest.load import file_content
 
     try:
         path = workflow_path(t.workflow)
@@ -427,7 +427,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 def connect(file: str | Path, options: Options) -> Iterator[Session]:
     """A Session with one client per account, without the state lock: dispatching changes no
     state, and a long ``--wait`` or a cron pass must not block ``gridctl apply``."""
-    from .session import Session
+    from ..core.session import Session
 
     with Session.connect(file, options) as session:
         yield session
@@ -490,7 +490,7 @@ class Dispatcher:
     that a fired template counts on is reserved, and fired runs count towards max_concurrent."""
 
     def __init__(self, manifest: Manifest, clients: dict[str, AccountClient]):
-        from .engine import Reader
+        from ..github.reader import Reader
 
         self.manifest = manifest
         self.clients = clients

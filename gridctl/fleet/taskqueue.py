@@ -47,9 +47,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from .errors import Diagnostic, GitHubError, GridctlError, ManifestError
-from .github.client import AccountClient
-from .manifest.model import Manifest, QueueSpec
+from ..errors import Diagnostic, GitHubError, GridctlError, ManifestError
+from ..github.client import AccountClient
+from ..manifest.model import Manifest, QueueSpec
 
 STATES = ("queue", "in_progress", "completed", "failed")
 KEEP = ".gitkeep"
@@ -87,7 +87,7 @@ class InvalidTask(QueueError):
 
 
 def _schema() -> dict:
-    from .manifest.schema import load_schema
+    from ..manifest.schema import load_schema
 
     return load_schema("task.schema.json")
 
@@ -100,7 +100,7 @@ def read_only_fields() -> list[str]:
 def check_task(data: Any, pos: Any) -> list[Diagnostic]:
     """Every problem of a task to submit, positioned with ``pos`` (a :class:`Positions`):
     schema errors, and the read-only fields only gridctl may set."""
-    from .manifest.schema import translate, validator
+    from ..manifest.schema import translate, validator
 
     if not isinstance(data, dict):
         return [pos.diag((), "a task file must hold a mapping: task_id, script or command, timeout...")]
@@ -127,7 +127,7 @@ def _reword(text: str) -> str:
 def load_task_file(path: Path) -> dict:
     """A task file (JSON or YAML) read and checked; a :class:`ManifestError` carries every
     problem at its ``file:line:col``."""
-    from .manifest.yamlpos import Pos, Positions, YamlLoadError, load_yaml
+    from ..manifest.yamlpos import Pos, Positions, YamlLoadError, load_yaml
 
     display = str(path)
     if path.suffix.lower() == ".json":
@@ -154,7 +154,7 @@ def load_task_file(path: Path) -> dict:
 
 def parse_task(raw: bytes, name: str) -> dict:
     """A task file from the repository, checked against the schema (read-only fields allowed)."""
-    from .manifest.schema import validator
+    from ..manifest.schema import validator
 
     try:
         text = raw.decode("utf-8")
@@ -709,18 +709,18 @@ def open_queue(manifest_file: str | Path, name: str, *, sandbox: bool = False, a
                workdir: Path | None = None, account: str | None = None, sandbox_wait: float = 120.0) -> Iterator[TaskQueue]:
     """A :class:`TaskQueue` with one client for the queue's account (or ``account``).
 
-    Unlike :class:`~gridctl.session.Session` this takes no state lock (a queue operation
+    Unlike :class:`~gridctl.core.session.Session` this takes no state lock (a queue operation
     changes no gridctl state, and workers on one machine must not wait for each other), reads
     only that account's token, checks no token scopes (GitHub's answers say enough) and keeps
     its ETag cache in memory (concurrent workers would fight over the file). ``--sandbox``
     shares the embedded sandbox's folder, which one process at a time may serve: commands wait
     for it (up to ``sandbox_wait`` seconds), so sandboxed workers take turns.
     """
-    from .github.client import EtagCache, api_url_from_env
-    from .github.retry import RetryPolicy
-    from .manifest.load import load_manifest
-    from .manifest.sources import Sensitive, read_source
-    from .session import workdir_for
+    from ..core.session import workdir_for
+    from ..github.client import EtagCache, api_url_from_env
+    from ..github.retry import RetryPolicy
+    from ..manifest.load import load_manifest
+    from ..manifest.sources import Sensitive, read_source
 
     path = Path(manifest_file)
     m = load_manifest(path, resolve=False)
@@ -752,8 +752,8 @@ def open_queue(manifest_file: str | Path, name: str, *, sandbox: bool = False, a
 
 
 def _start_embedded(workdir: Path, m: Manifest, wait: float) -> tuple[Any, str, dict[str, Any]]:
-    from .sandbox.embedded import EmbeddedSandbox
-    from .sandbox.store import StoreError
+    from ..sandbox.embedded import EmbeddedSandbox
+    from ..sandbox.store import StoreError
 
     deadline = time.monotonic() + wait
     while True:

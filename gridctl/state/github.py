@@ -7,7 +7,7 @@
       branch: main                 # default: the repository's default branch
       account: ops                 # default: the account managing that repo, else its owner's
 
-The state file is the JSON :class:`~gridctl.state.LocalBackend` writes (addresses, ids, HMAC
+The state file is the JSON :class:`~gridctl.state.local.LocalBackend` writes (addresses, ids, HMAC
 fingerprints — never a secret value). Every update is a compare-and-swap commit through the Git
 Data API, as its own client would do it with git: a blob, a tree on the head's tree, a commit
 whose parent is the head that was read, then a *non-forced* ``PATCH`` of the branch. When the
@@ -66,9 +66,9 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from . import __version__
-from .errors import GitHubError, GridctlError, StateLockedError
-from .state import STATE_FORMAT, State
+from .. import __version__
+from ..errors import GitHubError, GridctlError, StateLockedError
+from .local import STATE_FORMAT, State
 
 DEFAULT_PATH = "gridctl/state.json"
 LOCK_NAMESPACE = "refs/gridctl/lock/"

@@ -17,7 +17,7 @@ NOT_FIRED = 3
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    from ..cli import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, _run, err
+    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command
 
     @app.command("dispatch")
     def dispatch(
@@ -39,14 +39,14 @@ def register(app: typer.Typer) -> None:
         Exit 0 when fired (with --ready: when the pass ran), 1 on errors or a failed --wait run,
         3 when a condition (when_idle, max_concurrent) keeps the template from firing.
         """
-        from ..session import Options
+        from ..core.session import Options
 
         names = list(names or [])
         overrides_raw = list(inputs or [])
         options = Options(api_url=api_url, sandbox=sandbox, workdir=state_dir, check_tokens=False)
 
         def go() -> int:
-            from ..dispatch import DispatchError, parse_overrides
+            from ..fleet.dispatch import DispatchError, parse_overrides
 
             if ready:
                 if overrides_raw or wait:
@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
             return _one(file, options, names[0], parse_overrides(overrides_raw), when_idle, wait, timeout, poll_interval, dry_run)
 
         def _ready(file: Path, options: Options, only: list[str], dry_run: bool) -> int:
-            from ..dispatch import Dispatcher, connect, find_template, pass_lock, ready_pass
+            from ..fleet.dispatch import Dispatcher, connect, find_template, pass_lock, ready_pass
 
             with connect(file, options) as s:
                 # each template once, however often it is named
@@ -78,8 +78,16 @@ def register(app: typer.Typer) -> None:
 
         def _one(file: Path, options: Options, name: str, overrides: dict, when_idle: bool, wait: bool,
                  timeout: float, poll_interval: float, dry_run: bool) -> int:
-            from ..dispatch import Dispatcher, DispatchError, RunTimeout, connect, find_template, locate, wait_for_run
             from ..errors import Diagnostic, ManifestError
+            from ..fleet.dispatch import (
+                Dispatcher,
+                DispatchError,
+                RunTimeout,
+                connect,
+                find_template,
+                locate,
+                wait_for_run,
+            )
 
             with connect(file, options) as s:
                 m = s.manifest
@@ -95,7 +103,7 @@ def register(app: typer.Typer) -> None:
                             diags.append(locate(m, t, p))
                     if any(x.severity == "error" for x in diags):
                         raise ManifestError(diags)
-                    from ..cli import report_diagnostics
+                    from .common import report_diagnostics
 
                     report_diagnostics(diags)
                 if when_idle and not t.when_idle:
@@ -105,7 +113,7 @@ def register(app: typer.Typer) -> None:
                     typer.echo(f"skipped {t.name}: {decision.reason}")
                     return NOT_FIRED
                 if dry_run:
-                    from ..dispatch import _json
+                    from ..fleet.dispatch import _json
 
                     line, body = d.request(t, given)
                     typer.echo(f"would fire {t.name}: {line} {_json(body)}")
@@ -131,13 +139,13 @@ def register(app: typer.Typer) -> None:
                 except RunTimeout as exc:
                     err(f"gridctl: {exc}")
                     return 1
-            from ..dispatch import OK_CONCLUSIONS
+            from ..fleet.dispatch import OK_CONCLUSIONS
 
             conclusion = run.get("conclusion") or "unknown"
             typer.echo(f"run {fired.run_id} completed: {conclusion}")
             return 0 if conclusion in OK_CONCLUSIONS else 1
 
-        code = _run(go)
+        code = run_command(go)
         sys.stdout.flush()
         raise typer.Exit(code or 0)
 

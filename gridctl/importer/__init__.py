@@ -6,7 +6,7 @@ Three steps, each usable on its own:
 
 1. :func:`read_account` reads the account with the same machinery a plan uses — the account's
    :class:`~gridctl.github.client.AccountClient` (ETag cache, retries) and the resource kinds'
-   own ``live()`` readers over a memoizing :class:`~gridctl.engine.Reader` — so what is
+   own ``live()`` readers over a memoizing :class:`~gridctl.core.engine.Reader` — so what is
    imported is normalized exactly as ``gridctl plan`` will compare it. Reads only: no state,
    no lock, no write to GitHub.
 2. :func:`build_manifest` turns that into manifest data (pure): repositories with the managed
@@ -46,13 +46,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import Reader
-from .errors import AuthError, GitHubError, GridctlError
-from .manifest.model import REPO_SETTINGS, Account, Manifest
-from .manifest.sources import Sensitive, Source, read_source
-from .manifest.yamlpos import Positions
-from .resources import KINDS
-from .resources.base import Scope
+from ..errors import AuthError, GitHubError, GridctlError
+from ..github.reader import Reader
+from ..manifest.model import REPO_SETTINGS, Account, Manifest
+from ..manifest.sources import Sensitive, Source, read_source
+from ..manifest.yamlpos import Positions
+from ..resources import KINDS
+from ..resources.base import Scope
 
 #: GitHub's value of each managed repository setting for a new repository (a setting equal to
 #: it is left out of the imported manifest, i.e. not managed). ``tests/core/test_import.py``
@@ -82,7 +82,7 @@ GITHUB_REPO_DEFAULTS: dict[str, Any] = {
 NOT_FACTORED = frozenset({"description", "homepage", "archived"})
 
 SECRET_TYPES = ("actions", "dependabot")
-from .resources.secret import PLACEHOLDER as PLACEHOLDER_PREFIX  # noqa: E402  (one spelling)
+from ..resources.secret import PLACEHOLDER as PLACEHOLDER_PREFIX  # noqa: E402  (one spelling)
 
 KEYS_DIR = "keys"
 SECRET_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -270,7 +270,7 @@ def read_repo(reader: Reader, account: str, full: str) -> LiveRepo:
 
 
 def _read_environments(reader: Reader, account: str, full: str, notes: list[str]) -> dict[str, LiveEnv]:
-    from .resources.environment import env_scope_name, environments_of
+    from ..resources.environment import env_scope_name, environments_of
 
     items = KINDS["environment"].live(reader, Scope("environment", account, full, full, (("names", ()),)))
     raw = {e["name"]: e for e in environments_of(reader, full)}
@@ -305,7 +305,7 @@ def _read_environments(reader: Reader, account: str, full: str, notes: list[str]
 
 def read_org(reader: Reader, live: LiveAccount, *, runner_root: Path, runner_dir: str) -> None:
     """Organization secrets, variables, runner groups and runners."""
-    from .runners import jitfile
+    from ..fleet import jitfile
 
     acc, org, notes = live.id, live.login, live.notes
     scope_name = f"org {org}"
@@ -867,13 +867,13 @@ def _rebase_token(entry: dict[str, Any], old_root: Path, new_root: Path) -> dict
 def _schema_ref(out_dir: Path, explicit: str | None) -> str:
     if explicit:
         return explicit
-    from .manifest.schema import schema_path
+    from ..manifest.schema import schema_path
 
     return os.path.relpath(schema_path("grid.schema.json").resolve(), out_dir.resolve())
 
 
 def _write_text(path: Path, text: str, *, private: bool) -> None:
-    from .state import write_private
+    from ..state.local import write_private
 
     if private:
         write_private(path, text)
@@ -886,8 +886,8 @@ def _write_text(path: Path, text: str, *, private: bool) -> None:
 
 def run_import(opts: ImportOptions) -> ImportResult:
     """Read one account and write the manifest and its key files. Raises GridctlError."""
-    from .manifest.load import load_manifest
-    from .session import Options, Session, workdir_for
+    from ..core.session import Options, Session, workdir_for
+    from ..manifest.load import load_manifest
 
     out = opts.output
     out_dir = out.resolve().parent
@@ -1002,7 +1002,7 @@ def _check_roundtrip(text: str, data: dict[str, Any], out: Path) -> None:
     """The rendered YAML must parse back to exactly ``data`` (a guard on the emitter)."""
     import tempfile
 
-    from .manifest.yamlpos import load_yaml
+    from ..manifest.yamlpos import load_yaml
 
     with tempfile.TemporaryDirectory() as tmp:
         p = Path(tmp) / "import.yaml"

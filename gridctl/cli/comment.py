@@ -98,7 +98,7 @@ def pick_account(manifest: Any, repo: str, account: str | None) -> Any:
 
 
 def _report(result: Any, repo: str, pr: int) -> None:
-    from ..cli import err
+    from .common import err
 
     err(f"gridctl: plan comment {result.comment} on {repo}#{pr}: {result.url}")
     changed = [f"+{x}" for x in result.added] + [f"-{x}" for x in result.removed]
@@ -120,7 +120,7 @@ def comment_after_plan(
 ) -> Any:
     """``gridctl plan --comment-pr N``: post with the session's client for the account (or a
     token from the environment)."""
-    from ..pr import comment_key, full_plan_pointer, post_plan
+    from ..review.pr import comment_key, full_plan_pointer, post_plan
 
     repo = default_repo(repo)
     number = default_pr(pr)
@@ -155,7 +155,7 @@ def load_saved(plan_file: Path) -> tuple[Any, list[Diagnostic]]:
 
 def register(app: typer.Typer) -> None:
     """Add ``gridctl comment``."""
-    from ..cli import ApiUrlOpt, _run
+    from .common import ApiUrlOpt, run_command
 
     @app.command("comment")
     def comment(
@@ -184,7 +184,7 @@ def register(app: typer.Typer) -> None:
         def go() -> None:
             from ..manifest.load import load_manifest
             from ..manifest.sources import Sensitive, read_source
-            from ..pr import comment_key, full_plan_pointer, post_plan
+            from ..review.pr import comment_key, full_plan_pointer, post_plan
 
             plan, diags = load_saved(plan_file)
             full_repo = default_repo(repo)
@@ -212,4 +212,4 @@ def register(app: typer.Typer) -> None:
                 client.close()
             _report(result, full_repo, number)
 
-        _run(go)
+        run_command(go)

@@ -7,7 +7,7 @@ the runner is declared (``ok``), declared but not registered (``missing``) or re
 not declared (``not declared``). ``--json`` prints the same rows as JSON.
 
 ``run`` supervises runner processes on this host from the JIT files (see
-:mod:`gridctl.runners.supervisor`).
+:mod:`gridctl.fleet.supervisor`).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    from ..cli import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, _options, _run, err
+    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command, session_options
 
     runners_app = typer.Typer(help="Self-hosted runners: their status, and supervising them on this host.", no_args_is_help=True)
     app.add_typer(runners_app, name="runners")
@@ -40,16 +40,16 @@ def register(app: typer.Typer) -> None:
         """A table of runners per scope: online/offline, busy, labels, group, declared or not."""
 
         def go() -> None:
-            from ..session import Session
+            from ..core.session import Session
 
-            with Session.open(file, _options(sandbox, api_url, state_dir), operation="runners status") as s:
+            with Session.open(file, session_options(sandbox, api_url, state_dir), operation="runners status") as s:
                 rows = collect_status(s, all_scopes=all_scopes)
             if json_out:
                 typer.echo(json.dumps(rows, indent=2))
             else:
                 print_table(rows)
 
-        _run(go)
+        run_command(go)
 
     @runners_app.command("run")
     def run(
@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
         max_backoff: float = typer.Option(60.0, "--max-backoff", help="Longest restart delay."),
     ) -> None:
         """Supervise one runner process per JIT file: restart on crash, SIGINT then SIGKILL on stop."""
-        from ..runners.supervisor import Supervisor
+        from ..fleet.supervisor import Supervisor
 
         if not folder.is_dir():
             err(f"gridctl: {folder} is not a folder of JIT files (run gridctl apply first, or pass --dir)")
@@ -79,8 +79,8 @@ def register(app: typer.Typer) -> None:
 
 
 def collect_status(session: Any, *, all_scopes: bool = False) -> list[dict[str, Any]]:
-    from ..engine import Reader
     from ..errors import GitHubError
+    from ..github.reader import Reader
     from ..resources import KINDS
     from ..resources.runner import Runner, read_runners
 

@@ -18,15 +18,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .engine import ApplyContext, ApplyReport, PlanEnv, build_plan, execute
-from .errors import AuthError, GitHubError, GridctlError, UnsafePlanError
-from .github.client import AccountClient, EtagCache, api_url_from_env
-from .github.retry import RetryPolicy
+from ..errors import AuthError, GitHubError, GridctlError, UnsafePlanError
+from ..github.client import AccountClient, EtagCache, api_url_from_env
+from ..github.retry import RetryPolicy
+from ..manifest.load import load_manifest
+from ..manifest.model import Manifest
+from ..plan import Plan
+from ..resources.base import ApplyContext, PlanEnv
+from ..state.local import LocalBackend, State, fingerprint_key
+from .engine import ApplyReport, build_plan, execute
 from .journal import Journal, new_run_id, recover
-from .manifest.load import load_manifest
-from .manifest.model import Manifest
-from .plan import Plan
-from .state import LocalBackend, State, fingerprint_key
 
 
 @dataclass
@@ -135,8 +136,8 @@ class Session:
         """Clients without the state lock, for commands that change no gridctl state
         (dispatch, runners status): a cron pass or a long ``--wait`` never blocks an apply.
         With ``accounts``, only those accounts' tokens are read and checked."""
-        from .errors import SourceError
-        from .manifest.sources import Sensitive, read_source
+        from ..errors import SourceError
+        from ..manifest.sources import Sensitive, read_source
 
         options = options or Options()
         path = Path(manifest_file)
@@ -165,7 +166,7 @@ class Session:
         m = self.manifest
         tokens: dict[str, Any]
         if self.options.sandbox:
-            from .sandbox.embedded import EmbeddedSandbox
+            from ..sandbox.embedded import EmbeddedSandbox
 
             self._sandbox = EmbeddedSandbox(self.workdir)
             base_url, tokens = self._sandbox.start(m)
@@ -229,7 +230,7 @@ class Session:
     def _backend(self) -> Any:
         st = self.manifest.state
         if st.backend == "github":
-            from .state_github import GitHubBackend  # issue: shared state on GitHub
+            from ..state.github import GitHubBackend  # issue: shared state on GitHub
 
             return GitHubBackend(self, st)
         return LocalBackend(self.workdir)
@@ -238,7 +239,7 @@ class Session:
     def _sticky_spread(self) -> None:
         """Re-spread keys keeping each where the last apply put it (state holds each account's
         share as HMAC fingerprints, never values), so a replaced key moves alone."""
-        from .manifest.keys import spread
+        from ..manifest.keys import spread
 
         assert self.state is not None
         key = fingerprint_key(self.workdir)

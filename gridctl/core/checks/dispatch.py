@@ -6,7 +6,7 @@ number and choice values must fit. A workflow file the manifest declares for tha
 (``repos.<r>.files``) is checked from the manifest's content when the template dispatches on
 the branch the file is committed to — this same plan may create it. Anything else is read from
 GitHub at the ref: one contents GET per distinct (repository, workflow, ref), see
-:mod:`gridctl.dispatch`.
+:mod:`gridctl.fleet.dispatch`.
 
 Every problem is a diagnostic at the template's line in the file that declares it (an included
 ``dispatch.include`` file included).
@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import Diagnostic, GitHubError
+from ...errors import Diagnostic, GitHubError
 
 
 def check(env: Any, plan: Any) -> list[Diagnostic]:
-    from ..dispatch import Problem, locate, template_problems
-    from ..engine import Reader
-    from ..plan import Action
+    from ...fleet.dispatch import Problem, locate, template_problems
+    from ...github.reader import Reader
+    from ...plan import Action
 
     m = env.manifest
     if not m.dispatch:

@@ -7,7 +7,7 @@ last wrote, keyed by ``.gridctl/fingerprint.key`` or ``GRIDCTL_FINGERPRINT_KEY``
 GitHub is drift.
 
 Backends: :class:`LocalBackend` (the default) and, for teams, the GitHub backend in
-``gridctl.state_github`` — both offer ``read()``, ``write(state)`` and ``lock(...)``.
+``gridctl.state.github`` — both offer ``read()``, ``write(state)`` and ``lock(...)``.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GridctlError, StateLockedError
+from ..errors import GridctlError, StateLockedError
 
 STATE_FORMAT = 1
 

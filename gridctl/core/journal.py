@@ -18,8 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .plan import Change
-from .state import State
+from ..plan import Change
+from ..state.local import State
 
 
 def new_run_id() -> str:

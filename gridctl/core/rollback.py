@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from .errors import GridctlError
+from ..errors import GridctlError
+from ..manifest.model import Manifest
+from ..plan import Change, Plan, check_safety
 from .journal import read_entries, run_path
-from .manifest.model import Manifest
-from .plan import Change, Plan, check_safety
 
 
 def rollback_plan(workdir: Path, run_id: str | None, manifest: Manifest) -> tuple[Plan, list[str]]:

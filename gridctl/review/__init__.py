@@ -11,7 +11,7 @@ from ..plan import Plan
 
 def render(plan: Plan, fmt: str, *, color: bool = False) -> str:
     if fmt == "json":
-        from .json import render_json
+        from .plan_json import render_json
 
         return render_json(plan)
     if fmt == "markdown":

@@ -9,7 +9,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    from ..cli import ApiUrlOpt, SandboxOpt, StateDirOpt, _run, err, progress
+    from .common import ApiUrlOpt, SandboxOpt, StateDirOpt, err, progress, run_command
 
     @app.command("import")
     def import_(
@@ -68,4 +68,4 @@ def register(app: typer.Typer) -> None:
                 )
             typer.echo(f"Next: gridctl validate -f {result.output}; gridctl plan -f {result.output}")
 
-        _run(go)
+        run_command(go)

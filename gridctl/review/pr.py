@@ -16,7 +16,7 @@ with their colours; the others are removed.
 Calls, for a comment whose text and label are already right: one comments list (paginated,
 100 per page) and one issue-labels list; no write. Each further write is one call (a label the
 repository lacks costs one list of its labels and one create, once). The body is rendered by
-:mod:`gridctl.render.markdown` and never holds a secret; as a last net, anything shaped like a
+:mod:`gridctl.review.markdown` and never holds a secret; as a last net, anything shaped like a
 token is masked before it is sent.
 """
 
@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import GitHubError, GridctlError
-from .plan import Action, Plan
-from .render.markdown import DEFAULT_LIMIT, render_markdown
+from ..errors import GitHubError, GridctlError
+from ..plan import Action, Plan
+from .markdown import DEFAULT_LIMIT, render_markdown
 
 RESULTS = ("no-changes", "changes", "destroys")  # least to most severe
 LABELS: dict[str, tuple[str, str]] = {

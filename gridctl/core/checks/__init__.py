@@ -10,7 +10,7 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import Diagnostic
+from ...errors import Diagnostic
 
 MODULES: tuple[str, ...] = ("dispatch",)
 

@@ -1,0 +1,48 @@
+"""gridctl's command line: parse, call the library, render diagnostics once, exit 0/1/2.
+
+Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes), 1 error, 2 changes
+present (``plan --detailed-exitcode``). Errors print as ``file:line:col: error: ...`` on
+stderr without a traceback (``GRIDCTL_DEBUG=1`` shows one for unexpected errors).
+
+One module per command group, each exposing ``register(app)``; they import the shared helpers
+from :mod:`.common` and the library below them, never this package.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from ..sandbox.cli import app as sandbox_app
+from . import comment, dispatch, imports, plan, queue, runners, state
+
+app = typer.Typer(
+    name="gridctl",
+    help="Declarative plan/apply for fleets of GitHub accounts, repositories and Actions runners.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(state.state_app, name="state")
+#: the order of ``gridctl --help``
+for _module in (plan, runners, dispatch, queue, comment, imports, state):
+    _module.register(app)
+
+
+def main() -> None:
+    import signal
+
+    def terminate(signum: int, frame: Any) -> None:
+        # a cancelled CI job sends SIGTERM: unwind like Ctrl-C so locks are released and the
+        # journal and state are written
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, terminate)
+    app()
+
+
+if __name__ == "__main__":
+    main()
