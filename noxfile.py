@@ -23,12 +23,14 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def lint(session: nox.Session) -> None:
+    """ruff with the rules selected in pyproject.toml ([tool.ruff.lint], mccabe C901 included)."""
     session.install("ruff>=0.5")
     session.run("ruff", "check", "gridctl", "tests", "noxfile.py")
 
 
 @nox.session(python=PYTHON)
 def typecheck(session: nox.Session) -> None:
+    """mypy with pyproject.toml's [tool.mypy]: strict, bare generics allowed."""
     session.install("-e", ".", "mypy>=1.10")
     session.run("mypy", "gridctl")
 
@@ -43,6 +45,16 @@ def bench(session: nox.Session) -> None:
         if wanted and not any(w in path.name for w in wanted):
             continue
         session.run("python", str(path))
+
+
+@nox.session(python=False)
+def schema(session: nox.Session) -> None:
+    """Rewrite schemas/grid.schema.json with every resource kind's manifest section merged in."""
+    session.run(
+        "python", "-c",
+        "import json; from gridctl.resources import manifest_schema; from gridctl.manifest.schema import schema_path; "
+        "schema_path('grid.schema.json').write_text(json.dumps(manifest_schema(), indent=2, ensure_ascii=False) + '\\n')",
+    )
 
 
 @nox.session(python=False)

@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from . import __version__
+from .errors import Diagnostic
 
 FORMAT_VERSION = "1"
 
@@ -107,6 +109,12 @@ class Plan:
     created_at: str = ""
     #: safety problems found by :func:`check_safety` (apply refuses them without --force)
     unsafe: list[str] = field(default_factory=list)
+    #: state entries to record without a write (objects found matching the manifest); not saved
+    adopt: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: managed addresses gone from GitHub and the manifest, to drop from state; not saved
+    forget: list[str] = field(default_factory=list)
+    #: plan-time check findings (warnings; errors stop the plan); not part of the plan's id
+    diagnostics: list[Diagnostic] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.changes = sorted(self.changes, key=lambda c: c.sort_key)
@@ -186,11 +194,15 @@ MAX_SAFE_DELETE_FRACTION = 0.30
 MIN_EXISTING_FOR_THRESHOLD = 10
 
 
-def check_safety(plan: Plan, existing: dict[tuple[str, str], int], own_logins: dict[str, str]) -> list[str]:
-    """Reasons this plan needs ``--force`` (octoDNS-style thresholds; GitHub's dangerous changes).
+def check_safety(
+    plan: Plan,
+    existing: dict[tuple[str, str], int],
+    change_rules: Callable[[Change], list[str]] | None = None,
+) -> list[str]:
+    """Reasons this plan needs ``--force``: octoDNS-style delete thresholds per collection, then
+    what ``change_rules`` (each kind's own dangerous changes) says of every change.
 
-    ``existing`` counts live items per (kind, scope) collection; ``own_logins`` maps each
-    repository to the login gridctl manages it with.
+    ``existing`` counts live items per (kind, scope) collection.
     """
     reasons: list[str] = []
     deletes: dict[tuple[str, str], int] = {}
@@ -201,13 +213,7 @@ def check_safety(plan: Plan, existing: dict[tuple[str, str], int], own_logins: d
         total = existing.get((kind, scope), 0)
         if total >= MIN_EXISTING_FOR_THRESHOLD and n / total > MAX_SAFE_DELETE_FRACTION:
             reasons.append(f"deletes {n} of {total} {kind} items in {scope} (more than {int(MAX_SAFE_DELETE_FRACTION * 100)}%)")
-    for c in plan.changes:
-        if c.kind == "repo" and c.action == Action.UPDATE and c.after and c.after.get("visibility") == "public" and (c.before or {}).get("visibility") != "public":
-            reasons.append(f"{c.address}: makes a private repository public")
-        if c.kind == "repo" and c.action == Action.DELETE and (c.meta.get("hard_delete") or c.meta.get("on_destroy") == "delete"):
-            reasons.append(f"{c.address}: deletes the repository and everything in it (cannot be undone)")
-        if c.kind == "collaborator" and c.action == Action.DELETE:
-            login = (c.before or {}).get("login", "")
-            if login and own_logins.get(c.scope, "").lower() == login.lower():
-                reasons.append(f"{c.address}: removes gridctl's own access ({login}) to {c.scope}")
+    if change_rules is not None:
+        for c in plan.changes:
+            reasons.extend(change_rules(c))
     return reasons

@@ -14,6 +14,7 @@ from typing import Any
 
 import typer
 
+from .. import __version__
 from ..sandbox.cli import app as sandbox_app
 from . import comment, dispatch, imports, plan, queue, runners, state
 
@@ -25,6 +26,24 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gridctl {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", is_eager=True, callback=_print_version, help="Print gridctl's version and exit."
+    ),
+) -> None:
+    # options of ``gridctl`` itself; the help text is the Typer's own (above)
+    pass
+
+
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(state.state_app, name="state")
 #: the order of ``gridctl --help``

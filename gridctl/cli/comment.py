@@ -182,8 +182,8 @@ def register(app: typer.Typer) -> None:
         gridctl label (gridctl:changes, gridctl:no-changes or gridctl:destroys)."""
 
         def go() -> None:
-            from ..manifest.load import load_manifest
             from ..manifest.sources import Sensitive, read_source
+            from ..resources import load_manifest
             from ..review.pr import comment_key, full_plan_pointer, post_plan
 
             plan, diags = load_saved(plan_file)

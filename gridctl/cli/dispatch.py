@@ -57,9 +57,10 @@ def register(app: typer.Typer) -> None:
             return _one(file, options, names[0], parse_overrides(overrides_raw), when_idle, wait, timeout, poll_interval, dry_run)
 
         def _ready(file: Path, options: Options, only: list[str], dry_run: bool) -> int:
-            from ..fleet.dispatch import Dispatcher, connect, find_template, pass_lock, ready_pass
+            from ..core.session import Session
+            from ..fleet.dispatch import Dispatcher, find_template, pass_lock, ready_pass
 
-            with connect(file, options) as s:
+            with Session.connect(file, options) as s:
                 # each template once, however often it is named
                 templates = [find_template(s.manifest, n) for n in dict.fromkeys(only)] if only else list(s.manifest.dispatch.values())
                 with pass_lock(s.workdir) as acquired:
@@ -78,18 +79,18 @@ def register(app: typer.Typer) -> None:
 
         def _one(file: Path, options: Options, name: str, overrides: dict, when_idle: bool, wait: bool,
                  timeout: float, poll_interval: float, dry_run: bool) -> int:
+            from ..core.session import Session
             from ..errors import Diagnostic, ManifestError
             from ..fleet.dispatch import (
                 Dispatcher,
                 DispatchError,
                 RunTimeout,
-                connect,
                 find_template,
                 locate,
                 wait_for_run,
             )
 
-            with connect(file, options) as s:
+            with Session.connect(file, options) as s:
                 m = s.manifest
                 t = find_template(m, name)
                 given = {**t.inputs, **overrides}

@@ -42,10 +42,10 @@ def validate(
     """Check the manifest (schema, references, sources) without calling GitHub."""
 
     def go() -> None:
-        from ..manifest.load import load_manifest
+        from ..resources import load_manifest
 
         m = load_manifest(file, tokens=not sandbox)
-        report_diagnostics(getattr(m, "warnings", []))
+        report_diagnostics(m.warnings)
         typer.echo(f"{file}: valid ({len(m.accounts)} account(s), {len(m.repos)} repository(ies))")
 
     run_command(go)
@@ -82,7 +82,7 @@ def plan(
 
         with Session.open(file, session_options(sandbox, api_url, state_dir), operation="plan") as s:
             p = s.plan(destroy=destroy, targets=target or [])
-            diags = [*getattr(s.manifest, "warnings", []), *getattr(p, "diagnostics", [])]
+            diags = [*s.manifest.warnings, *p.diagnostics]
             report_diagnostics(diags)
             pointer = full_plan_pointer(out)
             if fmt == "markdown":

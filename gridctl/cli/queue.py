@@ -10,9 +10,14 @@ from __future__ import annotations
 
 import json
 import sys
+from contextlib import AbstractContextManager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
+
+if TYPE_CHECKING:
+    from ..fleet.taskqueue import TaskQueue
 
 
 def register(app: typer.Typer) -> None:
@@ -25,8 +30,10 @@ def register(app: typer.Typer) -> None:
     AccountOpt = typer.Option(None, "--account", help="Act with this manifest account's token (default: the queue's account).")
     NodeOpt = typer.Option(None, "--node", help="The worker node's id (letters, digits, '_', '.', ':', '@', '-').")
 
-    def connect(file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None):
-        from ..fleet.taskqueue import open_queue
+    def connect(
+        file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None
+    ) -> AbstractContextManager[TaskQueue]:
+        from ..core.session import open_queue
 
         return open_queue(file, name, sandbox=sandbox, api_url=api_url, workdir=state_dir, account=account)
 

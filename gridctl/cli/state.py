@@ -27,7 +27,7 @@ import typer
 def open_backend(file: Path, sandbox: bool, api_url: str | None, state_dir: Path | None) -> Iterator[Any]:
     """The manifest's state backend, connected when it is on GitHub (no lock is taken)."""
     from ..core.session import Session, workdir_for
-    from ..manifest.load import load_manifest
+    from ..resources import load_manifest
     from ..state.local import LocalBackend
     from .common import session_options
 

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from ..errors import ApplyError, GitHubError, GridctlError, ManifestError, StalePlanError
+from ..manifest.model import Manifest
 from ..plan import Action, Change, Note, Plan, check_safety
 from ..resources import KINDS
 from ..resources.base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope, ScopePlan, live_fp
@@ -153,16 +154,15 @@ def build_plan(env: PlanEnv) -> Plan:
         accounts={a.id: a.login for a in env.manifest.accounts.values()},
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
-    plan.adopt = adopt  # type: ignore[attr-defined]
-    plan.forget = forget  # type: ignore[attr-defined]
-    own = {r.full_name: env.manifest.accounts[r.account].login for r in env.manifest.repos.values()}
-    plan.unsafe = check_safety(plan, existing, own)
+    plan.adopt = adopt
+    plan.forget = forget
+    plan.unsafe = check_safety(plan, existing, change_rules(env.manifest))
     _check_prevent_destroy(plan, env)
     if not env.destroy:
         from .checks import run_checks
 
         diags = run_checks(env, plan)
-        plan.diagnostics = diags  # type: ignore[attr-defined]
+        plan.diagnostics = diags
         if any(d.severity == "error" for d in diags):
             raise ManifestError(diags)
     return plan
@@ -177,12 +177,18 @@ def _matches_any(address: str, scope: str | None, targets: list[str]) -> bool:
     return False
 
 
+def change_rules(manifest: Manifest) -> Callable[[Change], list[str]]:
+    """Each kind's safety rules, for :func:`gridctl.plan.check_safety`."""
+    own = {r.full_name: manifest.accounts[r.account].login for r in manifest.repos.values()}
+    return lambda c: KINDS[c.kind].safety(c, own) if c.kind in KINDS else []
+
+
 def _select_targets(changes: list[Change], targets: list[str]) -> list[Change]:
     picked = [c for c in changes if _matches_any(c.address, c.scope, targets)]
-    # a change inside a repository that is being created needs that creation
-    repos_needed = {c.scope.split(" ")[0] for c in picked}
+    # a change inside a scope that is being created (a repository) needs that creation
+    scopes_needed = {c.scope.split(" ")[0] for c in picked}
     for c in changes:
-        if c.kind == "repo" and c.action == Action.CREATE and c.scope in repos_needed and c not in picked:
+        if KINDS[c.kind].container and c.action == Action.CREATE and c.scope in scopes_needed and c not in picked:
             picked.append(c)
     return picked
 
@@ -190,7 +196,7 @@ def _select_targets(changes: list[Change], targets: list[str]) -> list[Change]:
 def _check_prevent_destroy(plan: Plan, env: PlanEnv) -> None:
     blocked = []
     for c in plan.changes:
-        if c.kind == "repo" and c.action == Action.DELETE and c.meta.get("prevent_destroy"):
+        if c.action == Action.DELETE and c.meta.get("prevent_destroy"):
             blocked.append(c.address)
     if blocked:
         raise GridctlError(
@@ -252,8 +258,8 @@ def execute(
         if on_change:
             skipped = result.result.get("skipped")
             on_change("skipped" if skipped else "done", change, str(skipped or ""))
-    state.apply_update(getattr(plan, "adopt", {}) or {})
-    for address in getattr(plan, "forget", []) or []:
+    state.apply_update(plan.adopt)
+    for address in plan.forget:
         state.forget(address)
     return report
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from ..errors import GridctlError
 from ..manifest.model import Manifest
 from ..plan import Change, Plan, check_safety
+from .engine import change_rules
 from .journal import read_entries, run_path
 
 
@@ -35,5 +36,5 @@ def rollback_plan(workdir: Path, run_id: str | None, manifest: Manifest) -> tupl
         accounts={a.id: a.login for a in manifest.accounts.values()},
         created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     )
-    plan.unsafe = check_safety(plan, {}, {})
+    plan.unsafe = check_safety(plan, {}, change_rules(manifest))
     return plan, skipped

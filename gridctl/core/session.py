@@ -13,18 +13,23 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..errors import AuthError, GitHubError, GridctlError, UnsafePlanError
+from ..fleet.taskqueue import QueueError, TaskQueue, find_queue
 from ..github.client import AccountClient, EtagCache, api_url_from_env
 from ..github.retry import RetryPolicy
-from ..manifest.load import load_manifest
+from ..github.scopes import satisfied
 from ..manifest.model import Manifest
 from ..plan import Plan
+from ..resources import KINDS, load_manifest
 from ..resources.base import ApplyContext, PlanEnv
+from ..state.github import token_scopes as state_token_scopes
 from ..state.local import LocalBackend, State, fingerprint_key
 from .engine import ApplyReport, build_plan, execute
 from .journal import Journal, new_run_id, recover
@@ -53,46 +58,16 @@ def workdir_for(manifest_file: Path, explicit: Path | None = None) -> Path:
 
 
 def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
-    """For each account: scope -> the manifest section that needs it."""
+    """For each account: scope -> the manifest entry that needs it (the first one asking)."""
     need: dict[str, dict[str, str]] = {a: {} for a in m.accounts}
-    for r in m.repos.values():
-        private = r.settings.get("visibility", "public") != "public"
-        need[r.account].setdefault("repo" if private else "public_repo", f"repos.{r.full_name}")
-        if any(p.startswith(".github/workflows/") for p in r.files):
-            need[r.account].setdefault("workflow", f"repos.{r.full_name}.files")
-        for acc in r.collaborator_accounts.values():
-            need[acc].setdefault("repo", f"repos.{r.full_name}.collaborators.{acc} (accepting the invitation)")
-    for cs in m.codespaces_secrets:
-        need[cs.account].setdefault("codespace", f"codespaces_secrets.{cs.account}")
-    for os_ in m.org_secrets:
-        need[os_.account].setdefault("admin:org", f"org_secrets.{os_.account}")
-    for v in m.org_variables:
-        need[v.account].setdefault("admin:org", f"org_variables.{v.account}")
-    for g in m.runner_groups:
-        need[g.account].setdefault("admin:org", f"runner_groups.{g.account}")
-    for rn in m.runners:
-        if rn.is_org:
-            need[rn.account].setdefault("admin:org", f"runners (scope {rn.scope})")
-    if m.state.backend == "github" and m.state.repo:
-        state_repo = m.repo(m.state.repo)
-        state_acc = m.state.account or (state_repo.account if state_repo else None)
-        if state_acc is None:
-            owner = m.account_for_owner(m.state.repo.split("/")[0])
-            state_acc = owner.id if owner else None
-        if state_acc in need:
-            need[state_acc].setdefault("repo", "state (backend github)")
-    for q in m.queues.values():
-        if q.validate_pull_requests:
-            need[q.account].setdefault("workflow", f"queues.{q.name}.validate_pull_requests")
+    for kind in KINDS.values():
+        for account, scope, why in kind.token_scopes(m):
+            if account in need:
+                need[account].setdefault(scope, why)
+    for account, scope, why in state_token_scopes(m):
+        if account in need:
+            need[account].setdefault(scope, why)
     return need
-
-
-#: a required scope is also satisfied by these broader ones
-SCOPE_IMPLIED_BY = {
-    "public_repo": {"repo"},
-    "codespace": {"codespace:secrets"},
-    "read:org": {"admin:org", "write:org"},
-}
 
 
 @dataclass
@@ -221,7 +196,7 @@ class Session:
             if scopes is None:
                 continue  # fine-grained tokens and apps do not report scopes
             for scope, why in sorted(needs.get(acc.id, {}).items()):
-                if scope in scopes or SCOPE_IMPLIED_BY.get(scope, set()) & scopes:
+                if satisfied(scope, scopes):
                     continue
                 problems.append(f"account {acc.id}: token lacks scope {scope}, needed by {why}")
         if problems:
@@ -313,3 +288,66 @@ class Session:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {a: c.stats.as_dict() for a, c in self.clients.items()}
+
+
+# -- queues: a client for one account, no state lock ----------------------------------------------
+
+
+@contextlib.contextmanager
+def open_queue(manifest_file: str | Path, name: str, *, sandbox: bool = False, api_url: str | None = None,
+               workdir: Path | None = None, account: str | None = None, sandbox_wait: float = 120.0) -> Iterator[TaskQueue]:
+    """A :class:`TaskQueue` with one client for the queue's account (or ``account``).
+
+    Unlike :class:`Session` this takes no state lock (a queue operation
+    changes no gridctl state, and workers on one machine must not wait for each other), reads
+    only that account's token, checks no token scopes (GitHub's answers say enough) and keeps
+    its ETag cache in memory (concurrent workers would fight over the file). ``--sandbox``
+    shares the embedded sandbox's folder, which one process at a time may serve: commands wait
+    for it (up to ``sandbox_wait`` seconds), so sandboxed workers take turns.
+    """
+    from ..manifest.sources import Sensitive, read_source
+
+    path = Path(manifest_file)
+    m = load_manifest(path, resolve=False)
+    spec = find_queue(m, name)
+    acc_id = account or spec.account
+    if acc_id not in m.accounts:
+        raise QueueError(f"unknown account {acc_id!r}; accounts are: {', '.join(m.accounts)}")
+    acc = m.accounts[acc_id]
+    embedded = None
+    try:
+        if sandbox:
+            embedded, base_url, tokens = _start_embedded(workdir_for(path, workdir), m, sandbox_wait)
+            token = tokens[acc_id]
+            write_interval = 0.0
+        else:
+            base_url = api_url_from_env(api_url)
+            token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+            write_interval = float(m.settings.get("write_interval", 1.0))
+        if os.environ.get("GRIDCTL_WRITE_INTERVAL"):
+            write_interval = float(os.environ["GRIDCTL_WRITE_INTERVAL"])
+        client = AccountClient(acc.id, token, base_url, policy=RetryPolicy.from_env(), cache=EtagCache(), write_interval=write_interval)
+        try:
+            yield TaskQueue(client, spec)
+        finally:
+            client.close()
+    finally:
+        if embedded is not None:
+            embedded.stop()
+
+
+def _start_embedded(workdir: Path, m: Manifest, wait: float) -> tuple[Any, str, dict[str, Any]]:
+    from ..sandbox.embedded import EmbeddedSandbox
+    from ..sandbox.store import StoreError
+
+    deadline = time.monotonic() + wait
+    while True:
+        embedded = EmbeddedSandbox(workdir)
+        try:
+            url, tokens = embedded.start(m)
+            return embedded, url, tokens
+        except StoreError:
+            embedded.stop()
+            if time.monotonic() > deadline:
+                raise QueueError(f"the embedded sandbox in {workdir / 'sandbox'} stayed busy for {int(wait)}s (another gridctl --sandbox is running)") from None
+            time.sleep(random.uniform(0.05, 0.25))

@@ -42,7 +42,6 @@ from ..errors import Diagnostic, GitHubError, GridctlError
 from ..manifest.model import DispatchTemplate, FileSpec, Manifest, RepoSpec
 
 if TYPE_CHECKING:
-    from ..core.session import Options, Session
     from ..github.client import AccountClient
     from ..github.reader import Reader
 
@@ -424,16 +423,6 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 
 
 @contextlib.contextmanager
-def connect(file: str | Path, options: Options) -> Iterator[Session]:
-    """A Session with one client per account, without the state lock: dispatching changes no
-    state, and a long ``--wait`` or a cron pass must not block ``gridctl apply``."""
-    from ..core.session import Session
-
-    with Session.connect(file, options) as session:
-        yield session
-
-
-@contextlib.contextmanager
 def pass_lock(workdir: Path) -> Iterator[bool]:
     """An exclusive, non-blocking lock for one ``--ready`` pass (True when acquired), so two
     overlapping cron runs cannot both fire the same template."""
@@ -713,7 +702,7 @@ def wait_for_run(
     deadline = clock() + max(0.0, timeout)
     last: tuple[str, str | None] | None = None
     while True:
-        run = client.get(f"/repos/{repo}/actions/runs/{run_id}", missing_ok=False)
+        run: dict[str, Any] = client.get(f"/repos/{repo}/actions/runs/{run_id}", missing_ok=False)
         now = (str(run.get("status")), run.get("conclusion"))
         if now != last and on_status is not None:
             on_status(*now)

@@ -34,14 +34,12 @@ from __future__ import annotations
 
 import base64
 import calendar
-import contextlib
 import hashlib
 import json
-import os
 import random
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -149,7 +147,8 @@ def load_task_file(path: Path) -> dict:
     diags = check_task(data, pos)
     if diags:
         raise ManifestError(diags)
-    return data
+    task: dict = data  # check_task passed: the top level is a mapping
+    return task
 
 
 def parse_task(raw: bytes, name: str) -> dict:
@@ -358,7 +357,7 @@ class TaskQueue:
 
     def _tree(self, ish: str) -> dict:
         # uncached: trees are read once per head, and a whole tree has no place in the ETag cache
-        tree = self.client.raw("GET", f"/repos/{self.repo}/git/trees/{quote(ish)}", params={"recursive": "1"})
+        tree: dict = self.client.raw("GET", f"/repos/{self.repo}/git/trees/{quote(ish)}", params={"recursive": "1"})
         if tree.get("truncated"):
             raise QueueError(
                 f"queue {self.spec.name}: {self.repo} has more files than GitHub lists in one tree; "
@@ -485,7 +484,8 @@ class TaskQueue:
             shown = ", ".join(ids[:5]) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
             return _Commit(entries, self._msg(f"submit {shown}"), paths)
 
-        return self._transact("submit", build)
+        submitted: list[str] = self._transact("submit", build)
+        return submitted
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per state: how many tasks, the oldest one's age in seconds, how many have no stamp."""
@@ -528,7 +528,8 @@ class TaskQueue:
                 return _Commit(self._fail_invalid(invalid, now), self._msg("move invalid task files to failed/"), None)
             return None
 
-        return self._transact("claim", build)
+        claimed: dict | None = self._transact("claim", build)
+        return claimed
 
     def finish(self, task_id: str, outcome: str, result: bytes | None = None, node: str | None = None) -> dict:
         """Move an in-progress task to completed/ or failed/, with ``result`` as its sibling
@@ -574,7 +575,8 @@ class TaskQueue:
             verb = "complete" if outcome == "completed" else "fail"
             return _Commit(entries, self._msg(f"{verb} {task_id}" + (f" ({node})" if node else "")), body)
 
-        return self._transact(outcome, build)
+        finished: dict = self._transact(outcome, build)
+        return finished
 
     def reap(self) -> list[tuple[str, str]]:
         """Tasks in progress for ``orphan_after`` or longer go back to the queue (attempts + 1),
@@ -702,67 +704,3 @@ def find_queue(m: Manifest, name: str) -> QueueSpec:
         known = ", ".join(sorted(m.queues)) or "none declared"
         raise QueueError(f"{m.file}: no queue named {name!r} (queues: {known})")
     return spec
-
-
-@contextlib.contextmanager
-def open_queue(manifest_file: str | Path, name: str, *, sandbox: bool = False, api_url: str | None = None,
-               workdir: Path | None = None, account: str | None = None, sandbox_wait: float = 120.0) -> Iterator[TaskQueue]:
-    """A :class:`TaskQueue` with one client for the queue's account (or ``account``).
-
-    Unlike :class:`~gridctl.core.session.Session` this takes no state lock (a queue operation
-    changes no gridctl state, and workers on one machine must not wait for each other), reads
-    only that account's token, checks no token scopes (GitHub's answers say enough) and keeps
-    its ETag cache in memory (concurrent workers would fight over the file). ``--sandbox``
-    shares the embedded sandbox's folder, which one process at a time may serve: commands wait
-    for it (up to ``sandbox_wait`` seconds), so sandboxed workers take turns.
-    """
-    from ..core.session import workdir_for
-    from ..github.client import EtagCache, api_url_from_env
-    from ..github.retry import RetryPolicy
-    from ..manifest.load import load_manifest
-    from ..manifest.sources import Sensitive, read_source
-
-    path = Path(manifest_file)
-    m = load_manifest(path, resolve=False)
-    spec = find_queue(m, name)
-    acc_id = account or spec.account
-    if acc_id not in m.accounts:
-        raise QueueError(f"unknown account {acc_id!r}; accounts are: {', '.join(m.accounts)}")
-    acc = m.accounts[acc_id]
-    embedded = None
-    try:
-        if sandbox:
-            embedded, base_url, tokens = _start_embedded(workdir_for(path, workdir), m, sandbox_wait)
-            token = tokens[acc_id]
-            write_interval = 0.0
-        else:
-            base_url = api_url_from_env(api_url)
-            token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
-            write_interval = float(m.settings.get("write_interval", 1.0))
-        if os.environ.get("GRIDCTL_WRITE_INTERVAL"):
-            write_interval = float(os.environ["GRIDCTL_WRITE_INTERVAL"])
-        client = AccountClient(acc.id, token, base_url, policy=RetryPolicy.from_env(), cache=EtagCache(), write_interval=write_interval)
-        try:
-            yield TaskQueue(client, spec)
-        finally:
-            client.close()
-    finally:
-        if embedded is not None:
-            embedded.stop()
-
-
-def _start_embedded(workdir: Path, m: Manifest, wait: float) -> tuple[Any, str, dict[str, Any]]:
-    from ..sandbox.embedded import EmbeddedSandbox
-    from ..sandbox.store import StoreError
-
-    deadline = time.monotonic() + wait
-    while True:
-        embedded = EmbeddedSandbox(workdir)
-        try:
-            url, tokens = embedded.start(m)
-            return embedded, url, tokens
-        except StoreError:
-            embedded.stop()
-            if time.monotonic() > deadline:
-                raise QueueError(f"the embedded sandbox in {workdir / 'sandbox'} stayed busy for {int(wait)}s (another gridctl --sandbox is running)") from None
-            time.sleep(random.uniform(0.05, 0.25))

@@ -24,8 +24,10 @@ class Reader:
         mk = ("list", url, key, per_page, tuple(sorted((params or {}).items())))
         if mk not in self.memo:
             self.memo[mk] = self.client.get_list(url, params, key=key, per_page=per_page)
-        return self.memo[mk]
+        items: list[Any] | None = self.memo[mk]
+        return items
 
     def repo(self, full_name: str) -> dict | None:
         """The repository, or None when it does not exist (or cannot be seen)."""
-        return self.get(f"/repos/{full_name}")
+        repo: dict | None = self.get(f"/repos/{full_name}")
+        return repo

@@ -96,7 +96,7 @@ class RetryPolicy:
 
     def wait_for(self, exc: BaseException, attempt: int) -> float:
         kind = classify(exc)
-        backoff = min(self.cap, self.base * (2 ** (attempt - 1)))
+        backoff: float = min(self.cap, self.base * (2 ** (attempt - 1)))
         if kind == "primary" and isinstance(exc, GithubException):
             reset = _header(exc, "x-ratelimit-reset")
             if reset and reset.isdigit():
@@ -110,7 +110,8 @@ class RetryPolicy:
                 reset = _header(exc, "x-ratelimit-reset")
                 if reset and reset.isdigit():
                     return min(self.max_wait, max(1.0, float(reset) - self.clock() + 1.0))
-            return self.secondary_floor * (2 ** (attempt - 1))
+            doubled: float = self.secondary_floor * (2 ** (attempt - 1))
+            return doubled
         # transient: full jitter
         return self.jitter.uniform(0, backoff)
 

@@ -887,7 +887,7 @@ def _write_text(path: Path, text: str, *, private: bool) -> None:
 def run_import(opts: ImportOptions) -> ImportResult:
     """Read one account and write the manifest and its key files. Raises GridctlError."""
     from ..core.session import Options, Session, workdir_for
-    from ..manifest.load import load_manifest
+    from ..resources import load_manifest
 
     out = opts.output
     out_dir = out.resolve().parent

@@ -10,9 +10,12 @@ from __future__ import annotations
 import glob
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from jsonschema import Draft202012Validator
 
 from ..errors import Diagnostic, ManifestError, SourceError
 from . import keys as keymod
@@ -36,7 +39,9 @@ from .model import (
     SecretRef,
     StateSpec,
 )
+from .schema import load_schema
 from .schema import validate as schema_validate
+from .sections import Section, SectionContext, merged_schema, parse_sections
 from .sources import Sensitive, Source, read_source, read_values, resolve_path
 from .yamlpos import PathT, Positions, YamlLoadError, load_yaml
 
@@ -151,12 +156,23 @@ def _merge_file(f: Path, root: Path, display_root: str, section: str, target: di
                 pos.keys[(section,) + k] = v
 
 
-def load_manifest(file: str | Path, *, resolve: bool = True, tokens: bool = True) -> Manifest:
+_VALIDATORS: dict[tuple[int, ...], Draft202012Validator] = {}
+
+
+def _validator_for(sections: Sequence[Section]) -> Draft202012Validator:
+    key = tuple(id(s) for s in sections)
+    if key not in _VALIDATORS:
+        _VALIDATORS[key] = Draft202012Validator(merged_schema(load_schema(), sections))
+    return _VALIDATORS[key]
+
+
+def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve: bool = True, tokens: bool = True) -> Manifest:
     """Load, validate and (with ``resolve``) read every source of a manifest.
 
-    Raises :class:`ManifestError` with every problem found. Warnings ride along on
-    ``manifest.warnings``. ``tokens=False`` skips reading token sources (the embedded sandbox
-    provides its own tokens).
+    ``sections`` are the kind-owned sections (``gridctl.resources.SECTIONS``; the kind registry's
+    :func:`gridctl.resources.load_manifest` passes them). Raises :class:`ManifestError` with
+    every problem found. Warnings ride along on ``manifest.warnings``. ``tokens=False`` skips
+    reading token sources (the embedded sandbox provides its own tokens).
     """
     path = Path(file)
     display = str(file)
@@ -179,17 +195,18 @@ def load_manifest(file: str | Path, *, resolve: bool = True, tokens: bool = True
     for tp, is_key in tokens_at.items():
         c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
     token_paths = set(tokens_at)
-    c.diags.extend(schema_validate(data, pos, skip=token_paths))
+    c.diags.extend(schema_validate(data, pos, skip=token_paths, using=_validator_for(sections)))
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
     m.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     _build(m, c)
+    parse_sections(SectionContext(m, c.error, c.warn), sections)
     if resolve and not c.failed:
         _resolve(m, c, tokens=tokens)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
-    m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]  # type: ignore[attr-defined]
+    m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]
     return m
 
 

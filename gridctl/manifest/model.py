@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Diagnostic
 from .sources import Sensitive, Source
 from .yamlpos import PathT, Positions
 
@@ -128,6 +129,8 @@ class RepoSpec:
     deploy_keys: dict[str, DeployKeySpec] = field(default_factory=dict)
     files: dict[str, FileSpec] = field(default_factory=dict)
     prune: dict[str, bool] = field(default_factory=dict)
+    #: what each kind-owned section (``manifest.sections.Section``) parsed, by section key
+    sections: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -243,6 +246,10 @@ class Manifest:
     state: StateSpec = field(default_factory=StateSpec)
     settings: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
+    #: top-level kind-owned sections, parsed, by section key
+    sections: dict[str, Any] = field(default_factory=dict)
+    #: warnings found while loading (printed by the commands, never fatal)
+    warnings: list[Diagnostic] = field(default_factory=list)
 
     def account_for_owner(self, owner: str) -> Account | None:
         low = owner.lower()

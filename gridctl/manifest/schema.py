@@ -276,10 +276,11 @@ def _superseded(errors: list[ValidationError]) -> set[int]:
     return {i for i, e in enumerate(errors) if superseded(e)}
 
 
-def validate(data: Any, pos: Positions, skip: set[PathT] | None = None) -> list[Diagnostic]:
-    """Every schema problem, translated and positioned, in file order."""
+def validate(data: Any, pos: Positions, skip: set[PathT] | None = None, *, using: Draft202012Validator | None = None) -> list[Diagnostic]:
+    """Every schema problem, translated and positioned, in file order (``using``: a validator
+    of the manifest schema with the kinds' sections merged in; default the file as it is)."""
     skip = skip or set()
-    errors = [e for e in validator().iter_errors(data) if not any(tuple(e.absolute_path)[: len(s)] == s for s in skip)]
+    errors = [e for e in (using or validator()).iter_errors(data) if not any(tuple(e.absolute_path)[: len(s)] == s for s in skip)]
     drop = _superseded(errors)
     out: list[Diagnostic] = []
     for i, err in enumerate(errors):

@@ -1,15 +1,21 @@
 """The registry of resource kinds. Each module in ``MODULES`` exports ``KINDS``, a list of
-:class:`~gridctl.resources.base.Kind` instances; adding a kind touches its module and, for a
-new module, one line here.
+:class:`~gridctl.resources.base.Kind` instances; adding a kind is its module and one line here.
 
-Order here does not matter (``Kind.order`` decides dependency order); names must be unique —
-:func:`register` refuses a duplicate.
+``Kind.order`` decides dependency order; the order here is the order kinds are asked for token
+scopes and manifest sections. Names must be unique — :func:`register` refuses a duplicate.
+:func:`load_manifest` loads a manifest with every kind's sections plugged in.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import Any
 
+from ..manifest import load as _load
+from ..manifest.model import Manifest
+from ..manifest.schema import load_schema
+from ..manifest.sections import Section, merged_schema
 from .base import Kind
 
 MODULES = (
@@ -23,6 +29,7 @@ MODULES = (
     "org_variable",  # org-variable
     "runner",  # runner-group, runner
     "queue",  # queue layout
+    "label",  # label
 )
 
 KINDS: dict[str, Kind] = {}
@@ -38,3 +45,18 @@ for _name in MODULES:
     _module = importlib.import_module(f"{__name__}.{_name}")
     for _kind in getattr(_module, "KINDS", []):
         register(_kind)
+
+
+#: every kind's manifest sections, in registry order
+SECTIONS: tuple[Section, ...] = tuple(s for k in KINDS.values() for s in k.sections)
+
+
+def manifest_schema() -> dict[str, Any]:
+    """The manifest's JSON Schema with every kind's section in place: what
+    ``schemas/grid.schema.json`` must hold (``nox -s schema`` writes it)."""
+    return merged_schema(load_schema(), SECTIONS)
+
+
+def load_manifest(file: str | Path, **options: Any) -> Manifest:
+    """:func:`gridctl.manifest.load.load_manifest` with every kind's sections."""
+    return _load.load_manifest(file, sections=SECTIONS, **options)

@@ -33,6 +33,7 @@ from deepdiff import DeepDiff
 from ..github.client import AccountClient
 from ..github.reader import Reader
 from ..manifest.model import Manifest
+from ..manifest.sections import Section
 from ..plan import Action, Change, FieldDiff, Note, fingerprint
 from ..state.local import State
 
@@ -142,6 +143,12 @@ class Kind:
     restorable: ClassVar[bool] = True
     #: GitHub cannot edit objects of this kind (deploy keys): a difference is a REPLACE
     replace_on_change: ClassVar[bool] = False
+    #: objects of this kind contain the scopes of others (a repository): a targeted change
+    #: inside a scope that this plan creates pulls that creation in, and plan-time checks
+    #: know the scope will exist
+    container: ClassVar[bool] = False
+    #: the manifest sections this kind owns (schema fragment + parser), see manifest.sections
+    sections: ClassVar[tuple[Section, ...]] = ()
 
     def reversible(self, action: Action) -> bool:
         """Whether a change with ``action`` can be rolled back (shown in the plan)."""
@@ -176,6 +183,16 @@ class Kind:
             return False
         spec = env.manifest.repo(scope.repo)
         return bool(spec and spec.prune.get(self.prune_key))
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        """(account id, classic token scope, the manifest entry that needs it) for what this
+        kind will read and write; checked against each token before a plan reads anything."""
+        return []
+
+    def safety(self, change: Change, own_logins: dict[str, str]) -> list[str]:
+        """Why ``change`` needs ``--force`` (a dangerous change of this kind); ``own_logins``
+        maps each declared repository to the login gridctl manages it with."""
+        return []
 
     def delete_reason(self, live: Item, state: dict[str, Any] | None) -> str | None:
         """Why a planned delete needs attention (e.g. "online and busy: apply waits..."),

@@ -38,7 +38,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..errors import GitHubError
-from ..manifest.model import PERMISSION_OF, ROLE_OF
+from ..manifest.model import PERMISSION_OF, ROLE_OF, Manifest
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, _flip
 from .repository import repo_scopes
@@ -89,6 +89,19 @@ class Collaborator(Kind):
     name = "collaborator"
     order = 40
     prune_key = "collaborators"
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        # an invitee of this manifest accepts with its own token, which needs the repo scope
+        return [
+            (acc, "repo", f"repos.{r.full_name}.collaborators.{acc} (accepting the invitation)")
+            for r in m.repos.values() for acc in r.collaborator_accounts.values()
+        ]
+
+    def safety(self, change: Change, own_logins: dict[str, str]) -> list[str]:
+        login = (change.before or {}).get("login", "")
+        if change.action == Action.DELETE and login and own_logins.get(change.scope, "").lower() == login.lower():
+            return [f"{change.address}: removes gridctl's own access ({login}) to {change.scope}"]
+        return []
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         out = []

@@ -24,6 +24,7 @@ from urllib.parse import quote
 
 from ..errors import GitHubError, GridctlError
 from ..manifest.load import file_content
+from ..manifest.model import Manifest
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
@@ -47,6 +48,13 @@ def _contents_url(full: str, path: str) -> str:
 class File(Kind):
     name = "file"
     order = 80
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        # GitHub refuses to write under .github/workflows/ without the workflow scope
+        return [
+            (r.account, "workflow", f"repos.{r.full_name}.files")
+            for r in m.repos.values() if any(p.startswith(".github/workflows/") for p in r.files)
+        ]
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         out: list[Scope] = []

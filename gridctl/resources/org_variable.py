@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
+from ..manifest.model import Manifest
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 class OrgVariable(Kind):
     name = "org-variable"
     order = 91
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [(v.account, "admin:org", f"org_variables.{v.account}") for v in m.org_variables]
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         accounts = {v.account for v in env.manifest.org_variables}

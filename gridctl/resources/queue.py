@@ -31,7 +31,7 @@ from urllib.parse import quote
 
 from ..errors import GridctlError
 from ..fleet.taskqueue import KEEP, STATES, TaskQueue, blob_sha
-from ..manifest.model import QueueSpec
+from ..manifest.model import Manifest, QueueSpec
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
@@ -52,6 +52,10 @@ def _listing_url(repo: str, path: str) -> str:
 class Queue(Kind):
     name = "queue"
     order = 85
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        # the pull-request validation workflow is a file under .github/workflows/
+        return [(q.account, "workflow", f"queues.{q.name}.validate_pull_requests") for q in m.queues.values() if q.validate_pull_requests]
 
     def _scope(self, account: str, repo: str, queue: str, path: str, branch: str | None, workflow: bool, declared: bool) -> Scope:
         extra = (("queue", queue), ("path", path), ("branch", branch or ""), ("workflow", workflow), ("declared", declared))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..manifest.model import Manifest
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
@@ -35,6 +36,13 @@ class Repository(Kind):
     name = "repo"
     order = 10
     restorable = False
+    container = True
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [
+            (r.account, "repo" if r.settings.get("visibility", "public") != "public" else "public_repo", f"repos.{r.full_name}")
+            for r in m.repos.values()
+        ]
 
     def address(self, scope: Scope, key: str) -> str:
         return f"repo:{key}"
@@ -82,6 +90,14 @@ class Repository(Kind):
         attrs = {k: _norm(k, data.get(k)) for k in _managed_fields(reader, data)}
         meta: dict[str, Any] = {"id": data["id"], "owner": data["owner"]["login"], "name": data["name"]}
         return {scope.name: Item(scope.name, attrs=attrs, meta=meta)}
+
+    def safety(self, change: Change, own_logins: dict[str, str]) -> list[str]:
+        c = change
+        if c.action == Action.UPDATE and c.after and c.after.get("visibility") == "public" and (c.before or {}).get("visibility") != "public":
+            return [f"{c.address}: makes a private repository public"]
+        if c.action == Action.DELETE and (c.meta.get("hard_delete") or c.meta.get("on_destroy") == "delete"):
+            return [f"{c.address}: deletes the repository and everything in it (cannot be undone)"]
+        return []
 
     def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
         spec = env.manifest.repo(scope.name)

@@ -55,6 +55,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import GitHubError, GridctlError, ManifestError
 from ..fleet import jitfile
 from ..fleet.waiting import wait_settings, wait_until_idle
+from ..manifest.model import Manifest
 from ..manifest.sources import Sensitive
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, attr_diffs
@@ -107,6 +108,9 @@ def _state_scopes(env: PlanEnv, kind: str) -> dict[str, tuple[str, list[str]]]:
 class RunnerGroup(Kind):
     name = "runner-group"
     order = 100
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [(g.account, "admin:org", f"runner_groups.{g.account}") for g in m.runner_groups]
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         watch: dict[str, set[str]] = {}
@@ -268,6 +272,9 @@ def read_runners(reader: Reader, scope: Scope) -> list[dict[str, Any]] | None:
 class Runner(Kind):
     name = "runner"
     order = 110
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [(rn.account, "admin:org", f"runners (scope {rn.scope})") for rn in m.runners if rn.is_org]
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         found: dict[str, tuple[str, str]] = {}  # lower-cased scope name -> (name, account)

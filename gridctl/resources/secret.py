@@ -285,6 +285,9 @@ class OrgSecret(SecretKind):
     name = "org-secret"
     order = 90
 
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [(s.account, "admin:org", f"org_secrets.{s.account}") for s in m.org_secrets]
+
     def address(self, scope: Scope, key: str) -> str:
         return f"{self.name}:{scope.get('org')}:{key}"  # key is "<type>:<NAME>"
 
@@ -361,6 +364,9 @@ CODESPACES = "/user/codespaces/secrets"
 class CodespacesSecret(SecretKind):
     name = "codespaces-secret"
     order = 92
+
+    def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
+        return [(cs.account, "codespace", f"codespaces_secrets.{cs.account}") for cs in m.codespaces_secrets]
 
     def address(self, scope: Scope, key: str) -> str:
         return f"{self.name}:{scope.get('login')}:{key}"

@@ -159,6 +159,19 @@ def state_account(manifest: Any, spec: Any) -> str:
     )
 
 
+def token_scopes(manifest: Any) -> list[tuple[str, str, str]]:
+    """The state repository is private and written through the Git Data API: its account's
+    token needs the ``repo`` scope."""
+    spec = manifest.state
+    if spec.backend != "github" or not spec.repo:
+        return []
+    try:
+        account = state_account(manifest, spec)
+    except GridctlError:
+        return []
+    return [(account, "repo", "state (backend github)")]
+
+
 def _check_path(path: str) -> str:
     path = path.strip()
     parts = path.split("/")

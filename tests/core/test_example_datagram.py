@@ -23,8 +23,8 @@ from typer.testing import CliRunner
 
 from gridctl.cli import app
 from gridctl.manifest.keys import spread
-from gridctl.manifest.load import load_manifest
 from gridctl.manifest.sources import Sensitive
+from gridctl.resources import load_manifest
 from gridctl.sandbox.embedded import EmbeddedSandbox
 from gridctl.sandbox.testing import pygithub
 

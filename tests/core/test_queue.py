@@ -17,8 +17,8 @@ import pytest
 from gridctl.fleet.taskqueue import TaskQueue
 from gridctl.github.client import AccountClient, EtagCache
 from gridctl.github.retry import RetryPolicy
-from gridctl.manifest.load import load_manifest
 from gridctl.manifest.sources import Sensitive
+from gridctl.resources import load_manifest
 
 REPO = "alice/work"
 MANIFEST = """

@@ -15,7 +15,7 @@ import requests
 from typer.testing import CliRunner
 
 from gridctl.cli import app
-from gridctl.manifest.load import load_manifest
+from gridctl.resources import load_manifest
 from gridctl.sandbox.embedded import EmbeddedSandbox
 from gridctl.sandbox.testing import pygithub
 

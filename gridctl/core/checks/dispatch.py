@@ -27,7 +27,10 @@ def check(env: Any, plan: Any) -> list[Diagnostic]:
     m = env.manifest
     if not m.dispatch:
         return []
-    created = {c.scope.lower() for c in plan.changes if c.kind == "repo" and c.action == Action.CREATE}
+    from ...resources import KINDS
+
+    # scopes this plan creates (repositories): their workflow files may be declared, not live
+    created = {c.scope.lower() for c in plan.changes if KINDS[c.kind].container and c.action == Action.CREATE}
     readers: dict[str, Reader] = {}
     out: list[Diagnostic] = []
     for t in sorted(m.dispatch.values(), key=lambda x: x.name):

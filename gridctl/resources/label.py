@@ -1,0 +1,126 @@
+"""Kind ``label``: a repository's issue and pull-request labels (``repos.<r>.labels``).
+
+    repos:
+      alice/demo:
+        labels:
+          bug: {color: d73a4a, description: Something is broken}
+          triage: "#fbca04"            # a colour alone
+        prune: {labels: true}          # also delete labels the manifest does not list
+
+GitHub facts used here (REST "Labels" reference, docs.github.com/en/rest/issues/labels): labels
+are listed at ``GET /repos/{owner}/{repo}/labels`` (paginated), created with ``POST`` there,
+changed with ``PATCH .../labels/{name}`` (``new_name`` renames) and removed with ``DELETE``;
+a colour is six hexadecimal digits without ``#``; names are unique regardless of case, and a
+new repository starts with GitHub's default labels — which ``prune: {labels: true}`` removes
+unless they are declared.
+
+Labels are matched by name without regard to case, so changing only the case of a declared
+name is an update (a rename), not a delete and a create.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from ..manifest.sections import Section, SectionContext
+from ..manifest.yamlpos import PathT
+from ..plan import Action, Change
+from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
+from .repository import repo_scopes
+
+_COLOUR = "^#?[0-9a-fA-F]{6}$"
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Label name -> colour (6 hex digits, '#' optional), or {color, description}.",
+    "propertyNames": {"minLength": 1, "maxLength": 50},
+    "additionalProperties": {
+        "oneOf": [
+            {"type": "string", "pattern": _COLOUR},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["color"],
+                "properties": {
+                    "color": {"type": "string", "pattern": _COLOUR},
+                    "description": {"type": "string", "maxLength": 100},
+                },
+            },
+        ]
+    },
+}
+
+
+def parse(ctx: SectionContext, repo: Any, raw: dict[str, Any], path: PathT) -> dict[str, dict[str, str]]:
+    """name (lower case) -> {name, color, description}; a name declared twice is an error."""
+    out: dict[str, dict[str, str]] = {}
+    for name, value in raw.items():
+        spec = {"color": value} if isinstance(value, str) else dict(value)
+        if name.lower() in out:
+            ctx.error(path + (name,), f"label {name} is declared twice (names are case-insensitive on GitHub)", key=True)
+            continue
+        out[name.lower()] = {
+            "name": name,
+            "color": spec["color"].lstrip("#").lower(),
+            "description": spec.get("description", ""),
+        }
+    return out
+
+
+class Label(Kind):
+    name = "label"
+    order = 62
+    prune_key = "labels"
+    sections = (Section("labels", "repo", SCHEMA, parse, prunable=True),)
+
+    def scopes(self, env: PlanEnv) -> list[Scope]:
+        """Repositories that declare labels, prune them, or have managed ones in state."""
+        managed = {e.get("scope") for e in env.state.resources.values() if e.get("kind") == self.name}
+        out = []
+        for s in repo_scopes(env, self.name):
+            spec = env.manifest.repo(s.name)
+            if spec is not None and ("labels" in spec.sections or spec.prune.get("labels") or s.name in managed):
+                out.append(s)
+        return out
+
+    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
+        spec = env.manifest.repo(scope.name)
+        assert spec is not None
+        return {key: Item(key, attrs=dict(attrs)) for key, attrs in spec.sections.get("labels", {}).items()}
+
+    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
+        if reader.repo(scope.name) is None:
+            return {}
+        out = {}
+        for lb in reader.list(f"/repos/{scope.name}/labels") or []:
+            attrs = {"name": lb["name"], "color": lb["color"].lower(), "description": lb.get("description") or ""}
+            out[lb["name"].lower()] = Item(lb["name"].lower(), attrs=attrs, meta={"id": lb.get("id"), "live_name": lb["name"]})
+        return out
+
+    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        client = ctx.client(change.account)
+        repo = change.scope
+        entry = {"kind": self.name, "scope": repo, "account": change.account}
+        if change.action == Action.CREATE:
+            after = change.after or {}
+            body = {"name": after["name"], "color": after["color"], "description": after["description"]}
+            made = client.raw(
+                "POST", f"/repos/{repo}/labels", body,
+                verify=lambda: client.get(f"/repos/{repo}/labels/{quote(after['name'], safe='')}"),
+            )
+            return ApplyResult({**entry, "id": (made or {}).get("id")}, result={"id": (made or {}).get("id")})
+        current = (change.before or {}).get("name") or change.meta.get("live_name") or change.meta["key"]
+        url = f"/repos/{repo}/labels/{quote(current, safe='')}"
+        if change.action == Action.UPDATE:
+            after = change.after or {}
+            body = {"color": after["color"], "description": after["description"]}
+            if after["name"] != current:
+                body["new_name"] = after["name"]
+            client.raw("PATCH", url, body)
+            return ApplyResult(entry)
+        client.delete(url, f"delete label {current} in {repo}")
+        return ApplyResult(None)
+
+
+KINDS = [Label()]
