@@ -16,26 +16,47 @@ from typing import TYPE_CHECKING
 
 import typer
 
+from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command
+
 if TYPE_CHECKING:
     from ..fleet.taskqueue import TaskQueue
 
 
+def connect(
+    file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None
+) -> AbstractContextManager[TaskQueue]:
+    from ..core.session import open_queue
+
+    return open_queue(file, name, sandbox=sandbox, api_url=api_url, workdir=state_dir, account=account)
+
+
+def finish(outcome: str, name: str, task: str, result: str | None, node: str | None, file: Path, sandbox: bool,
+           api_url: str | None, state_dir: Path | None, account: str | None) -> None:
+    def go() -> None:
+        from ..errors import GridctlError
+
+        data = None
+        if result is not None:
+            try:
+                data = sys.stdin.buffer.read() if result == "-" else Path(result).read_bytes()
+            except OSError as exc:
+                raise GridctlError(f"cannot read the result file {result} ({exc.__class__.__name__})") from None
+        with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+            tq.finish(task, outcome, data, node)
+        size = f" (result: {len(data)} bytes)" if data is not None else ""
+        typer.echo(f"{task}: {outcome}{size}")
+
+    run_command(go)
+
+
 def register(app: typer.Typer) -> None:
     """Add the ``queue`` group to the main app."""
-    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command
 
     q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap.", no_args_is_help=True)
     app.add_typer(q, name="queue")
     NameArg = typer.Argument(..., metavar="NAME", help="The queue (queues.<NAME> in the manifest).")
     AccountOpt = typer.Option(None, "--account", help="Act with this manifest account's token (default: the queue's account).")
     NodeOpt = typer.Option(None, "--node", help="The worker node's id (letters, digits, '_', '.', ':', '@', '-').")
-
-    def connect(
-        file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None
-    ) -> AbstractContextManager[TaskQueue]:
-        from ..core.session import open_queue
-
-        return open_queue(file, name, sandbox=sandbox, api_url=api_url, workdir=state_dir, account=account)
 
     @q.command("check")
     def check(files: list[Path] = typer.Argument(..., metavar="FILE", help="Task files (JSON or YAML).")) -> None:
@@ -127,24 +148,6 @@ def register(app: typer.Typer) -> None:
             return 0
 
         raise typer.Exit(run_command(go) or 0)
-
-    def finish(outcome: str, name: str, task: str, result: str | None, node: str | None, file: Path, sandbox: bool,
-               api_url: str | None, state_dir: Path | None, account: str | None) -> None:
-        def go() -> None:
-            from ..errors import GridctlError
-
-            data = None
-            if result is not None:
-                try:
-                    data = sys.stdin.buffer.read() if result == "-" else Path(result).read_bytes()
-                except OSError as exc:
-                    raise GridctlError(f"cannot read the result file {result} ({exc.__class__.__name__})") from None
-            with connect(file, name, sandbox, api_url, state_dir, account) as tq:
-                tq.finish(task, outcome, data, node)
-            size = f" (result: {len(data)} bytes)" if data is not None else ""
-            typer.echo(f"{task}: {outcome}{size}")
-
-        run_command(go)
 
     @q.command("complete")
     def complete(

@@ -226,6 +226,22 @@ def _masked(d: Diagnostic) -> Diagnostic:
 
 
 def _build(m: Manifest, c: _Collector) -> None:
+    """The frame and the sections not yet owned by a kind, in dependency order (accounts and
+    keys first: everything else refers to them)."""
+    _build_accounts(m, c)
+    _build_keys(m, c)
+    _build_repos(m, c)
+    _build_codespaces(m, c)
+    _build_org_secrets(m, c)
+    _build_org_variables(m, c)
+    _build_runner_groups(m, c)
+    _build_runners(m, c)
+    _build_dispatch(m, c)
+    _build_queues(m, c)
+    _build_state(m, c)
+
+
+def _build_accounts(m: Manifest, c: _Collector) -> None:
     d = m.data
     logins: dict[str, str] = {}
     for acc_id, a in d["accounts"].items():
@@ -237,6 +253,9 @@ def _build(m: Manifest, c: _Collector) -> None:
         logins[login.lower()] = acc_id
         m.accounts[acc_id] = Account(acc_id, login, is_org, Source.from_dict(a["token"]), ("accounts", acc_id))
 
+
+def _build_keys(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for key_id, k in (d.get("keys") or {}).items():
         ks = KeySet(key_id, Source.from_dict(k["source"]), ("keys", key_id))
         spread = k.get("spread")
@@ -248,6 +267,9 @@ def _build(m: Manifest, c: _Collector) -> None:
             ks.per_account = spread.get("per_account")
         m.keys[key_id] = ks
 
+
+def _build_repos(m: Manifest, c: _Collector) -> None:
+    d = m.data
     defaults = (d.get("defaults") or {}).get("repo") or {}
     seen: dict[str, str] = {}
     for full, r in (d.get("repos") or {}).items():
@@ -338,6 +360,9 @@ def _build(m: Manifest, c: _Collector) -> None:
         spec.prune = dict(r.get("prune") or {})
         m.repos[full] = spec
 
+
+def _build_codespaces(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for acc_id, secrets in (d.get("codespaces_secrets") or {}).items():
         ap: PathT = ("codespaces_secrets", acc_id)
         if acc_id not in m.accounts:
@@ -352,6 +377,9 @@ def _build(m: Manifest, c: _Collector) -> None:
             _check_repo_refs(repos, ap + (name, "repos"), m, c)
             m.codespaces_secrets.append(CodespacesSecretSpec(acc_id, name, ref, repos, ap + (name,)))
 
+
+def _build_org_secrets(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for acc_id, types in (d.get("org_secrets") or {}).items():
         ap = ("org_secrets", acc_id)
         if not _need_org(acc_id, ap, m, c):
@@ -363,6 +391,9 @@ def _build(m: Manifest, c: _Collector) -> None:
                 vis, repos = _visibility(s, ap + (typ, name), m, c, acc_id)
                 m.org_secrets.append(OrgSecretSpec(acc_id, typ, name, ref, vis, repos, ap + (typ, name)))
 
+
+def _build_org_variables(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for acc_id, variables in (d.get("org_variables") or {}).items():
         ap = ("org_variables", acc_id)
         if not _need_org(acc_id, ap, m, c):
@@ -378,6 +409,9 @@ def _build(m: Manifest, c: _Collector) -> None:
                 vis, repos, value = "all", [], v
             m.org_variables.append(OrgVariableSpec(acc_id, name.upper(), _scalar(value), vis, repos, vp))
 
+
+def _build_runner_groups(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for acc_id, groups in (d.get("runner_groups") or {}).items():
         ap = ("runner_groups", acc_id)
         if not _need_org(acc_id, ap, m, c):
@@ -392,6 +426,9 @@ def _build(m: Manifest, c: _Collector) -> None:
                 RunnerGroupSpec(acc_id, gname, vis, repos, bool(g.get("allows_public_repos", False)), bool(g.get("restricted_to_workflows", False)), list(g.get("selected_workflows") or []), gp)
             )
 
+
+def _build_runners(m: Manifest, c: _Collector) -> None:
+    d = m.data
     runner_dir = (d.get("settings") or {}).get("runner_dir", "runners")
     seen_runners: set[tuple[str, str]] = set()
     for i, rs in enumerate(d.get("runners") or []):
@@ -433,6 +470,9 @@ def _build(m: Manifest, c: _Collector) -> None:
                 RunnerSpec(scope, account, name, list(rs.get("labels") or []), rs.get("group"), rs.get("work_folder", "_work"), (rs.get("jit_config") or {}).get("write_to", runner_dir), rp + ("names", j))
             )
 
+
+def _build_dispatch(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for tname, t in (d.get("dispatch") or {}).items():
         if tname == "include":
             continue
@@ -452,6 +492,9 @@ def _build(m: Manifest, c: _Collector) -> None:
                 continue
         m.dispatch[tname] = DispatchTemplate(tname, t["repo"], acc_id, t["workflow"], t.get("ref"), dict(t.get("inputs") or {}), list((t.get("when_idle") or {}).get("labels") or []), t.get("max_concurrent"), tp)
 
+
+def _build_queues(m: Manifest, c: _Collector) -> None:
+    d = m.data
     for qname, q in (d.get("queues") or {}).items():
         qp = ("queues", qname)
         repo = m.repo(q["repo"])
@@ -469,6 +512,9 @@ def _build(m: Manifest, c: _Collector) -> None:
             c.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
         m.queues[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), float(seconds), qp)
 
+
+def _build_state(m: Manifest, c: _Collector) -> None:
+    d = m.data
     st = d.get("state") or {}
     m.state = StateSpec(st.get("backend", "local"), st.get("path"), st.get("repo"), st.get("branch"), st.get("account"))
     if m.state.backend == "github":
@@ -477,6 +523,7 @@ def _build(m: Manifest, c: _Collector) -> None:
         elif m.state.account and m.state.account not in m.accounts:
             c.error(("state", "account"), _unknown_account(m.state.account, m))
     m.settings = dict(d.get("settings") or {})
+
 
 
 def _unknown_account(acc: str, m: Manifest) -> str:
