@@ -149,37 +149,28 @@ def register(app: typer.Typer) -> None:
 
         raise typer.Exit(run_command(go) or 0)
 
-    @q.command("complete")
-    def complete(
-        name: str = NameArg,
-        task: str = typer.Argument(..., metavar="TASK", help="The task_id."),
-        result: str = typer.Option(None, "--result", help="A file with the task's output ('-': stdin), kept as <task_id>.result."),
-        node: str = NodeOpt,
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
-    ) -> None:
-        """Move an in-progress task to completed/ with its result. With --node, only the node
-        holding the task may (exit 4 otherwise)."""
-        finish("completed", name, task, result, node, file, sandbox, api_url, state_dir, account)
+    def finisher(command_name: str, outcome: str) -> None:
+        """``complete`` and ``fail``: the same command, moving the task to another folder."""
 
-    @q.command("fail")
-    def fail(
-        name: str = NameArg,
-        task: str = typer.Argument(..., metavar="TASK", help="The task_id."),
-        result: str = typer.Option(None, "--result", help="A file with the task's output ('-': stdin), kept as <task_id>.result."),
-        node: str = NodeOpt,
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
-    ) -> None:
-        """Move an in-progress task to failed/ with its result. With --node, only the node
-        holding the task may (exit 4 otherwise)."""
-        finish("failed", name, task, result, node, file, sandbox, api_url, state_dir, account)
+        def command(
+            name: str = NameArg,
+            task: str = typer.Argument(..., metavar="TASK", help="The task_id."),
+            result: str = typer.Option(None, "--result", help="A file with the task's output ('-': stdin), kept as <task_id>.result."),
+            node: str = NodeOpt,
+            file: Path = FileOpt,
+            sandbox: bool = SandboxOpt,
+            api_url: str = ApiUrlOpt,
+            state_dir: Path = StateDirOpt,
+            account: str = AccountOpt,
+        ) -> None:
+            finish(outcome, name, task, result, node, file, sandbox, api_url, state_dir, account)
+
+        command.__doc__ = (f"Move an in-progress task to {outcome}/ with its result. With --node, only the node\n"
+                           "        holding the task may (exit 4 otherwise).")
+        q.command(command_name)(command)
+
+    finisher("complete", "completed")
+    finisher("fail", "failed")
 
     @q.command("reap")
     def reap(

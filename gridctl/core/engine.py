@@ -238,13 +238,7 @@ def execute(
         journal.intent(change)
         try:
             result: ApplyResult = kind.apply(ctx, change)
-        except GitHubError as exc:
-            journal.failed(change, str(exc))
-            report.failed, report.error = change.address, str(exc)
-            if on_change:
-                on_change("failed", change, str(exc))
-            raise ApplyError(f"{change.address}: {exc}", run_id=journal.run_id, address=change.address) from None
-        except GridctlError as exc:
+        except (GitHubError, GridctlError) as exc:
             journal.failed(change, str(exc))
             report.failed, report.error = change.address, str(exc)
             if on_change:

@@ -1,14 +1,17 @@
-"""Per-account GitHub clients: the only module (with raw.py) that imports PyGithub.
+"""Per-account GitHub clients: with the rest of ``gridctl/github`` the only code that imports PyGithub.
 
-One :class:`AccountClient` per manifest account. PyGithub is not thread-safe
-(github_api.md 1.9), so each thread gets its own ``Github`` instance for the account.
+One :class:`AccountClient` per manifest account. A ``Github`` instance holds one requester
+with one HTTP session and PyGithub does not promise thread safety, so each thread gets its
+own ``Github`` instance for the account.
 
 * Reads go through PyGithub's requester with ``If-None-Match`` from an ETag cache, because
-  PyGithub's list objects cannot send conditional requests (github_api.md 1.8); a 304 costs
-  no rate-limit point. Lists follow ``Link`` headers at ``per_page=100``.
+  PyGithub's paginated lists offer no way to send a conditional request; GitHub counts no
+  rate-limit point for a 304 (GitHub Docs, "Best practices for using the REST API", on
+  conditional requests). Lists follow ``Link`` headers at ``per_page=100``.
 * Writes use PyGithub's own methods where they exist (``client.call``), checking the booleans
   some of them return instead of raising, and raw requests (``client.raw``) for the endpoints
-  PyGithub lacks (see raw.py).
+  PyGithub lacks (Codespaces secrets, runner groups, runner labels, a repository's JIT
+  runner configuration).
 * Every request runs under the one :class:`~gridctl.github.retry.RetryPolicy`. A
   non-idempotent POST is retried only after ``verify()`` re-reads and proves nothing was created.
 """
@@ -44,7 +47,8 @@ def api_url_from_env(explicit: str | None = None) -> str:
 class EtagCache:
     """``url -> (etag, body, link)`` per account, optionally persisted (mode 0600).
 
-    ETags depend on the token (performance.md 1.4), so each account has its own cache. Bodies
+    An ETag is computed for the token that asked (GitHub's responses say ``Vary: Accept,
+    Authorization``), so each account has its own cache. Bodies
     cached here are GET responses, which never carry secret values on GitHub's API.
     """
 

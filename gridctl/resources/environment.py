@@ -24,6 +24,7 @@ from ..errors import GitHubError
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 from .repository import repo_scopes
+from .variable import list_variables, write_variable
 
 if TYPE_CHECKING:
     from ..manifest.model import EnvironmentSpec, Manifest, RepoSpec
@@ -295,39 +296,20 @@ class EnvVariable(Kind):
         e = find_live_environment(reader, scope.repo, scope.get("environment"))
         if e is None:
             return {}
-        url = f"/repos/{scope.repo}/environments/{quote(e['name'], safe='')}/variables"
-        items = reader.list(url, key="variables", per_page=30) or []
+        items = list_variables(reader, f"/repos/{scope.repo}/environments/{quote(e['name'], safe='')}/variables")
         return {
             v["name"].upper(): Item(v["name"].upper(), attrs={"value": v["value"]}, meta={"github_env": e["name"]})
             for v in items
         }
 
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
-        client = ctx.client(change.account)
         scope = self.scope_for_change(change)
         full = scope.repo or change.scope.partition(ENV_SEP)[0]
         env_name = change.meta.get("github_env") or scope.get("environment")
-        name = change.meta["key"]
         base = f"/repos/{full}/environments/{quote(env_name, safe='')}/variables"
-        environment = client.gh.get_repo(full).get_environment(env_name)  # lazy: no request
+        write_variable(ctx.client(change.account), base, change, f"{full} environment {env_name}")
         entry = {"kind": self.name, "scope": change.scope, "account": change.account}
-        where = f"{full} environment {env_name}"
-        if change.action == Action.CREATE:
-            value = change.after["value"]  # type: ignore[index]
-            client.call(
-                f"create variable {name} in {where}",
-                lambda: environment.create_variable(name, value),
-                idempotent=False,
-                verify=lambda: client.get(f"{base}/{name}"),
-            )
-            return ApplyResult(entry)
-        if change.action == Action.UPDATE:
-            value = change.after["value"]  # type: ignore[index]
-            # PyGithub's Variable.edit first GETs the variable (lazy object): one PATCH does it
-            client.raw("PATCH", f"{base}/{name}", {"name": name, "value": value})
-            return ApplyResult(entry)
-        client.call(f"delete variable {name} in {where}", lambda: environment.delete_variable(name), check_bool=True)
-        return ApplyResult(None)
+        return ApplyResult(None if change.action == Action.DELETE else entry)
 
 
 KINDS = [Environment(), EnvVariable()]

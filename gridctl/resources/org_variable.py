@@ -22,6 +22,7 @@ from ..errors import GitHubError
 from ..manifest.model import Manifest
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
+from .variable import list_variables, write_variable
 
 if TYPE_CHECKING:
     from .base import ApplyContext, PlanEnv, Reader
@@ -62,7 +63,7 @@ class OrgVariable(Kind):
     def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
         org = scope.get("org")
         out: dict[str, Item] = {}
-        for v in reader.list(f"/orgs/{org}/actions/variables", key="variables", per_page=30) or []:
+        for v in list_variables(reader, f"/orgs/{org}/actions/variables"):
             name = v["name"].upper()
             attrs: dict[str, Any] = {"value": v["value"], "visibility": v.get("visibility", "all")}
             if attrs["visibility"] == "selected":
@@ -91,39 +92,15 @@ class OrgVariable(Kind):
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
         client = ctx.client(change.account)
         org = self.scope_for_change(change).get("org")
-        name = change.meta["key"]
-        url = f"/orgs/{org}/actions/variables"
-        organization = client.gh.get_organization(org)  # lazy: no request
+        extra: dict[str, Any] = {}
+        if change.action != Action.DELETE:
+            after = change.after or {}
+            extra["visibility"] = after.get("visibility", "all")
+            if extra["visibility"] == "selected":
+                extra["selected_repository_ids"] = self._repo_ids(client, list(after.get("repos") or []))
+        write_variable(client, f"/orgs/{org}/actions/variables", change, f"organization {org}", extra)
         entry = {"kind": self.name, "scope": change.scope, "account": change.account}
-        if change.action == Action.DELETE:
-            client.call(f"delete variable {name} of {org}", lambda: organization.get_variable(name).delete())
-            return ApplyResult(None)
-        after = dict(change.after or {})
-        value = str(after["value"])
-        visibility = after.get("visibility", "all")
-        ids = self._repo_ids(client, list(after.get("repos") or [])) if visibility == "selected" else None
-        if change.action == Action.CREATE:
-            verify = lambda: client.get(f"{url}/{quote(name, safe='')}")  # noqa: E731
-            if ids is None:
-                client.call(
-                    f"create variable {name} of {org}",
-                    lambda: organization.create_variable(name, value, visibility),
-                    idempotent=False,
-                    verify=verify,
-                )
-            else:
-                client.raw(
-                    "POST",
-                    url,
-                    {"name": name, "value": value, "visibility": visibility, "selected_repository_ids": ids},
-                    verify=verify,
-                )
-            return ApplyResult(entry)
-        body: dict[str, Any] = {"name": name, "value": value, "visibility": visibility}
-        if ids is not None:
-            body["selected_repository_ids"] = ids
-        client.raw("PATCH", f"{url}/{quote(name, safe='')}", body)
-        return ApplyResult(entry)
+        return ApplyResult(None if change.action == Action.DELETE else entry)
 
 
 KINDS = [OrgVariable()]

@@ -351,7 +351,8 @@ class OrgSecret(SecretKind):
         body: dict[str, Any] = {"visibility": after["visibility"]}
         if after["visibility"] == "selected":
             ids = repo_ids(client, after.get("repos") or [], f"{change.address}: ")
-            # Dependabot's description wants the ids as strings (github_api.md 1.1)
+            # GitHub's description of the Dependabot organization secret types selected_repository_ids
+            # as strings, the Actions one as integers
             body["selected_repository_ids"] = [str(i) for i in ids] if change.meta["type"] == "dependabot" else ids
         return body
 

@@ -6,14 +6,13 @@ for variable lists.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
+from urllib.parse import quote
 
+from ..github.client import AccountClient
 from ..plan import Action, Change
-from .base import ApplyResult, Item, Kind, Scope
+from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
 from .repository import repo_scopes
-
-if TYPE_CHECKING:
-    from .base import ApplyContext, PlanEnv, Reader
 
 
 class Variable(Kind):
@@ -40,27 +39,35 @@ class Variable(Kind):
     def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
         if reader.repo(scope.name) is None:
             return {}
-        items = reader.list(f"/repos/{scope.name}/actions/variables", key="variables", per_page=30) or []
+        items = list_variables(reader, f"/repos/{scope.name}/actions/variables")
         return {v["name"].upper(): Item(v["name"].upper(), attrs={"value": v["value"]}, meta={"updated_at": v.get("updated_at")}) for v in items}
 
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
-        client = ctx.client(change.account)
-        repo = client.gh.get_repo(change.scope)
-        name = change.meta["key"]
+        write_variable(ctx.client(change.account), f"/repos/{change.scope}/actions/variables", change, change.scope)
         entry = {"kind": self.name, "scope": change.scope, "account": change.account}
-        if change.action == Action.CREATE:
-            value = change.after["value"]  # type: ignore[index]
-            client.call(
-                f"create variable {name} in {change.scope}",
-                lambda: repo.create_variable(name, value),
-                idempotent=False,
-                verify=lambda: client.get(f"/repos/{change.scope}/actions/variables/{name}"),
-            )
-            return ApplyResult(entry)
-        if change.action == Action.UPDATE:
-            value = change.after["value"]  # type: ignore[index]
-            client.call(f"update variable {name} in {change.scope}", lambda: repo.get_variable(name).edit(value), check_bool=True)
-            return ApplyResult(entry)
-        client.call(f"delete variable {name} in {change.scope}", lambda: repo.delete_variable(name), check_bool=True)
-        return ApplyResult(None)
+        return ApplyResult(None if change.action == Action.DELETE else entry)
+
+
+def list_variables(reader: Reader, base: str) -> list[dict[str, Any]]:
+    """The variables at ``base`` (GitHub lists at most 30 variables a page)."""
+    return reader.list(base, key="variables", per_page=30) or []
+
+
+def write_variable(client: AccountClient, base: str, change: Change, where: str, extra: dict[str, Any] | None = None) -> None:
+    """Create, update or delete one variable under ``base`` — a repository's, an environment's
+    or an organization's ``.../variables``: GitHub's variable endpoints are the same at every
+    scope (``POST base``, ``PATCH base/{name}``, ``DELETE base/{name}``; REST reference
+    "Actions variables"). ``extra`` adds scope fields (an organization's visibility)."""
+    name = change.meta["key"]
+    url = f"{base}/{quote(name, safe='')}"
+    if change.action == Action.DELETE:
+        client.delete(url, f"delete variable {name} in {where}")
+        return
+    body = {"name": name, "value": str((change.after or {})["value"]), **(extra or {})}
+    if change.action == Action.CREATE:
+        client.raw("POST", base, body, verify=lambda: client.get(url))
+    else:
+        client.raw("PATCH", url, body)
+
+
 KINDS = [Variable()]

@@ -9,7 +9,7 @@ REST calls per repository, rate-limit points used, 304s, and wall time, for
 * a cold no-change plan (gridctl's ETag cache removed),
 * a warm no-change plan (cache kept: GitHub answers 304, which costs no rate-limit point).
 
-Target (issue 3): at most 8 REST calls per repository cold; the warm plan mostly 304s.
+Target: at most 8 REST calls per repository cold; the warm plan mostly 304s.
 ``BENCH_REPOS`` (default 200) sets N.
 """
 

@@ -1,4 +1,4 @@
-"""End to end: plans reviewed in pull requests (issue 5, "PR review").
+"""End to end: plans reviewed in pull requests ("PR review").
 
 A pull request is opened on the sandbox (a branch through the Git Data API, a commit on it,
 ``POST /pulls``); ``gridctl plan --comment-pr`` and ``gridctl comment`` put the plan on it as one

@@ -58,6 +58,9 @@ def converged(grid) -> bool:
 
 
 def test_random_faults_are_retried_and_apply_converges(world):
+    # a fixed seed: with ~10 requests at rate 0.25, an unseeded run drew no fault about one time
+    # in ten, and the test then proved nothing
+    world.sb.app.rng.seed(20261205)
     world.ctl("PUT", "/faults", {"specs": ["rate=0.25,statuses=502|503|reset"]})
     policy = policy_for(world, base=0.01)
     plan, _ = run(world, policy)
