@@ -6,8 +6,8 @@ optional conditions: ``when_idle`` (a self-hosted runner with all these labels i
 busy) and ``max_concurrent`` (fewer runs of that workflow are queued or in progress).
 
 Used by the plan-time check (:mod:`gridctl.core.checks.dispatch`) and by ``gridctl dispatch``
-(:mod:`gridctl.cli.dispatch`). Workflow files are read with a YAML safe loader; ``on:``
-may be a string, a list or a mapping, and YAML 1.1's boolean ``true`` key is accepted for it.
+(:mod:`gridctl.cli.dispatch`). Workflow files are read by :mod:`gridctl.util.workflow` (YAML
+safe loader; ``on:`` a string, a list or a mapping, YAML 1.1's boolean ``true`` key accepted).
 
 API calls (reads memoized per pass, so templates sharing a repository share them):
 
@@ -35,11 +35,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
 from ..errors import Diagnostic, GitHubError, GridctlError
 from ..manifest.model import DispatchTemplate, FileSpec, Manifest, RepoSpec
+
+# the workflow reader is shared with the sandbox; its names stay importable from here
+from ..util.workflow import WorkflowError as WorkflowError
+from ..util.workflow import dispatch_inputs as dispatch_inputs
+from ..util.workflow import parse_workflow as parse_workflow
+from ..util.workflow import triggers as triggers
 
 if TYPE_CHECKING:
     from ..github.client import AccountClient
@@ -55,10 +58,6 @@ OK_CONCLUSIONS = ("success", "neutral", "skipped")
 
 class DispatchError(GridctlError):
     """A template cannot be fired (not found, not allowed, refused by GitHub)."""
-
-
-class WorkflowError(Exception):
-    """A workflow file that cannot be read as a workflow."""
 
 
 # -- workflow files ------------------------------------------------------------------------------
@@ -83,52 +82,6 @@ def workflow_key(workflow: str | int) -> str:
     """How the API names the workflow in a URL: its id or its file name (quoted)."""
     path = workflow_path(workflow)
     return quote(path.rsplit("/", 1)[-1] if path else str(workflow).strip(), safe="")
-
-
-def parse_workflow(data: bytes | str) -> dict[str, Any]:
-    """The workflow document (a fresh safe loader each time: a ``%YAML`` directive in one file
-    must not leak into the next)."""
-    try:
-        text = data.decode("utf-8") if isinstance(data, bytes) else data
-    except UnicodeDecodeError:
-        raise WorkflowError("is not UTF-8 text") from None
-    try:
-        doc = YAML(typ="safe", pure=True).load(text)
-    except YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = (getattr(exc, "problem", None) or "invalid YAML").strip()
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise WorkflowError(f"is not valid YAML ({problem}{where})") from None
-    except (ValueError, TypeError) as exc:
-        raise WorkflowError(f"is not valid YAML ({exc.__class__.__name__})") from None
-    if not isinstance(doc, dict):
-        raise WorkflowError("is not a workflow (expected a mapping with `on:` and `jobs:`)")
-    return doc
-
-
-def triggers(doc: dict[Any, Any]) -> Any:
-    """The ``on:`` value; YAML 1.1 loaders read a bare ``on`` key as boolean true."""
-    if "on" in doc:
-        return doc["on"]
-    return doc.get(True)
-
-
-def dispatch_inputs(doc: dict[Any, Any]) -> dict[str, dict[str, Any]] | None:
-    """The ``workflow_dispatch`` inputs (``{}`` when none), or None without that trigger."""
-    on = triggers(doc)
-    if isinstance(on, str):
-        return {} if on == "workflow_dispatch" else None
-    if isinstance(on, list):
-        return {} if "workflow_dispatch" in on else None
-    if isinstance(on, dict):
-        if "workflow_dispatch" not in on:
-            return None
-        spec = on["workflow_dispatch"]
-        inputs = spec.get("inputs") if isinstance(spec, dict) else None
-        if not isinstance(inputs, dict):
-            return {}
-        return {str(k): (v if isinstance(v, dict) else {}) for k, v in inputs.items()}
-    return None
 
 
 # -- inputs --------------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..errors import Diagnostic, ManifestError, SourceError
+from ..util.durations import seconds
 from . import keys as keymod
 from .model import (
     REPO_SETTINGS,
@@ -50,7 +51,6 @@ TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22
 LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$")
-DURATION_RE = re.compile(r"^([0-9]+)(s|m|h|d)$")
 
 
 class _Collector:
@@ -505,12 +505,12 @@ def _build_queues(m: Manifest, c: _Collector) -> None:
         if acc_id is None or acc_id not in m.accounts:
             c.error(qp + ("repo",), f"queue {qname}: no account manages {q['repo']}")
             continue
-        mt = DURATION_RE.match(q.get("orphan_after", "1h"))
-        seconds = int(mt.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[mt.group(2)] if mt else 3600
+        parsed = seconds(q.get("orphan_after", "1h"))  # the schema admits only <int><s|m|h|d>
+        orphan_after = 3600.0 if parsed is None else parsed
         qpath = q.get("path", "tasks").strip("/")
         if ".." in qpath.split("/"):
             c.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
-        m.queues[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), float(seconds), qp)
+        m.queues[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), orphan_after, qp)
 
 
 def _build_state(m: Manifest, c: _Collector) -> None:

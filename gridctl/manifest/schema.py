@@ -44,7 +44,8 @@ def schema_path(name: str) -> Path:
 
 @functools.cache
 def load_schema(name: str = "grid.schema.json") -> dict:
-    return json.loads(schema_path(name).read_text())
+    schema: dict = json.loads(schema_path(name).read_text())
+    return schema
 
 
 @functools.cache
@@ -83,7 +84,8 @@ def _resolve(ref: str) -> dict:
     node: Any = load_schema()
     for part in ref.lstrip("#/").split("/"):
         node = node[part]
-    return node
+    found: dict = node
+    return found
 
 
 def _where(path: PathT) -> str:

@@ -43,7 +43,7 @@ class Sensitive:
     def __hash__(self) -> int:
         return hash(hashlib.sha256(self._value.encode()).digest())
 
-    def __reduce__(self):  # never pickled into anything by accident
+    def __reduce__(self) -> tuple[object, ...]:  # never pickled into anything by accident
         raise TypeError("Sensitive values cannot be serialized")
 
 
@@ -65,7 +65,7 @@ class Source:
 
     def describe(self) -> str:
         if self.kind == "command":
-            return "command " + " ".join(self.target)  # type: ignore[arg-type]
+            return "command " + " ".join(self.target)
         return f"{self.kind} {self.target}"
 
 

@@ -174,7 +174,8 @@ class File(Kind):
             listing = client.get(_contents_url(full, posixpath.dirname(path)), {"ref": branch} if branch else None)
             for e in listing if isinstance(listing, list) else []:
                 if e.get("path") == path:
-                    return e.get("sha")
+                    sha: str | None = e.get("sha")
+                    return sha
             return None
 
         if change.action == Action.DELETE:

@@ -14,6 +14,9 @@ a colour is six hexadecimal digits without ``#``; names are unique regardless of
 new repository starts with GitHub's default labels — which ``prune: {labels: true}`` removes
 unless they are declared.
 
+A repository created by the same apply already holds GitHub's default labels when its labels are
+written: a declared label whose name is taken (422) takes the existing one over with a PATCH.
+
 Labels are matched by name without regard to case, so changing only the case of a declared
 name is an update (a rename), not a delete and a create.
 """
@@ -23,6 +26,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
@@ -105,10 +109,15 @@ class Label(Kind):
         if change.action == Action.CREATE:
             after = change.after or {}
             body = {"name": after["name"], "color": after["color"], "description": after["description"]}
-            made = client.raw(
-                "POST", f"/repos/{repo}/labels", body,
-                verify=lambda: client.get(f"/repos/{repo}/labels/{quote(after['name'], safe='')}"),
-            )
+            url = f"/repos/{repo}/labels/{quote(after['name'], safe='')}"
+            try:
+                made = client.raw("POST", f"/repos/{repo}/labels", body, verify=lambda: client.get(url))
+            except GitHubError as exc:
+                if exc.status != 422:
+                    raise
+                # the name is taken: a repository this plan created came with GitHub's default
+                # labels (bug, documentation...), so the declared label takes that one over
+                made = client.raw("PATCH", url, {"new_name": after["name"], "color": after["color"], "description": after["description"]})
             return ApplyResult({**entry, "id": (made or {}).get("id")}, result={"id": (made or {}).get("id")})
         current = (change.before or {}).get("name") or change.meta.get("live_name") or change.meta["key"]
         url = f"/repos/{repo}/labels/{quote(current, safe='')}"

@@ -210,7 +210,8 @@ class RunnerGroup(Kind):
     def _find(self, client: Any, org: str, name: str) -> dict[str, Any] | None:
         for g in client.get_list(groups_url(org), key="runner_groups") or []:
             if g["name"].lower() == name.lower():
-                return g
+                found: dict[str, Any] = g
+                return found
         return None
 
 

@@ -27,6 +27,7 @@ import socket
 import struct
 import traceback
 from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,10 +37,11 @@ from starlette.responses import Response
 from starlette.routing import Route, compile_path
 
 from . import api  # noqa: F401  (registers every area's routes)
-from .config import SandboxConfig
-from .http import ApiError, Ctx, Reply
+from .config import FaultRule, SandboxConfig
+from .errors import ApiError
+from .http import Ctx, Reply
 from .limits import RateLimiter
-from .routing import CONTROL_ROUTES, ROUTES, RouteSpec
+from .routing import CONTROL_ROUTES, ROUTES, ControlHandler, RouteSpec
 from .spec import describe_error, load_spec
 from .store import Store
 from .world import World
@@ -342,7 +344,7 @@ class SandboxApp:
         return self._response(err.status, _json_bytes(err.body()), {}, state, None)
 
     # -- faults ----------------------------------------------------------------------------------
-    def _nth_fault(self, r: RouteSpec):
+    def _nth_fault(self, r: RouteSpec) -> FaultRule | None:
         for rule in self.config.faults.rules:
             if rule.fired or rule.op != r.op_id:
                 continue
@@ -394,7 +396,7 @@ class SandboxApp:
         await send({"type": "http.response.body", "body": payload})
 
     # -- control routes ------------------------------------------------------------------------
-    def _control_endpoint(self, fn):
+    def _control_endpoint(self, fn: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             raw = await request.body()
             try:
@@ -526,7 +528,7 @@ def _etag_matches(header: str, etag: str) -> bool:
 
 def _reset_connection(scope: dict) -> None:
     """Abort the client's TCP connection with a RST (SO_LINGER 0), like a dropped proxy."""
-    transport = (scope.get("extensions") or {}).get("gridctl.transport")
+    transport = ((scope.get("extensions") or {}).get("gridctl.transport") or {}).get("transport")
     if transport is None:
         return
     sock = transport.get_extra_info("socket")

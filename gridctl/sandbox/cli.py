@@ -147,7 +147,7 @@ class _Direct:
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         from . import api  # noqa: F401  (registers the control routes)
-        from .http import ApiError
+        from .errors import ApiError
         from .routing import CONTROL_ROUTES
 
         parts = path.strip("/").split("/")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from ..util.durations import seconds
 
 
 class ConfigError(ValueError):
@@ -23,11 +24,10 @@ class ConfigError(ValueError):
 
 
 def parse_duration(text: str) -> float:
-    m = re.fullmatch(r"\s*([0-9.]+)\s*(ms|s|m|h)?\s*", text)
-    if not m:
+    value = seconds(text)
+    if value is None:
         raise ConfigError(f"not a duration: {text!r} (use 80ms, 1.5s, 2m)")
-    value = float(m.group(1))
-    return value * {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}[m.group(2)]
+    return value
 
 
 @dataclass
@@ -161,7 +161,7 @@ def _options(text: str) -> dict[str, str]:
 
 @dataclass
 class Limits:
-    """GitHub's rate limits as the sandbox enforces them (github_api.md 2.5, performance.md 1.2)."""
+    """GitHub's rate limits as the sandbox enforces them (GitHub Docs, "Rate limits for the REST API": 5,000 requests an hour for a user token, secondary limits on concurrency, content creation and points per minute)."""
 
     primary_per_hour: int = 5000
     anonymous_per_hour: int = 60

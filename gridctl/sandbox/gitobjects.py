@@ -13,7 +13,7 @@ import hashlib
 import time
 from typing import Any
 
-from .http import ApiError
+from .errors import ApiError
 from .world import World
 
 FILE_MODE = "100644"
@@ -32,7 +32,7 @@ def _epoch(date: str) -> int:
 
 def _tree_bytes(entries: list[dict]) -> bytes:
     def sort_key(e: dict) -> bytes:
-        name = e["path"].encode()
+        name: bytes = e["path"].encode()
         return name + b"/" if e["type"] == "tree" else name
 
     out = b""
@@ -99,7 +99,8 @@ class Git:
     # -- refs -----------------------------------------------------------------------------------
     @property
     def refs(self) -> dict[str, str]:
-        return self.repo.setdefault("refs", {})
+        refs: dict[str, str] = self.repo.setdefault("refs", {})
+        return refs
 
     def is_empty(self) -> bool:
         return not self.refs
@@ -160,7 +161,8 @@ class Git:
         obj = self.get(commit_sha)
         if obj is None or obj["type"] != "commit":
             raise KeyError(commit_sha)
-        return obj["tree"]
+        tree: str = obj["tree"]
+        return tree
 
     def files_at(self, ref: str | None) -> dict[str, tuple[str, str]]:
         sha = self.resolve(ref)

@@ -1,5 +1,8 @@
 """What a sandbox route handler sees and returns: :class:`Ctx`, :class:`Reply`, :class:`ApiError`.
 
+The error vocabulary (:class:`ApiError`, :func:`not_found`...) is defined in :mod:`.errors`,
+which imports nothing of the sandbox, and re-exported here.
+
 The route contract (see :mod:`gridctl.sandbox.routing`): a handler is a plain function
 ``handler(ctx) -> Reply`` that reads ``ctx.params`` / ``ctx.query`` / ``ctx.body``, looks things
 up in ``ctx.world``, calls ``ctx.world.save(...)`` for whatever it changes, and returns a
@@ -14,11 +17,25 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
+from .errors import DOCS, ROLE_ORDER, ApiError, not_found, role_at_least, validation_failed
+
 if TYPE_CHECKING:
     from .spec import Operation
     from .world import World
 
-DOCS = "https://docs.github.com/rest"
+#: the error vocabulary lives in :mod:`.errors`; these names stay importable from here
+__all__ = [
+    "DOCS",
+    "ROLE_ORDER",
+    "ApiError",
+    "Ctx",
+    "Reply",
+    "empty",
+    "json_reply",
+    "not_found",
+    "role_at_least",
+    "validation_failed",
+]
 
 
 @dataclass
@@ -36,52 +53,6 @@ def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = No
 
 def empty(status: int = 204) -> Reply:
     return Reply(status=status, body=None)
-
-
-class ApiError(Exception):
-    """An error response with GitHub's body: ``{message, documentation_url, status[, errors]}``."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        errors: list[dict] | list[str] | None = None,
-        doc_url: str | None = None,
-        headers: dict[str, str] | None = None,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.errors = errors
-        self.doc_url = doc_url
-        self.headers = dict(headers or {})
-
-    def body(self, default_doc_url: str = DOCS) -> dict:
-        out: dict[str, Any] = {"message": self.message}
-        if self.errors is not None:
-            out["errors"] = self.errors
-        out["documentation_url"] = self.doc_url or default_doc_url
-        out["status"] = str(self.status)
-        return out
-
-
-def not_found() -> ApiError:
-    return ApiError(404, "Not Found")
-
-
-def validation_failed(resource: str, field_name: str, code: str = "invalid", message: str | None = None) -> ApiError:
-    err: dict[str, Any] = {"resource": resource, "code": code, "field": field_name}
-    if message:
-        err["message"] = message
-    return ApiError(422, "Validation Failed", errors=[err])
-
-
-ROLE_ORDER = ("read", "triage", "write", "maintain", "admin")
-
-
-def role_at_least(role: str | None, needed: str) -> bool:
-    return role is not None and ROLE_ORDER.index(role) >= ROLE_ORDER.index(needed)
 
 
 @dataclass

@@ -4,7 +4,7 @@ Primary: a fixed window of an hour that opens at the first counted request; ever
 counts except a 304 to a conditional request and ``GET /rate_limit``. When nothing is left the
 answer is a 403 (or 429) with ``x-ratelimit-remaining: 0`` and GitHub's message.
 
-Secondary (github_api.md 2.5): more than ``max_concurrent`` requests in flight, more than
+Secondary (GitHub Docs, "Rate limits for the REST API", secondary rate limits): more than ``max_concurrent`` requests in flight, more than
 ``content_per_minute`` / ``content_per_hour`` content-creating requests, or more than
 ``endpoint_points_per_minute`` points on one endpoint (GET 1, mutation 5) block the identity
 for ``secondary_block_seconds``. The answer carries ``retry-after`` only sometimes
@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .config import Limits
-from .http import ApiError
+from .errors import ApiError
 
 PRIMARY_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
 SECONDARY_DOCS = (

@@ -24,10 +24,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .http import Ctx, Reply
 
 Handler = Callable[[Ctx], Reply]
+#: a control route: ``(sandbox_app, body, path params, query) -> value`` or ``(status, value)``
+ControlHandler = Callable[[Any, dict, dict, dict], Any]
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,7 @@ class RouteSpec:
 
 
 ROUTES: list[RouteSpec] = []
-CONTROL_ROUTES: list[tuple[str, str, Callable]] = []
+CONTROL_ROUTES: list[tuple[str, str, ControlHandler]] = []
 
 
 def route(
@@ -63,14 +66,14 @@ def route(
     return register
 
 
-def control(method: str, path: str) -> Callable[[Callable], Callable]:
+def control(method: str, path: str) -> Callable[[ControlHandler], ControlHandler]:
     """Register a sandbox-only control route under ``/_sandbox`` (never a GitHub path).
 
     Control handlers get ``(sandbox_app, body: dict, params: dict, query: dict)`` and return a
     JSON-able value (or a ``(status, value)`` tuple).
     """
 
-    def register(fn: Callable) -> Callable:
+    def register(fn: ControlHandler) -> ControlHandler:
         CONTROL_ROUTES.append((method.upper(), "/_sandbox" + path, fn))
         return fn
 

@@ -35,7 +35,8 @@ class _Protocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope.setdefault("extensions", {})["gridctl.transport"] = self.transport  # type: ignore[typeddict-item, assignment]
+        # an ASGI extension is a dict (the spec's rule, and asgiref's type)
+        self.scope.setdefault("extensions", {})["gridctl.transport"] = {"transport": self.transport}
 
 
 def _uvicorn_config(app: SandboxApp, host: str, port: int) -> uvicorn.Config:

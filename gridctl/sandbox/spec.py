@@ -3,8 +3,8 @@
 GitHub's description is OpenAPI 3.0, whose schemas are *almost* JSON Schema draft 4. The two
 differences that matter here are handled by :func:`to_json_schema`:
 
-* ``nullable: true`` becomes ``type: [T, "null"]`` (and ``null`` joins an ``enum``, the quirk
-  listed in github_api.md section 2.4 that otherwise rejects real ``null`` values);
+* ``nullable: true`` becomes ``type: [T, "null"]`` (and ``null`` joins an ``enum``, because
+  OpenAPI 3.0 does not add ``null`` to an ``enum`` by itself and real ``null`` values would fail);
 * OpenAPI-only keywords (``example``, ``readOnly``, ``x-*``...) are dropped.
 
 The same validators serve two purposes: request bodies are checked before a handler runs (a
@@ -45,14 +45,17 @@ _DATE_TIME = re.compile(
 format_checker = FormatChecker(formats=())
 
 
-@format_checker.checks("date-time")
 def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or bool(_DATE_TIME.match(value))
 
 
-@format_checker.checks("uri")
 def _is_uri(value: object) -> bool:
     return not isinstance(value, str) or "://" in value or value == ""
+
+
+# registered by calling jsonschema's (untyped) decorator, so the checkers keep their types
+format_checker.checks("date-time")(_is_date_time)
+format_checker.checks("uri")(_is_uri)
 
 
 def to_json_schema(node: Any) -> Any:
@@ -106,7 +109,8 @@ class Operation:
         media = content.get("application/json") or next(iter(content.values()), None)
         if not media or "schema" not in media:
             return None
-        return to_json_schema(media["schema"])
+        schema: dict = to_json_schema(media["schema"])
+        return schema
 
     def response_schema(self, status: int) -> dict | None | bool:
         """The JSON schema of the documented response, ``None`` for a bodiless one,
@@ -118,7 +122,8 @@ class Operation:
         media = content.get("application/json") or next(iter(content.values()), None)
         if not media or "schema" not in media:
             return None
-        return to_json_schema(media["schema"])
+        schema: dict = to_json_schema(media["schema"])
+        return schema
 
 
 _ONE_LABEL = {
@@ -177,7 +182,8 @@ class Spec:
             for resp in op.raw.get("responses", {}).values():
                 schema = ((resp.get("content") or {}).get("application/json") or {}).get("schema")
                 if isinstance(schema, dict) and schema.get("title", "").lower().replace(" ", "-") == title:
-                    return to_json_schema(schema)
+                    found: dict = to_json_schema(schema)
+                    return found
         raise LookupError(title)
 
     def operation(self, op_id: str) -> Operation:

@@ -18,7 +18,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+#: one stored record: a JSON object (the ``sequences`` table, read only by :meth:`Store.next_id`,
+#: holds integers)
+Record = dict[str, Any]
+T = TypeVar("T")
 
 SCHEMA_VERSION = 1
 FILE_NAME = "sandbox.sqlite3"
@@ -120,22 +125,23 @@ class Store:
     def table(self, tbl: str) -> dict[str, Any]:
         return self.tables.setdefault(tbl, {})
 
-    def get(self, tbl: str, key: str | int) -> Any:
-        return self.tables.get(tbl, {}).get(str(key))
+    def get(self, tbl: str, key: str | int) -> Record | None:
+        rec: Record | None = self.tables.get(tbl, {}).get(str(key))
+        return rec
 
-    def put(self, tbl: str, key: str | int, value: Any) -> Any:
+    def put(self, tbl: str, key: str | int, value: T) -> T:
         with self.lock:
             self.tables.setdefault(tbl, {})[str(key)] = value
             self._dirty[(tbl, str(key))] = True
         return value
 
-    def delete(self, tbl: str, key: str | int) -> Any:
+    def delete(self, tbl: str, key: str | int) -> Record | None:
         with self.lock:
-            value = self.tables.get(tbl, {}).pop(str(key), None)
+            value: Record | None = self.tables.get(tbl, {}).pop(str(key), None)
             self._dirty[(tbl, str(key))] = True
         return value
 
-    def values(self, tbl: str) -> Iterator[Any]:
+    def values(self, tbl: str) -> Iterator[Record]:
         return iter(list(self.tables.get(tbl, {}).values()))
 
     def next_id(self, sequence: str, start: int = 1) -> int:

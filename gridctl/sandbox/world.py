@@ -12,17 +12,19 @@ import base64
 import hashlib
 import secrets as _secrets
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 from nacl.public import PrivateKey, SealedBox
 
-from .http import ROLE_ORDER, ApiError
+from .errors import ROLE_ORDER, ApiError
 from .store import Store
+
+T = TypeVar("T")
 
 #: scopes a token gets from ``gridctl sandbox user add`` unless told otherwise
 DEFAULT_SCOPES = ("repo", "workflow", "admin:org", "codespace", "delete_repo", "user")
 
-#: collaborator PUT vocabulary -> role names (github_api.md 2.4: two vocabularies)
+#: collaborator PUT vocabulary -> role names (GitHub's collaborator endpoints take pull/push but report read/write)
 PERMISSION_TO_ROLE = {
     "pull": "read",
     "read": "read",
@@ -97,7 +99,7 @@ class World:
         return iso(self.now())
 
     # -- persistence -----------------------------------------------------------------------
-    def save(self, table: str, key: str | int, record: Any) -> Any:
+    def save(self, table: str, key: str | int, record: T) -> T:
         return self.store.put(table, key, record)
 
     def next_id(self, sequence: str, start: int = 1) -> int:
@@ -150,7 +152,8 @@ class World:
     def org_role(self, org: dict, login: str | None) -> str | None:
         if not login or org.get("type") != "Organization":
             return None
-        return org.get("members", {}).get(login.lower())
+        role: str | None = org.get("members", {}).get(login.lower())
+        return role
 
     def orgs_of(self, login: str) -> list[dict]:
         low = login.lower()

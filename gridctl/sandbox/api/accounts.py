@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..http import ApiError, Ctx, Reply, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, json_reply
 from ..routing import route
 from ..shapes import organization, private_user, public_user, simple_user
 

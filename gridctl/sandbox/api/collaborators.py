@@ -31,7 +31,8 @@ import calendar
 import time
 from typing import Any
 
-from ..http import ROLE_ORDER, ApiError, Ctx, Reply, empty, json_reply, not_found, role_at_least, validation_failed
+from ..errors import ROLE_ORDER, ApiError, not_found, role_at_least, validation_failed
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import repository, simple_user, web_root
 from ..world import PERMISSION_TO_ROLE, node_id

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import ApiError, not_found
 from ..gitobjects import FILE_MODE, LINK_MODE, Git, commit_shape
-from ..http import ApiError, Ctx, Reply, json_reply, not_found
+from ..http import Ctx, Reply, json_reply
 from ..routing import route
 from ..shapes import web_root
 

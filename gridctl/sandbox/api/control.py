@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Faults, Latency
-from ..http import ApiError
+from ..errors import ApiError
 from ..routing import control
 from ..world import DEFAULT_SCOPES
 

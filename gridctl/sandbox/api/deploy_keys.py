@@ -16,7 +16,8 @@ import re
 import struct
 from typing import Any
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 
 #: accepted key types -> number of SSH wire strings in the key blob (the type name included)
@@ -142,7 +143,7 @@ def create_deploy_key(ctx: Ctx) -> Reply:
 
 
 def _find(repo: dict, key_id: int) -> dict:
-    rec = (repo.get("deploy_keys") or {}).get(str(key_id))
+    rec: dict | None = (repo.get("deploy_keys") or {}).get(str(key_id))
     if rec is None:
         raise not_found()
     return rec

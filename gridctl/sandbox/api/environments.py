@@ -14,7 +14,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import simple_user, web_root
 from ..world import node_id
@@ -28,7 +29,7 @@ MAX_NAME_LENGTH = 255
 
 def find_environment(repo: dict, name: str) -> dict | None:
     """The environment ``name`` of ``repo`` (case-insensitive), or None."""
-    envs = repo.get("environments") or {}
+    envs: dict[str, dict] = repo.get("environments") or {}
     if name in envs:
         return envs[name]
     low = name.lower()

@@ -16,8 +16,9 @@ import re
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import ApiError, not_found
 from ..gitobjects import EXEC_MODE, FILE_MODE, LINK_MODE, TREE_MODE, Git, commit_shape
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import simple_user
 from ..world import node_id

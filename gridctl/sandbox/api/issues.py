@@ -8,11 +8,14 @@ pull requests share one number sequence per repository (the store sequence
 
 GitHub behaviours emulated here:
 
-* a repository's default labels (bug, documentation, ...) appear on first use;
+* a repository's default labels (bug, documentation, ...) appear on first use (the first time
+  anything reads or writes its labels), not when the repository is created;
+* label names are unique case-insensitively and looked up that way; a colour is six hex digits
+  without ``#``; renaming or deleting a label carries over to the issues that have it;
 * adding a label the repository does not have creates it (colour ``ededed``);
 * anyone who can read a repository may comment; editing or deleting a comment needs its author
   or write access (github.com: "anyone with write access to a repository can edit/delete
-  comments"); applying labels needs triage, creating labels write;
+  comments"); applying labels needs triage, creating, editing and deleting labels write;
 * a pull request needs existing head and base branches and at least one commit between them.
 """
 
@@ -23,8 +26,9 @@ import difflib
 from typing import Any
 from urllib.parse import quote
 
+from ..errors import ApiError, not_found, role_at_least
 from ..gitobjects import Git
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found, role_at_least
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import control, route
 from ..shapes import repository, simple_user, web_root
 from ..world import World, node_id
@@ -319,7 +323,8 @@ def _pull_stats(git: Git, base_sha: str, head_sha: str) -> dict[str, int]:
 
 
 def _branch_sha(repo: dict, branch: str) -> str | None:
-    return repo.get("refs", {}).get(f"refs/heads/{branch}")
+    sha: str | None = repo.get("refs", {}).get(f"refs/heads/{branch}")
+    return sha
 
 
 def _pull_shape(ctx: Ctx, repo: dict, issue: dict, *, full: bool = True) -> dict:
@@ -680,23 +685,94 @@ def list_repo_labels(ctx: Ctx) -> Reply:
     return ctx.paginate([_label_shape(ctx, repo, r) for r in recs])
 
 
+def _label_color(raw: Any) -> str:
+    """A colour as GitHub takes it: six hexadecimal digits, no leading ``#`` (github.com
+    refuses ``#b60205``); stored lower-case."""
+    color = str(raw)
+    if len(color) != 6 or any(c not in "0123456789abcdefABCDEF" for c in color):
+        raise _label_error("color")
+    return color.lower()
+
+
+def _label_description(raw: Any) -> str | None:
+    if raw is not None and len(raw) > MAX_LABEL_DESCRIPTION:
+        raise _label_error("description", "custom", f"description is too long (maximum is {MAX_LABEL_DESCRIPTION} characters)")
+    return None if raw is None else str(raw)
+
+
+def _label_or_404(ctx: Ctx, repo: dict) -> dict:
+    """The label ``{name}`` of ``repo`` (names are matched case-insensitively)."""
+    rec = _repo_labels(ctx.world, repo).get(ctx.params["name"].strip().lower())
+    if rec is None:
+        raise not_found()
+    return rec
+
+
+def _relabel_issues(world: World, repo: dict, old_key: str, new_key: str | None) -> None:
+    """Issues carry label keys: follow a rename (``new_key``) or a delete (None)."""
+    for issue in _issues_of(world, repo):
+        if old_key in issue["labels"]:
+            keys = [new_key if k == old_key else k for k in issue["labels"]]
+            issue["labels"] = [k for k in keys if k is not None]
+            world.save("issues", issue["id"], issue)
+
+
 @route("POST", "/repos/{owner}/{repo}/labels", "issues/create-label", scopes=("repo", "public_repo"))
 def create_label(ctx: Ctx) -> Reply:
     ctx.require_auth()
     repo = ctx.repo("write")
     body = ctx.body
     name = _clean_label_name(body["name"])
-    color = str(body.get("color") or NEW_LABEL_COLOR).removeprefix("#").lower()
-    if len(color) != 6 or any(c not in "0123456789abcdef" for c in color):
-        raise _label_error("color")
-    description = body.get("description")
-    if description is not None and len(description) > MAX_LABEL_DESCRIPTION:
-        raise _label_error("description", "custom", f"description is too long (maximum is {MAX_LABEL_DESCRIPTION} characters)")
+    color = _label_color(body["color"]) if body.get("color") is not None else NEW_LABEL_COLOR
+    description = _label_description(body.get("description"))
     if name.lower() in _repo_labels(ctx.world, repo):
         raise _label_error("name", "already_exists")
     rec = _new_label(ctx.world, repo, name, color, description)
     shape = _label_shape(ctx, repo, rec)
     return json_reply(shape, status=201, headers={"Location": shape["url"]})
+
+
+@route("GET", "/repos/{owner}/{repo}/labels/{name:path}", "issues/get-label")
+def get_label(ctx: Ctx) -> Reply:
+    repo = ctx.repo("read")
+    return json_reply(_label_shape(ctx, repo, _label_or_404(ctx, repo)))
+
+
+@route("PATCH", "/repos/{owner}/{repo}/labels/{name:path}", "issues/update-label", scopes=("repo", "public_repo"))
+def update_label(ctx: Ctx) -> Reply:
+    """``new_name`` renames (a change of case only is allowed; another label's name is a 422
+    ``already_exists``), ``color`` and ``description`` replace; absent fields stay."""
+    ctx.require_auth()
+    repo = ctx.repo("write")
+    rec = _label_or_404(ctx, repo)
+    body = ctx.body or {}
+    labels = _repo_labels(ctx.world, repo)
+    old_key = rec["name"].lower()
+    name = _clean_label_name(body["new_name"]) if "new_name" in body else rec["name"]
+    color = _label_color(body["color"]) if "color" in body else rec["color"]
+    description = _label_description(body["description"]) if "description" in body else rec.get("description")
+    new_key = name.lower()
+    if new_key != old_key and new_key in labels:
+        raise _label_error("name", "already_exists")
+    rec.update({"name": name, "color": color, "description": description})
+    if new_key != old_key:
+        del labels[old_key]
+        labels[new_key] = rec
+        _relabel_issues(ctx.world, repo, old_key, new_key)
+    ctx.world.save("repos", repo["id"], repo)
+    return json_reply(_label_shape(ctx, repo, rec))
+
+
+@route("DELETE", "/repos/{owner}/{repo}/labels/{name:path}", "issues/delete-label", scopes=("repo", "public_repo"))
+def delete_label(ctx: Ctx) -> Reply:
+    """The label goes from the repository and from every issue and pull request carrying it."""
+    ctx.require_auth()
+    repo = ctx.repo("write")
+    key = _label_or_404(ctx, repo)["name"].lower()
+    del _repo_labels(ctx.world, repo)[key]
+    _relabel_issues(ctx.world, repo, key, None)
+    ctx.world.save("repos", repo["id"], repo)
+    return empty()
 
 
 # -- pull requests -------------------------------------------------------------------------------------

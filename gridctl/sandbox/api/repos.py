@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..errors import ApiError, not_found, validation_failed
 from ..gitobjects import auto_init
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found, validation_failed
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import repository
 from ..world import REPO_DEFAULTS

@@ -11,10 +11,12 @@ step by :func:`.runners.move_runner`.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import repository
 from .runners import (
@@ -57,11 +59,21 @@ def group_json(ctx: Ctx, group: dict) -> dict[str, Any]:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _group(ctx: Ctx, org: dict) -> dict:
+def _group(ctx: Ctx) -> tuple[dict, dict]:
+    """The organization (its owner calling) and its runner group ``{runner_group_id}``."""
+    org = ctx.org(admin=True)
     group = find_group(ctx.world, org["login"], int(ctx.params["runner_group_id"]))
     if group is None:
         raise not_found()
-    return group
+    return org, group
+
+
+def _path_item(ctx: Ctx, items: dict[int, dict], param: str) -> dict:
+    """The repository or runner of the organization that the path parameter ``param`` names."""
+    item = items.get(int(ctx.params[param]))
+    if item is None:
+        raise not_found()
+    return item
 
 
 def _org_repos(ctx: Ctx, org: dict) -> dict[int, dict]:
@@ -100,26 +112,25 @@ def _check_name(ctx: Ctx, org: dict, name: str, *, other_than: int | None = None
     return name
 
 
-def _check_repo_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[int]:
-    repos = _org_repos(ctx, org)
-    out: list[int] = []
-    for rid in ids:
-        if rid not in repos:
-            raise _invalid("selected_repository_ids", f"Repository {rid} is not a repository of {org['login']}.", rid)
-        if rid not in out:
-            out.append(rid)
+def _known(ids: list[int], items: dict[int, dict], field: str, unknown: str) -> list[dict]:
+    """The records ``ids`` name, de-duplicated in order; an id not in ``items`` is a 422 whose
+    message is ``unknown`` with the id filled in."""
+    out: list[dict] = []
+    for ident in ids:
+        if ident not in items:
+            raise _invalid(field, unknown.format(ident), ident)
+        if items[ident] not in out:
+            out.append(items[ident])
     return out
+
+
+def _check_repo_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[int]:
+    repos = _known(ids, _org_repos(ctx, org), "selected_repository_ids", f"Repository {{}} is not a repository of {org['login']}.")
+    return [r["id"] for r in repos]
 
 
 def _check_runner_ids(ctx: Ctx, org: dict, ids: list[int]) -> list[dict]:
-    runners = _org_runners(ctx, org)
-    out: list[dict] = []
-    for rid in ids:
-        if rid not in runners:
-            raise _invalid("runners", f"Runner {rid} is not a self-hosted runner of {org['login']}.", rid)
-        if runners[rid] not in out:
-            out.append(runners[rid])
-    return out
+    return _known(ids, _org_runners(ctx, org), "runners", f"Runner {{}} is not a self-hosted runner of {org['login']}.")
 
 
 def _check_workflow_settings(body: dict) -> None:
@@ -190,14 +201,12 @@ def create_group(ctx: Ctx) -> Reply:
 
 @route("GET", _G + "/{runner_group_id:int}", "actions/get-self-hosted-runner-group-for-org", scopes=_SCOPES)
 def get_group(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    return json_reply(group_json(ctx, _group(ctx, org)))
+    return json_reply(group_json(ctx, _group(ctx)[1]))
 
 
 @route("PATCH", _G + "/{runner_group_id:int}", "actions/update-self-hosted-runner-group-for-org", scopes=_SCOPES)
 def update_group(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
+    org, group = _group(ctx)
     body = ctx.body
     name = _check_name(ctx, org, body["name"], other_than=group["id"])
     if group["default"] and name != group["name"]:
@@ -219,9 +228,8 @@ def update_group(ctx: Ctx) -> Reply:
 
 @route("DELETE", _G + "/{runner_group_id:int}", "actions/delete-self-hosted-runner-group-from-org", scopes=_SCOPES)
 def delete_group(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
+    org, group = _group(ctx)
     world = ctx.world
-    group = _group(ctx, org)
     if group["default"]:
         raise ApiError(422, "The default runner group cannot be deleted.")
     fallback = default_group(world, org["login"])
@@ -249,8 +257,7 @@ def _need_selected(group: dict) -> None:
     scopes=_SCOPES,
 )
 def list_repo_access(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
+    org, group = _group(ctx)
     repos = _org_repos(ctx, org)
     chosen = [repos[i] for i in sorted(group["selected_repository_ids"]) if i in repos]
     return ctx.paginate([repository(ctx, r, level="minimal") for r in chosen], key="repositories")
@@ -263,53 +270,35 @@ def list_repo_access(ctx: Ctx) -> Reply:
     scopes=_SCOPES,
 )
 def set_repo_access(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
+    org, group = _group(ctx)
     _need_selected(group)
     group["selected_repository_ids"] = _check_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
     save_group(ctx.world, group)
     return empty()
 
 
-def _path_repo(ctx: Ctx, org: dict) -> dict:
-    repo = _org_repos(ctx, org).get(int(ctx.params["repository_id"]))
-    if repo is None:
-        raise not_found()
-    return repo
-
-
-@route(
-    "PUT",
-    _G + "/{runner_group_id:int}/repositories/{repository_id:int}",
-    "actions/add-repo-access-to-self-hosted-runner-group-in-org",
-    scopes=_SCOPES,
-)
-def add_repo_access(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
-    repo = _path_repo(ctx, org)
+def _repo_access(ctx: Ctx, *, grant: bool) -> Reply:
+    """Grant (or withdraw) the repository ``{repository_id}`` access to the group."""
+    org, group = _group(ctx)
+    repo = _path_item(ctx, _org_repos(ctx, org), "repository_id")
     _need_selected(group)
-    if repo["id"] not in group["selected_repository_ids"]:
-        group["selected_repository_ids"].append(repo["id"])
+    ids = group["selected_repository_ids"]
+    if grant != (repo["id"] in ids):
+        if grant:
+            ids.append(repo["id"])
+        else:
+            ids.remove(repo["id"])
         save_group(ctx.world, group)
     return empty()
 
 
-@route(
-    "DELETE",
-    _G + "/{runner_group_id:int}/repositories/{repository_id:int}",
-    "actions/remove-repo-access-to-self-hosted-runner-group-in-org",
-    scopes=_SCOPES,
-)
-def remove_repo_access(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
-    repo = _path_repo(ctx, org)
-    _need_selected(group)
-    if repo["id"] in group["selected_repository_ids"]:
-        group["selected_repository_ids"].remove(repo["id"])
-        save_group(ctx.world, group)
-    return empty()
+for _method, _op_id, _grant in (
+    ("PUT", "actions/add-repo-access-to-self-hosted-runner-group-in-org", True),
+    ("DELETE", "actions/remove-repo-access-to-self-hosted-runner-group-in-org", False),
+):
+    route(_method, _G + "/{runner_group_id:int}/repositories/{repository_id:int}", _op_id, scopes=_SCOPES)(
+        functools.partial(_repo_access, grant=_grant)
+    )
 
 
 # -- runners in a group --------------------------------------------------------------------------
@@ -333,8 +322,7 @@ def _cannot_leave_default(runner: dict) -> ApiError:
     scopes=_SCOPES,
 )
 def list_group_runners(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
+    org, group = _group(ctx)
     return ctx.paginate([runner_json(r) for r in _members(ctx, org, group)], key="runners")
 
 
@@ -345,9 +333,8 @@ def list_group_runners(ctx: Ctx) -> Reply:
     scopes=_SCOPES,
 )
 def set_group_runners(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
+    org, group = _group(ctx)
     world = ctx.world
-    group = _group(ctx, org)
     wanted = _check_runner_ids(ctx, org, ctx.body["runners"])
     wanted_ids = {r["id"] for r in wanted}
     leaving = [r for r in _members(ctx, org, group) if r["id"] not in wanted_ids]
@@ -361,13 +348,6 @@ def set_group_runners(ctx: Ctx) -> Reply:
     return empty()
 
 
-def _path_runner(ctx: Ctx, org: dict) -> dict:
-    runner = _org_runners(ctx, org).get(int(ctx.params["runner_id"]))
-    if runner is None:
-        raise not_found()
-    return runner
-
-
 @route(
     "PUT",
     _G + "/{runner_group_id:int}/runners/{runner_id:int}",
@@ -375,9 +355,8 @@ def _path_runner(ctx: Ctx, org: dict) -> dict:
     scopes=_SCOPES,
 )
 def add_group_runner(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
-    move_runner(ctx.world, _path_runner(ctx, org), group)
+    org, group = _group(ctx)
+    move_runner(ctx.world, _path_item(ctx, _org_runners(ctx, org), "runner_id"), group)
     return empty()
 
 
@@ -388,9 +367,8 @@ def add_group_runner(ctx: Ctx) -> Reply:
     scopes=_SCOPES,
 )
 def remove_group_runner(ctx: Ctx) -> Reply:
-    org = ctx.org(admin=True)
-    group = _group(ctx, org)
-    runner = _path_runner(ctx, org)
+    org, group = _group(ctx)
+    runner = _path_item(ctx, _org_runners(ctx, org), "runner_id")
     if runner["runner_group_id"] != group["id"]:
         raise not_found()
     if group["default"]:

@@ -2,9 +2,11 @@
 
 GitHub operations (groups ``runners-repo`` and ``runners-org``): list (``?name=``), get,
 delete, runner application downloads, registration and remove tokens, just-in-time (JIT)
-configurations, and runner labels. Control routes stand in for the runner process itself:
-``POST /_sandbox/runners/connect`` (a JIT runner comes online), ``POST /_sandbox/runners/{id}``
-(set status / busy) and ``GET /_sandbox/runners`` (inspect every runner).
+configurations, and runner labels. Both scopes are served by one set of handlers that take a
+:class:`Scope` (``_OPERATIONS``, registered once per scope). Control routes stand in for the
+runner process itself: ``POST /_sandbox/runners/connect`` (a JIT runner comes online),
+``POST /_sandbox/runners/{id}`` (set status / busy) and ``GET /_sandbox/runners`` (inspect every
+runner).
 
 Records (see LAYOUT.md): table ``runners`` keyed by id. A JIT configuration is a credential:
 the sandbox returns it once and keeps only its sha256 (``jit_sha256``).
@@ -21,10 +23,12 @@ import hashlib
 import json
 import secrets
 import string
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import control, route
 from ..shapes import web_root
 from ..world import World, iso
@@ -50,9 +54,7 @@ _REPO_SCOPES = ("repo",)
 def simple_422(message: str) -> ApiError:
     """GitHub's "Validation Error Simple" (the 422 these operations document): the errors are
     plain strings."""
-    err = ApiError(422, "Validation Failed")
-    err.errors = [message]  # type: ignore[list-item]  # ApiError is typed for object errors
-    return err
+    return ApiError(422, "Validation Failed", errors=[message])
 
 
 # -- scopes --------------------------------------------------------------------------------------
@@ -228,7 +230,8 @@ def _label_id(world: World, scope: Scope, name: str) -> int:
         if scope.holds(rec):
             for lb in rec["labels"]:
                 if lb["name"].lower() == low:
-                    return lb["id"]
+                    ident: int = lb["id"]
+                    return ident
     return world.next_id("runner_labels")
 
 
@@ -359,12 +362,12 @@ def _delete(ctx: Ctx, scope: Scope) -> Reply:
     return empty()
 
 
-def _token(ctx: Ctx) -> Reply:
+def _token(ctx: Ctx, scope: Scope) -> Reply:
     token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(29))
     return json_reply({"token": token, "expires_at": iso(ctx.world.now() + 3600)}, status=201)
 
 
-def _downloads() -> Reply:
+def _downloads(ctx: Ctx, scope: Scope) -> Reply:
     base = f"https://github.com/actions/runner/releases/download/v{RUNNER_VERSION}"
     out = []
     for os_name, arch, ext in (
@@ -415,180 +418,59 @@ def _clear_labels_reply(ctx: Ctx, scope: Scope) -> Reply:
     return _labels_reply(rec, only_read_only=True)
 
 
-# -- repository routes (specific paths before {runner_id}) ---------------------------------------
-_R = "/repos/{owner}/{repo}/actions/runners"
+# -- routes: one set per scope ------------------------------------------------------------------
+def _get(ctx: Ctx, scope: Scope) -> Reply:
+    return json_reply(runner_json(_runner(ctx, scope)))
 
 
-@route("GET", _R, "actions/list-self-hosted-runners-for-repo", scopes=_REPO_SCOPES)
-def list_for_repo(ctx: Ctx) -> Reply:
-    return _list(ctx, _repo_scope(ctx))
+def _list_labels(ctx: Ctx, scope: Scope) -> Reply:
+    return _labels_reply(_runner(ctx, scope))
 
 
-@route("GET", _R + "/downloads", "actions/list-runner-applications-for-repo", scopes=_REPO_SCOPES)
-def downloads_for_repo(ctx: Ctx) -> Reply:
-    _repo_scope(ctx)
-    return _downloads()
-
-
-@route("POST", _R + "/generate-jitconfig", "actions/generate-runner-jitconfig-for-repo", scopes=_REPO_SCOPES)
-def jitconfig_for_repo(ctx: Ctx) -> Reply:
-    return _generate_jitconfig(ctx, _repo_scope(ctx))
-
-
-@route("POST", _R + "/registration-token", "actions/create-registration-token-for-repo", scopes=_REPO_SCOPES)
-def registration_token_for_repo(ctx: Ctx) -> Reply:
-    _repo_scope(ctx)
-    return _token(ctx)
-
-
-@route("POST", _R + "/remove-token", "actions/create-remove-token-for-repo", scopes=_REPO_SCOPES)
-def remove_token_for_repo(ctx: Ctx) -> Reply:
-    _repo_scope(ctx)
-    return _token(ctx)
-
-
-@route("GET", _R + "/{runner_id:int}", "actions/get-self-hosted-runner-for-repo", scopes=_REPO_SCOPES)
-def get_for_repo(ctx: Ctx) -> Reply:
-    return json_reply(runner_json(_runner(ctx, _repo_scope(ctx))))
-
-
-@route("DELETE", _R + "/{runner_id:int}", "actions/delete-self-hosted-runner-from-repo", scopes=_REPO_SCOPES)
-def delete_for_repo(ctx: Ctx) -> Reply:
-    return _delete(ctx, _repo_scope(ctx))
-
-
-@route(
-    "GET", _R + "/{runner_id:int}/labels", "actions/list-labels-for-self-hosted-runner-for-repo", scopes=_REPO_SCOPES
+#: every runner operation, as (method, path below the scope's ``.../actions/runners``,
+#: operationId with ``{x}`` for ``repo`` / ``org``, handler); specific paths before {runner_id}
+_OPERATIONS: tuple[tuple[str, str, str, Callable[[Ctx, Scope], Reply]], ...] = (
+    ("GET", "", "actions/list-self-hosted-runners-for-{x}", _list),
+    ("GET", "/downloads", "actions/list-runner-applications-for-{x}", _downloads),
+    ("POST", "/generate-jitconfig", "actions/generate-runner-jitconfig-for-{x}", _generate_jitconfig),
+    ("POST", "/registration-token", "actions/create-registration-token-for-{x}", _token),
+    ("POST", "/remove-token", "actions/create-remove-token-for-{x}", _token),
+    ("GET", "/{runner_id:int}", "actions/get-self-hosted-runner-for-{x}", _get),
+    ("DELETE", "/{runner_id:int}", "actions/delete-self-hosted-runner-from-{x}", _delete),
+    ("GET", "/{runner_id:int}/labels", "actions/list-labels-for-self-hosted-runner-for-{x}", _list_labels),
+    ("POST", "/{runner_id:int}/labels", "actions/add-custom-labels-to-self-hosted-runner-for-{x}", _add_labels_reply),
+    ("PUT", "/{runner_id:int}/labels", "actions/set-custom-labels-for-self-hosted-runner-for-{x}", _set_labels_reply),
+    (
+        "DELETE",
+        "/{runner_id:int}/labels",
+        "actions/remove-all-custom-labels-from-self-hosted-runner-for-{x}",
+        _clear_labels_reply,
+    ),
+    (
+        "DELETE",
+        "/{runner_id:int}/labels/{name}",
+        "actions/remove-custom-label-from-self-hosted-runner-for-{x}",
+        _remove_label,
+    ),
 )
-def labels_for_repo(ctx: Ctx) -> Reply:
-    return _labels_reply(_runner(ctx, _repo_scope(ctx)))
 
 
-@route(
-    "POST",
-    _R + "/{runner_id:int}/labels",
-    "actions/add-custom-labels-to-self-hosted-runner-for-repo",
-    scopes=_REPO_SCOPES,
-)
-def add_labels_for_repo(ctx: Ctx) -> Reply:
-    return _add_labels_reply(ctx, _repo_scope(ctx))
+def _in_scope(handle: Callable[[Ctx, Scope], Reply], scope_of: Callable[[Ctx], Scope]) -> Callable[[Ctx], Reply]:
+    """``handle`` as a route handler: the scope (and its permission check) comes first."""
+
+    def handler(ctx: Ctx) -> Reply:
+        return handle(ctx, scope_of(ctx))
+
+    return handler
 
 
-@route(
-    "PUT",
-    _R + "/{runner_id:int}/labels",
-    "actions/set-custom-labels-for-self-hosted-runner-for-repo",
-    scopes=_REPO_SCOPES,
-)
-def set_labels_for_repo(ctx: Ctx) -> Reply:
-    return _set_labels_reply(ctx, _repo_scope(ctx))
+def _register(x: str, base: str, scope_of: Callable[[Ctx], Scope], scopes: tuple[str, ...]) -> None:
+    for method, path, op_id, handle in _OPERATIONS:
+        route(method, base + path, op_id.format(x=x), scopes=scopes)(_in_scope(handle, scope_of))
 
 
-@route(
-    "DELETE",
-    _R + "/{runner_id:int}/labels",
-    "actions/remove-all-custom-labels-from-self-hosted-runner-for-repo",
-    scopes=_REPO_SCOPES,
-)
-def clear_labels_for_repo(ctx: Ctx) -> Reply:
-    return _clear_labels_reply(ctx, _repo_scope(ctx))
-
-
-@route(
-    "DELETE",
-    _R + "/{runner_id:int}/labels/{name}",
-    "actions/remove-custom-label-from-self-hosted-runner-for-repo",
-    scopes=_REPO_SCOPES,
-)
-def remove_label_for_repo(ctx: Ctx) -> Reply:
-    return _remove_label(ctx, _repo_scope(ctx))
-
-
-# -- organization routes -------------------------------------------------------------------------
-_O = "/orgs/{org}/actions/runners"
-
-
-@route("GET", _O, "actions/list-self-hosted-runners-for-org", scopes=_ORG_SCOPES)
-def list_for_org(ctx: Ctx) -> Reply:
-    return _list(ctx, _org_scope(ctx))
-
-
-@route("GET", _O + "/downloads", "actions/list-runner-applications-for-org", scopes=_ORG_SCOPES)
-def downloads_for_org(ctx: Ctx) -> Reply:
-    _org_scope(ctx)
-    return _downloads()
-
-
-@route("POST", _O + "/generate-jitconfig", "actions/generate-runner-jitconfig-for-org", scopes=_ORG_SCOPES)
-def jitconfig_for_org(ctx: Ctx) -> Reply:
-    return _generate_jitconfig(ctx, _org_scope(ctx))
-
-
-@route("POST", _O + "/registration-token", "actions/create-registration-token-for-org", scopes=_ORG_SCOPES)
-def registration_token_for_org(ctx: Ctx) -> Reply:
-    _org_scope(ctx)
-    return _token(ctx)
-
-
-@route("POST", _O + "/remove-token", "actions/create-remove-token-for-org", scopes=_ORG_SCOPES)
-def remove_token_for_org(ctx: Ctx) -> Reply:
-    _org_scope(ctx)
-    return _token(ctx)
-
-
-@route("GET", _O + "/{runner_id:int}", "actions/get-self-hosted-runner-for-org", scopes=_ORG_SCOPES)
-def get_for_org(ctx: Ctx) -> Reply:
-    return json_reply(runner_json(_runner(ctx, _org_scope(ctx))))
-
-
-@route("DELETE", _O + "/{runner_id:int}", "actions/delete-self-hosted-runner-from-org", scopes=_ORG_SCOPES)
-def delete_for_org(ctx: Ctx) -> Reply:
-    return _delete(ctx, _org_scope(ctx))
-
-
-@route("GET", _O + "/{runner_id:int}/labels", "actions/list-labels-for-self-hosted-runner-for-org", scopes=_ORG_SCOPES)
-def labels_for_org(ctx: Ctx) -> Reply:
-    return _labels_reply(_runner(ctx, _org_scope(ctx)))
-
-
-@route(
-    "POST",
-    _O + "/{runner_id:int}/labels",
-    "actions/add-custom-labels-to-self-hosted-runner-for-org",
-    scopes=_ORG_SCOPES,
-)
-def add_labels_for_org(ctx: Ctx) -> Reply:
-    return _add_labels_reply(ctx, _org_scope(ctx))
-
-
-@route(
-    "PUT",
-    _O + "/{runner_id:int}/labels",
-    "actions/set-custom-labels-for-self-hosted-runner-for-org",
-    scopes=_ORG_SCOPES,
-)
-def set_labels_for_org(ctx: Ctx) -> Reply:
-    return _set_labels_reply(ctx, _org_scope(ctx))
-
-
-@route(
-    "DELETE",
-    _O + "/{runner_id:int}/labels",
-    "actions/remove-all-custom-labels-from-self-hosted-runner-for-org",
-    scopes=_ORG_SCOPES,
-)
-def clear_labels_for_org(ctx: Ctx) -> Reply:
-    return _clear_labels_reply(ctx, _org_scope(ctx))
-
-
-@route(
-    "DELETE",
-    _O + "/{runner_id:int}/labels/{name}",
-    "actions/remove-custom-label-from-self-hosted-runner-for-org",
-    scopes=_ORG_SCOPES,
-)
-def remove_label_for_org(ctx: Ctx) -> Reply:
-    return _remove_label(ctx, _org_scope(ctx))
+_register("repo", "/repos/{owner}/{repo}/actions/runners", _repo_scope, _REPO_SCOPES)
+_register("org", "/orgs/{org}/actions/runners", _org_scope, _ORG_SCOPES)
 
 
 # -- control routes: the stand-in runner process -------------------------------------------------

@@ -6,6 +6,11 @@ scope's private key and keeps only the SHA-256 of the plaintext (LAYOUT.md); the
 never reaches the store, a response or a log. ``GET /_sandbox/secrets`` lists the fingerprints
 so tests can prove the right value arrived.
 
+Every level (repository, environment, organization, Codespaces user) is one :class:`Place`
+found by a ``locate`` function; the operations all levels share are one set of handlers
+(:func:`_register`), and so are the selected-repository operations of organization and
+Codespaces secrets (:func:`_register_selected_repos`).
+
 Behaviour chosen where GitHub's description is silent (see also the route docstrings):
 
 * ``encrypted_value`` is needed to *create* a secret in every scope, and ``key_id`` whenever
@@ -24,11 +29,15 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..errors import ApiError, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import control, route
 from ..shapes import repository
+from .environments import require_environment
 
 KINDS = ("actions", "dependabot")
 
@@ -47,7 +56,7 @@ MAX_SECRETS = {"repo": 100, "environment": 100, "org": 1000, "user": 100}
 def secret_name(ctx: Ctx) -> str:
     """The ``{secret_name}`` of a PUT, checked like GitHub and upper-cased (names are
     case-insensitive)."""
-    raw = ctx.params["secret_name"]
+    raw: str = ctx.params["secret_name"]
     if not _NAME.match(raw):
         raise ApiError(422, _NAME_MESSAGE)
     name = raw.upper()
@@ -57,7 +66,7 @@ def secret_name(ctx: Ctx) -> str:
 
 
 def _lookup(bucket: dict, ctx: Ctx) -> dict:
-    rec = bucket.get(ctx.params["secret_name"].upper())
+    rec: dict | None = bucket.get(ctx.params["secret_name"].upper())
     if rec is None:
         raise not_found()
     return rec
@@ -139,127 +148,205 @@ def _existing_repos(ctx: Ctx, ids: list[int]) -> list[dict]:
     return [r for r in (ctx.world.repo_by_id(i) for i in ids) if r is not None]
 
 
-# -- repository secrets (Actions and Dependabot) ----------------------------------------------
-def _repo_scope(repo: dict, kind: str) -> str:
-    return f"repo:{repo['id']}:{kind}"
+# -- where secrets live ------------------------------------------------------------------------------
+def _sub(record: dict, key: str) -> dict:
+    """``record[key]``, created empty when missing."""
+    if record.get(key) is None:
+        record[key] = {}
+    sub: dict = record[key]
+    return sub
 
 
-def _repo_bucket(repo: dict, kind: str) -> dict:
-    return (repo.get("secrets") or {}).get(kind) or {}
+@dataclass(frozen=True)
+class Place:
+    """One set of secrets, found for one request: a repository's or an organization's secrets of
+    one kind, an environment's, or a user's Codespaces secrets."""
+
+    #: the secrets, name -> record (a detached ``{}`` while there are none)
+    bucket: dict
+    #: the sealed-box key pair (``World.keypair``)
+    key_scope: str
+    #: the ``MAX_SECRETS`` level
+    level: str
+    #: the bucket, created in its owner record when missing
+    attach: Callable[[], dict]
+    save: Callable[[], object]
+    #: one secret as the API renders it
+    shape: Callable[[dict], dict[str, Any]]
+    #: ``selected_repository_ids`` checked for this place (selected-repository operations)
+    repo_ids: Callable[[list], list[int]] = _int_ids
 
 
-def _register_repo(kind: str) -> None:
-    base = f"/repos/{{owner}}/{{repo}}/{kind}/secrets"
-
-    @route("GET", base, f"{kind}/list-repo-secrets", scopes=("repo",))
-    def list_secrets(ctx: Ctx) -> Reply:
-        repo = ctx.repo("admin")
-        return ctx.paginate([_basic(r) for r in _sorted(_repo_bucket(repo, kind))], key="secrets")
-
-    @route("GET", base + "/public-key", f"{kind}/get-repo-public-key")
-    def public_key(ctx: Ctx) -> Reply:
-        repo = ctx.repo("read")
-        return json_reply(ctx.world.public_key(_repo_scope(repo, kind)))
-
-    @route("GET", base + "/{secret_name}", f"{kind}/get-repo-secret", scopes=("repo",))
-    def get_secret(ctx: Ctx) -> Reply:
-        repo = ctx.repo("admin")
-        return json_reply(_basic(_lookup(_repo_bucket(repo, kind), ctx)))
-
-    @route("PUT", base + "/{secret_name}", f"{kind}/create-or-update-repo-secret", scopes=("repo",))
-    def put_secret(ctx: Ctx) -> Reply:
-        repo = ctx.repo("admin")
-        name = secret_name(ctx)
-        sha = _fingerprint(ctx, _repo_scope(repo, kind), required=True)
-        bucket = repo.setdefault("secrets", {}).setdefault(kind, {})
-        created = _upsert(ctx, bucket, name, sha, "repo")
-        ctx.world.save("repos", repo["id"], repo)
-        return _put_reply(created)
-
-    @route("DELETE", base + "/{secret_name}", f"{kind}/delete-repo-secret", scopes=("repo",))
-    def delete_secret(ctx: Ctx) -> Reply:
-        repo = ctx.repo("admin")
-        rec = _lookup(_repo_bucket(repo, kind), ctx)
-        del repo["secrets"][kind][rec["name"]]
-        ctx.world.save("repos", repo["id"], repo)
-        return empty()
+#: ``locate(ctx, needed)``: the place a request names; ``needed`` is the role a repository place
+#: asks of the caller (``read`` for the public key, ``admin`` otherwise)
+Locate = Callable[[Ctx, str], Place]
 
 
-for _kind in KINDS:
-    _register_repo(_kind)
+@dataclass(frozen=True)
+class Level:
+    """How one level's routes are named: its base path, operationId pattern and token scopes."""
+
+    base: str
+    #: operationIds by verb: list, public-key, get, put, delete
+    ops: dict[str, str]
+    scopes: tuple[str, ...]
+    #: token scopes of the public-key operation
+    key_scopes: tuple[str, ...]
 
 
-# -- environment secrets ------------------------------------------------------------------------
-def _environment(ctx: Ctx, repo: dict) -> dict:
-    """The environment ``{environment_name}`` of ``repo`` (names are case-insensitive)."""
-    envs = repo.get("environments") or {}
-    want = ctx.params["environment_name"]
-    env = envs.get(want)
-    if env is None:
-        env = next((e for k, e in envs.items() if k.lower() == want.lower()), None)
-    if env is None:
-        raise not_found()
-    return env
+def _ops(prefix: str, level: str) -> dict[str, str]:
+    return {
+        "list": f"{prefix}/list-{level}-secrets",
+        "public-key": f"{prefix}/get-{level}-public-key",
+        "get": f"{prefix}/get-{level}-secret",
+        "put": f"{prefix}/create-or-update-{level}-secret",
+        "delete": f"{prefix}/delete-{level}-secret",
+    }
 
 
-def _env_scope(repo: dict, env: dict) -> str:
-    return f"env:{repo['id']}:{env['name']}"
-
-
-_ENV = "/repos/{owner}/{repo}/environments/{environment_name}/secrets"
-
-
-@route("GET", _ENV, "actions/list-environment-secrets", scopes=("repo",))
-def list_environment_secrets(ctx: Ctx) -> Reply:
-    repo = ctx.repo("admin")
-    env = _environment(ctx, repo)
-    return ctx.paginate([_basic(r) for r in _sorted(env.get("secrets") or {})], key="secrets")
-
-
-@route("GET", _ENV + "/public-key", "actions/get-environment-public-key")
-def get_environment_public_key(ctx: Ctx) -> Reply:
-    repo = ctx.repo("read")
-    env = _environment(ctx, repo)
-    return json_reply(ctx.world.public_key(_env_scope(repo, env)))
-
-
-@route("GET", _ENV + "/{secret_name}", "actions/get-environment-secret", scopes=("repo",))
-def get_environment_secret(ctx: Ctx) -> Reply:
-    repo = ctx.repo("admin")
-    env = _environment(ctx, repo)
-    return json_reply(_basic(_lookup(env.get("secrets") or {}, ctx)))
-
-
-@route("PUT", _ENV + "/{secret_name}", "actions/create-or-update-environment-secret", scopes=("repo",))
-def put_environment_secret(ctx: Ctx) -> Reply:
-    repo = ctx.repo("admin")
-    env = _environment(ctx, repo)
+def _put_plain(ctx: Ctx, locate: Locate) -> Reply:
+    """Repository and environment secrets: a value is always needed."""
+    place = locate(ctx, "admin")
     name = secret_name(ctx)
-    sha = _fingerprint(ctx, _env_scope(repo, env), required=True)
-    if env.get("secrets") is None:
-        env["secrets"] = {}
-    created = _upsert(ctx, env["secrets"], name, sha, "environment")
-    ctx.world.save("repos", repo["id"], repo)
+    sha = _fingerprint(ctx, place.key_scope, required=True)
+    created = _upsert(ctx, place.attach(), name, sha, place.level)
+    place.save()
     return _put_reply(created)
 
 
-@route("DELETE", _ENV + "/{secret_name}", "actions/delete-environment-secret", scopes=("repo",))
-def delete_environment_secret(ctx: Ctx) -> Reply:
-    repo = ctx.repo("admin")
-    env = _environment(ctx, repo)
-    rec = _lookup(env.get("secrets") or {}, ctx)
-    del env["secrets"][rec["name"]]
-    ctx.world.save("repos", repo["id"], repo)
-    return empty()
+def _register(level: Level, locate: Locate, put: Callable[[Ctx, Locate], Reply] = _put_plain) -> None:
+    """The five operations every level has (list, public key, get, create-or-update, delete);
+    ``put`` handles create-or-update where the level adds visibility and repositories."""
+    ops, scopes = level.ops, level.scopes
+
+    @route("GET", level.base, ops["list"], scopes=scopes)
+    def list_secrets(ctx: Ctx) -> Reply:
+        place = locate(ctx, "admin")
+        return ctx.paginate([place.shape(r) for r in _sorted(place.bucket)], key="secrets")
+
+    @route("GET", level.base + "/public-key", ops["public-key"], scopes=level.key_scopes)
+    def public_key(ctx: Ctx) -> Reply:
+        return json_reply(ctx.world.public_key(locate(ctx, "read").key_scope))
+
+    @route("GET", level.base + "/{secret_name}", ops["get"], scopes=scopes)
+    def get_secret(ctx: Ctx) -> Reply:
+        place = locate(ctx, "admin")
+        return json_reply(place.shape(_lookup(place.bucket, ctx)))
+
+    @route("PUT", level.base + "/{secret_name}", ops["put"], scopes=scopes)
+    def put_secret(ctx: Ctx) -> Reply:
+        return put(ctx, locate)
+
+    @route("DELETE", level.base + "/{secret_name}", ops["delete"], scopes=scopes)
+    def delete_secret(ctx: Ctx) -> Reply:
+        place = locate(ctx, "admin")
+        rec = _lookup(place.bucket, ctx)
+        del place.attach()[rec["name"]]
+        place.save()
+        return empty()
+
+
+def _register_selected_repos(base: str, op_ids: tuple[str, str, str], scopes: tuple[str, ...], locate: Locate) -> None:
+    """Set, add and remove the repositories of a secret whose visibility is ``selected``
+    (organization and Codespaces secrets; each lists them its own way)."""
+    set_op, add_op, remove_op = op_ids
+
+    def selected(ctx: Ctx) -> tuple[Place, dict]:
+        place = locate(ctx, "admin")
+        rec = _lookup(place.bucket, ctx)
+        _need_selected(rec)
+        return place, rec
+
+    def changed(ctx: Ctx, place: Place, rec: dict) -> None:
+        rec["updated_at"] = ctx.world.now_iso()
+        place.save()
+
+    @route("PUT", base + "/{secret_name}/repositories", set_op, scopes=scopes)
+    def set_repos(ctx: Ctx) -> Reply:
+        place, rec = selected(ctx)
+        rec["selected_repository_ids"] = place.repo_ids(ctx.body["selected_repository_ids"])
+        changed(ctx, place, rec)
+        return empty()
+
+    @route("PUT", base + "/{secret_name}/repositories/{repository_id:int}", add_op, scopes=scopes)
+    def add_repo(ctx: Ctx) -> Reply:
+        place, rec = selected(ctx)
+        ident = place.repo_ids([ctx.params["repository_id"]])[0]
+        if ident not in rec["selected_repository_ids"]:
+            rec["selected_repository_ids"].append(ident)
+            changed(ctx, place, rec)
+        return empty()
+
+    @route("DELETE", base + "/{secret_name}/repositories/{repository_id:int}", remove_op, scopes=scopes)
+    def remove_repo(ctx: Ctx) -> Reply:
+        place, rec = selected(ctx)
+        ident = ctx.params["repository_id"]
+        if ident in rec["selected_repository_ids"]:
+            rec["selected_repository_ids"].remove(ident)
+            changed(ctx, place, rec)
+        else:
+            place.repo_ids([ident])  # a repository the place may not name is its error
+        return empty()
+
+
+def _need_selected(rec: dict) -> None:
+    if rec.get("visibility", "selected") != "selected":
+        raise ApiError(
+            409,
+            f"The visibility of secret {rec['name']} is {rec['visibility']!r}; "
+            "repositories can only be selected when the visibility is 'selected'.",
+        )
+
+
+# -- repository secrets (Actions and Dependabot) ----------------------------------------------
+def _repo_bucket(repo: dict, kind: str) -> dict:
+    bucket: dict = (repo.get("secrets") or {}).get(kind) or {}
+    return bucket
+
+
+def _repo_place(kind: str) -> Locate:
+    def locate(ctx: Ctx, needed: str) -> Place:
+        repo = ctx.repo(needed)
+        return Place(
+            bucket=_repo_bucket(repo, kind),
+            key_scope=f"repo:{repo['id']}:{kind}",
+            level="repo",
+            attach=lambda: _sub(_sub(repo, "secrets"), kind),
+            save=lambda: ctx.world.save("repos", repo["id"], repo),
+            shape=_basic,
+        )
+
+    return locate
+
+
+for _kind in KINDS:
+    _register(Level(f"/repos/{{owner}}/{{repo}}/{_kind}/secrets", _ops(_kind, "repo"), ("repo",), ()), _repo_place(_kind))
+
+
+# -- environment secrets ------------------------------------------------------------------------
+def _env_place(ctx: Ctx, needed: str) -> Place:
+    repo = ctx.repo(needed)
+    env = require_environment(repo, ctx.params["environment_name"])
+    return Place(
+        bucket=env.get("secrets") or {},
+        key_scope=f"env:{repo['id']}:{env['name']}",
+        level="environment",
+        attach=lambda: _sub(env, "secrets"),
+        save=lambda: ctx.world.save("repos", repo["id"], repo),
+        shape=_basic,
+    )
+
+
+_register(
+    Level("/repos/{owner}/{repo}/environments/{environment_name}/secrets", _ops("actions", "environment"), ("repo",), ()),
+    _env_place,
+)
 
 
 # -- organization secrets -------------------------------------------------------------------------
-def _org_scope(org: dict, kind: str) -> str:
-    return f"org:{org['login'].lower()}:{kind}"
-
-
 def _org_bucket(org: dict, kind: str) -> dict:
-    return (org.get("secrets") or {}).get(kind) or {}
+    bucket: dict = (org.get("secrets") or {}).get(kind) or {}
+    return bucket
 
 
 def _save_org(ctx: Ctx, org: dict) -> None:
@@ -289,135 +376,76 @@ def _org_secret_shape(ctx: Ctx, org: dict, kind: str, rec: dict) -> dict[str, An
     return out
 
 
-def _need_selected(rec: dict) -> None:
-    if rec["visibility"] != "selected":
-        raise ApiError(
-            409,
-            f"The visibility of secret {rec['name']} is {rec['visibility']!r}; "
-            "repositories can only be selected when the visibility is 'selected'.",
+def _org_place(kind: str) -> Locate:
+    def locate(ctx: Ctx, needed: str) -> Place:
+        org = ctx.org(admin=True)
+        return Place(
+            bucket=_org_bucket(org, kind),
+            key_scope=f"org:{org['login'].lower()}:{kind}",
+            level="org",
+            attach=lambda: _sub(_sub(org, "secrets"), kind),
+            save=lambda: _save_org(ctx, org),
+            shape=lambda rec: _org_secret_shape(ctx, org, kind, rec),
+            repo_ids=lambda raw: _org_repo_ids(ctx, org, raw),
         )
+
+    return locate
+
+
+def _put_org(ctx: Ctx, locate: Locate) -> Reply:
+    """Create needs a value; an update without one changes visibility/repositories only.
+    ``visibility: selected`` without ``selected_repository_ids`` keeps the current list."""
+    place = locate(ctx, "admin")
+    name = secret_name(ctx)
+    body = ctx.body
+    visibility = body["visibility"]
+    raw_ids = body.get("selected_repository_ids")
+    if raw_ids and visibility != "selected":
+        raise ApiError(
+            422,
+            "Validation Failed",
+            errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
+                     "message": "selected_repository_ids can only be given when visibility is 'selected'."}],
+        )
+    bucket = place.attach()
+    existing = bucket.get(name)
+    if visibility != "selected":
+        ids: list[int] = []
+    elif raw_ids is not None:
+        ids = place.repo_ids(raw_ids)
+    elif existing is not None and existing["visibility"] == "selected":
+        ids = list(existing["selected_repository_ids"])
+    else:
+        ids = []
+    sha = _fingerprint(ctx, place.key_scope, required=existing is None)
+    created = _upsert(ctx, bucket, name, sha, place.level, visibility=visibility, selected_repository_ids=ids)
+    place.save()
+    return _put_reply(created)
 
 
 def _register_org(kind: str) -> None:
     base = f"/orgs/{{org}}/{kind}/secrets"
+    scopes = ("admin:org",)
+    locate = _org_place(kind)
+    _register(Level(base, _ops(kind, "org"), scopes, scopes), locate, _put_org)
 
-    @route("GET", base, f"{kind}/list-org-secrets", scopes=("admin:org",))
-    def list_secrets(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        recs = _sorted(_org_bucket(org, kind))
-        return ctx.paginate([_org_secret_shape(ctx, org, kind, r) for r in recs], key="secrets")
-
-    @route("GET", base + "/public-key", f"{kind}/get-org-public-key", scopes=("admin:org",))
-    def public_key(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        return json_reply(ctx.world.public_key(_org_scope(org, kind)))
-
-    @route("GET", base + "/{secret_name}", f"{kind}/get-org-secret", scopes=("admin:org",))
-    def get_secret(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        return json_reply(_org_secret_shape(ctx, org, kind, _lookup(_org_bucket(org, kind), ctx)))
-
-    @route("PUT", base + "/{secret_name}", f"{kind}/create-or-update-org-secret", scopes=("admin:org",))
-    def put_secret(ctx: Ctx) -> Reply:
-        """Create needs a value; an update without one changes visibility/repositories only.
-        ``visibility: selected`` without ``selected_repository_ids`` keeps the current list."""
-        org = ctx.org(admin=True)
-        name = secret_name(ctx)
-        body = ctx.body
-        visibility = body["visibility"]
-        raw_ids = body.get("selected_repository_ids")
-        if raw_ids and visibility != "selected":
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
-                         "message": "selected_repository_ids can only be given when visibility is 'selected'."}],
-            )
-        bucket = org.setdefault("secrets", {}).setdefault(kind, {})
-        existing = bucket.get(name)
-        if visibility != "selected":
-            ids: list[int] = []
-        elif raw_ids is not None:
-            ids = _org_repo_ids(ctx, org, raw_ids)
-        elif existing is not None and existing["visibility"] == "selected":
-            ids = list(existing["selected_repository_ids"])
-        else:
-            ids = []
-        sha = _fingerprint(ctx, _org_scope(org, kind), required=existing is None)
-        created = _upsert(ctx, bucket, name, sha, "org", visibility=visibility, selected_repository_ids=ids)
-        _save_org(ctx, org)
-        return _put_reply(created)
-
-    @route("DELETE", base + "/{secret_name}", f"{kind}/delete-org-secret", scopes=("admin:org",))
-    def delete_secret(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        rec = _lookup(_org_bucket(org, kind), ctx)
-        del org["secrets"][kind][rec["name"]]
-        _save_org(ctx, org)
-        return empty()
-
-    @route(
-        "GET",
-        base + "/{secret_name}/repositories",
-        f"{kind}/list-selected-repos-for-org-secret",
-        scopes=("admin:org",),
-    )
+    @route("GET", base + "/{secret_name}/repositories", f"{kind}/list-selected-repos-for-org-secret", scopes=scopes)
     def list_repos(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        rec = _lookup(_org_bucket(org, kind), ctx)
+        place = locate(ctx, "admin")
+        rec = _lookup(place.bucket, ctx)
         repos = _existing_repos(ctx, rec["selected_repository_ids"])
         return ctx.paginate([repository(ctx, r, level="minimal") for r in repos], key="repositories")
 
-    @route(
-        "PUT",
-        base + "/{secret_name}/repositories",
-        f"{kind}/set-selected-repos-for-org-secret",
-        scopes=("admin:org",),
+    _register_selected_repos(
+        base,
+        (
+            f"{kind}/set-selected-repos-for-org-secret",
+            f"{kind}/add-selected-repo-to-org-secret",
+            f"{kind}/remove-selected-repo-from-org-secret",
+        ),
+        scopes,
+        locate,
     )
-    def set_repos(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        rec = _lookup(_org_bucket(org, kind), ctx)
-        _need_selected(rec)
-        rec["selected_repository_ids"] = _org_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
-        rec["updated_at"] = ctx.world.now_iso()
-        _save_org(ctx, org)
-        return empty()
-
-    @route(
-        "PUT",
-        base + "/{secret_name}/repositories/{repository_id:int}",
-        f"{kind}/add-selected-repo-to-org-secret",
-        scopes=("admin:org",),
-    )
-    def add_repo(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        rec = _lookup(_org_bucket(org, kind), ctx)
-        _need_selected(rec)
-        ident = _org_repo_ids(ctx, org, [ctx.params["repository_id"]])[0]
-        if ident not in rec["selected_repository_ids"]:
-            rec["selected_repository_ids"].append(ident)
-            rec["updated_at"] = ctx.world.now_iso()
-            _save_org(ctx, org)
-        return empty()
-
-    @route(
-        "DELETE",
-        base + "/{secret_name}/repositories/{repository_id:int}",
-        f"{kind}/remove-selected-repo-from-org-secret",
-        scopes=("admin:org",),
-    )
-    def remove_repo(ctx: Ctx) -> Reply:
-        org = ctx.org(admin=True)
-        rec = _lookup(_org_bucket(org, kind), ctx)
-        _need_selected(rec)
-        ident = ctx.params["repository_id"]
-        if ident in rec["selected_repository_ids"]:
-            rec["selected_repository_ids"].remove(ident)
-            rec["updated_at"] = ctx.world.now_iso()
-            _save_org(ctx, org)
-        else:
-            _org_repo_ids(ctx, org, [ident])  # a repository of another owner is a 422
-        return empty()
 
 
 for _kind in KINDS:
@@ -451,17 +479,6 @@ _CS = "/user/codespaces/secrets"
 _CS_SCOPES = ("codespace", "codespace:secrets")
 
 
-def _me(ctx: Ctx) -> dict:
-    ctx.require_auth()
-    user = ctx.world.find_user(ctx.login)
-    assert user is not None
-    return user
-
-
-def _user_scope(user: dict) -> str:
-    return f"user:{user['login'].lower()}:codespaces"
-
-
 def _cs_shape(ctx: Ctx, rec: dict) -> dict[str, Any]:
     out = _basic(rec)
     out["visibility"] = rec.get("visibility", "selected")
@@ -486,57 +503,56 @@ def _accessible_ids(ctx: Ctx, raw: list, status: int) -> list[int]:
     return ids
 
 
-def _save_user(ctx: Ctx, user: dict) -> None:
-    ctx.world.save("users", user["login"].lower(), user)
+def _user_place(ctx: Ctx, needed: str) -> Place:
+    ctx.require_auth()
+    user = ctx.world.find_user(ctx.login)
+    assert user is not None
+    return Place(
+        bucket=user.get("codespaces_secrets") or {},
+        key_scope=f"user:{user['login'].lower()}:codespaces",
+        level="user",
+        attach=lambda: _sub(user, "codespaces_secrets"),
+        save=lambda: ctx.world.save("users", user["login"].lower(), user),
+        shape=lambda rec: _cs_shape(ctx, rec),
+        # an unknown or hidden repository in a path or a list is a 404 (the PUT's is a 422)
+        repo_ids=lambda raw: _accessible_ids(ctx, raw, 404),
+    )
 
 
-@route("GET", _CS, "codespaces/list-secrets-for-authenticated-user", scopes=_CS_SCOPES)
-def list_codespaces_secrets(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    recs = _sorted(user.get("codespaces_secrets") or {})
-    return ctx.paginate([_cs_shape(ctx, r) for r in recs], key="secrets")
-
-
-@route("GET", _CS + "/public-key", "codespaces/get-public-key-for-authenticated-user", scopes=_CS_SCOPES)
-def get_codespaces_public_key(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    return json_reply(ctx.world.public_key(_user_scope(user)))
-
-
-@route("GET", _CS + "/{secret_name}", "codespaces/get-secret-for-authenticated-user", scopes=_CS_SCOPES)
-def get_codespaces_secret(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    return json_reply(_cs_shape(ctx, _lookup(user.get("codespaces_secrets") or {}, ctx)))
-
-
-@route("PUT", _CS + "/{secret_name}", "codespaces/create-or-update-secret-for-authenticated-user", scopes=_CS_SCOPES)
-def put_codespaces_secret(ctx: Ctx) -> Reply:
+def _put_codespaces(ctx: Ctx, locate: Locate) -> Reply:
     """Create needs ``encrypted_value``; an update without one replaces the repositories only
     (and keeps them when ``selected_repository_ids`` is absent too)."""
-    user = _me(ctx)
+    place = locate(ctx, "admin")
     name = secret_name(ctx)
-    bucket = user.get("codespaces_secrets")
-    if bucket is None:
-        bucket = user["codespaces_secrets"] = {}
+    bucket = place.attach()
     existing = bucket.get(name)
     raw_ids = ctx.body.get("selected_repository_ids")
     if raw_ids is not None:
         ids = _accessible_ids(ctx, raw_ids, 422)
     else:
         ids = list(existing["selected_repository_ids"]) if existing else []
-    sha = _fingerprint(ctx, _user_scope(user), required=existing is None)
-    created = _upsert(ctx, bucket, name, sha, "user", visibility="selected", selected_repository_ids=ids)
-    _save_user(ctx, user)
+    sha = _fingerprint(ctx, place.key_scope, required=existing is None)
+    created = _upsert(ctx, bucket, name, sha, place.level, visibility="selected", selected_repository_ids=ids)
+    place.save()
     return _put_reply(created)
 
 
-@route("DELETE", _CS + "/{secret_name}", "codespaces/delete-secret-for-authenticated-user", scopes=_CS_SCOPES)
-def delete_codespaces_secret(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    rec = _lookup(user.get("codespaces_secrets") or {}, ctx)
-    del user["codespaces_secrets"][rec["name"]]
-    _save_user(ctx, user)
-    return empty()
+_register(
+    Level(
+        _CS,
+        {
+            "list": "codespaces/list-secrets-for-authenticated-user",
+            "public-key": "codespaces/get-public-key-for-authenticated-user",
+            "get": "codespaces/get-secret-for-authenticated-user",
+            "put": "codespaces/create-or-update-secret-for-authenticated-user",
+            "delete": "codespaces/delete-secret-for-authenticated-user",
+        },
+        _CS_SCOPES,
+        _CS_SCOPES,
+    ),
+    _user_place,
+    _put_codespaces,
+)
 
 
 @route(
@@ -546,63 +562,24 @@ def delete_codespaces_secret(ctx: Ctx) -> Reply:
     scopes=_CS_SCOPES,
 )
 def list_codespaces_secret_repos(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    rec = _lookup(user.get("codespaces_secrets") or {}, ctx)
+    place = _user_place(ctx, "admin")
+    rec = _lookup(place.bucket, ctx)
     repos = [r for r in _existing_repos(ctx, rec["selected_repository_ids"])
              if ctx.world.role(ctx.login, r, ctx.scopes) is not None]
     # this operation's 200 is not paginated in GitHub's description: all of them, one page
     return json_reply({"total_count": len(repos), "repositories": [repository(ctx, r, level="minimal") for r in repos]})
 
 
-@route(
-    "PUT",
-    _CS + "/{secret_name}/repositories",
-    "codespaces/set-repositories-for-secret-for-authenticated-user",
-    scopes=_CS_SCOPES,
+_register_selected_repos(
+    _CS,
+    (
+        "codespaces/set-repositories-for-secret-for-authenticated-user",
+        "codespaces/add-repository-for-secret-for-authenticated-user",
+        "codespaces/remove-repository-for-secret-for-authenticated-user",
+    ),
+    _CS_SCOPES,
+    _user_place,
 )
-def set_codespaces_secret_repos(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    rec = _lookup(user.get("codespaces_secrets") or {}, ctx)
-    rec["selected_repository_ids"] = _accessible_ids(ctx, ctx.body["selected_repository_ids"], 404)
-    rec["updated_at"] = ctx.world.now_iso()
-    _save_user(ctx, user)
-    return empty()
-
-
-@route(
-    "PUT",
-    _CS + "/{secret_name}/repositories/{repository_id:int}",
-    "codespaces/add-repository-for-secret-for-authenticated-user",
-    scopes=_CS_SCOPES,
-)
-def add_codespaces_secret_repo(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    rec = _lookup(user.get("codespaces_secrets") or {}, ctx)
-    ident = _accessible_ids(ctx, [ctx.params["repository_id"]], 404)[0]
-    if ident not in rec["selected_repository_ids"]:
-        rec["selected_repository_ids"].append(ident)
-        rec["updated_at"] = ctx.world.now_iso()
-        _save_user(ctx, user)
-    return empty()
-
-
-@route(
-    "DELETE",
-    _CS + "/{secret_name}/repositories/{repository_id:int}",
-    "codespaces/remove-repository-for-secret-for-authenticated-user",
-    scopes=_CS_SCOPES,
-)
-def remove_codespaces_secret_repo(ctx: Ctx) -> Reply:
-    user = _me(ctx)
-    rec = _lookup(user.get("codespaces_secrets") or {}, ctx)
-    ident = ctx.params["repository_id"]
-    if ident in rec["selected_repository_ids"]:
-        rec["selected_repository_ids"].remove(ident)
-        rec["updated_at"] = ctx.world.now_iso()
-        _save_user(ctx, user)
-    else:
-        _accessible_ids(ctx, [ident], 404)  # an unknown or hidden repository is a 404
-    return empty()
 
 
 # -- control route ----------------------------------------------------------------------------------

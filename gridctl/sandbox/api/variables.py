@@ -13,16 +13,22 @@ GitHub's rules reproduced here:
 * repository and environment variables need admin rights on the repository; organization
   variables need an org owner with ``admin:org``; the ``…/repositories`` operations answer 409
   unless the variable's visibility is ``selected``.
+
+The three levels share one set of handlers (:func:`_register`); what differs is the
+:class:`Place` each level's ``locate`` function finds (the organization adds visibility and
+selected repositories).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found, validation_failed
+from ..errors import ApiError, not_found, validation_failed
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import repository
 from .environments import require_environment
@@ -126,51 +132,78 @@ def _delete(ctx: Ctx, table: dict) -> None:
     del table[key]
 
 
+# -- one set of handlers for every level -------------------------------------------------------
+@dataclass(frozen=True)
+class Place:
+    """The variables a request names: a repository's, an environment's or an organization's."""
+
+    #: name -> variable, attached to its owner record
+    table: dict
+    save: Callable[[], None]
+    #: one variable as the API renders it
+    shape: Callable[[dict], dict[str, Any]] = _plain
+    #: create: the level's own fields of a new variable, checked (before the name is)
+    extra: Callable[[], dict[str, Any]] = dict
+    #: update: the level's own fields checked against the variable, as the changes to make
+    plan: Callable[[dict], dict[str, Any]] | None = None
+
+
+Locate = Callable[[Ctx], Place]
+
+
+def _register(base: str, level: str, scopes: tuple[str, ...], locate: Locate) -> None:
+    """list, create, get, update and delete at one level (``level`` names the operationIds)."""
+
+    @route("GET", base, f"actions/list-{level}-variables", scopes=scopes)
+    def list_variables(ctx: Ctx) -> Reply:
+        place = locate(ctx)
+        return _paginate(ctx, [place.shape(v) for v in _sorted(place.table)])
+
+    @route("POST", base, f"actions/create-{level}-variable", scopes=scopes)
+    def create_variable(ctx: Ctx) -> Reply:
+        place = locate(ctx)
+        _create(ctx, place.table, place.extra())
+        place.save()
+        return json_reply({}, status=201)
+
+    @route("GET", base + "/{name}", f"actions/get-{level}-variable", scopes=scopes)
+    def get_variable(ctx: Ctx) -> Reply:
+        place = locate(ctx)
+        return json_reply(place.shape(_require(place.table, ctx.params["name"])[1]))
+
+    @route("PATCH", base + "/{name}", f"actions/update-{level}-variable", scopes=scopes)
+    def update_variable(ctx: Ctx) -> Reply:
+        place = locate(ctx)
+        changes: dict[str, Any] = {}
+
+        def check_more(var: dict) -> None:
+            if place.plan is not None:
+                changes.update(place.plan(var))
+
+        _update(ctx, place.table, check_more).update(changes)
+        place.save()
+        return empty()
+
+    @route("DELETE", base + "/{name}", f"actions/delete-{level}-variable", scopes=scopes)
+    def delete_variable(ctx: Ctx) -> Reply:
+        place = locate(ctx)
+        _delete(ctx, place.table)
+        place.save()
+        return empty()
+
+
 # -- repository variables --------------------------------------------------------------------
-def _repo_table(ctx: Ctx) -> tuple[dict, dict]:
-    ctx.require_auth()
-    repo = ctx.repo("admin")
-    return repo, repo.setdefault("variables", {})
-
-
 def _save_repo(ctx: Ctx, repo: dict) -> None:
     ctx.world.save("repos", repo["id"], repo)
 
 
-@route("GET", "/repos/{owner}/{repo}/actions/variables", "actions/list-repo-variables", scopes=("repo",))
-def list_repo_variables(ctx: Ctx) -> Reply:
-    _, table = _repo_table(ctx)
-    return _paginate(ctx, [_plain(v) for v in _sorted(table)])
+def _repo_place(ctx: Ctx) -> Place:
+    ctx.require_auth()
+    repo = ctx.repo("admin")
+    return Place(repo.setdefault("variables", {}), lambda: _save_repo(ctx, repo))
 
 
-@route("POST", "/repos/{owner}/{repo}/actions/variables", "actions/create-repo-variable", scopes=("repo",))
-def create_repo_variable(ctx: Ctx) -> Reply:
-    repo, table = _repo_table(ctx)
-    _create(ctx, table)
-    _save_repo(ctx, repo)
-    return json_reply({}, status=201)
-
-
-@route("GET", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/get-repo-variable", scopes=("repo",))
-def get_repo_variable(ctx: Ctx) -> Reply:
-    _, table = _repo_table(ctx)
-    return json_reply(_plain(_require(table, ctx.params["name"])[1]))
-
-
-@route("PATCH", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/update-repo-variable", scopes=("repo",))
-def update_repo_variable(ctx: Ctx) -> Reply:
-    repo, table = _repo_table(ctx)
-    _update(ctx, table)
-    _save_repo(ctx, repo)
-    return empty()
-
-
-@route("DELETE", "/repos/{owner}/{repo}/actions/variables/{name}", "actions/delete-repo-variable", scopes=("repo",))
-def delete_repo_variable(ctx: Ctx) -> Reply:
-    repo, table = _repo_table(ctx)
-    _delete(ctx, table)
-    _save_repo(ctx, repo)
-    return empty()
+_register("/repos/{owner}/{repo}/actions/variables", "repo", ("repo",), _repo_place)
 
 
 @route(
@@ -201,60 +234,19 @@ def _visible_to(var: dict, repo: dict) -> bool:
 
 
 # -- environment variables -------------------------------------------------------------------
-_ENV = "/repos/{owner}/{repo}/environments/{environment_name}/variables"
-
-
-def _env_table(ctx: Ctx) -> tuple[dict, dict]:
+def _env_place(ctx: Ctx) -> Place:
     ctx.require_auth()
     repo = ctx.repo("admin")
     env = require_environment(repo, ctx.params["environment_name"])
-    return repo, env.setdefault("variables", {})
+    return Place(env.setdefault("variables", {}), lambda: _save_repo(ctx, repo))
 
 
-@route("GET", _ENV, "actions/list-environment-variables", scopes=("repo",))
-def list_env_variables(ctx: Ctx) -> Reply:
-    _, table = _env_table(ctx)
-    return _paginate(ctx, [_plain(v) for v in _sorted(table)])
-
-
-@route("POST", _ENV, "actions/create-environment-variable", scopes=("repo",))
-def create_env_variable(ctx: Ctx) -> Reply:
-    repo, table = _env_table(ctx)
-    _create(ctx, table)
-    _save_repo(ctx, repo)
-    return json_reply({}, status=201)
-
-
-@route("GET", _ENV + "/{name}", "actions/get-environment-variable", scopes=("repo",))
-def get_env_variable(ctx: Ctx) -> Reply:
-    _, table = _env_table(ctx)
-    return json_reply(_plain(_require(table, ctx.params["name"])[1]))
-
-
-@route("PATCH", _ENV + "/{name}", "actions/update-environment-variable", scopes=("repo",))
-def update_env_variable(ctx: Ctx) -> Reply:
-    repo, table = _env_table(ctx)
-    _update(ctx, table)
-    _save_repo(ctx, repo)
-    return empty()
-
-
-@route("DELETE", _ENV + "/{name}", "actions/delete-environment-variable", scopes=("repo",))
-def delete_env_variable(ctx: Ctx) -> Reply:
-    repo, table = _env_table(ctx)
-    _delete(ctx, table)
-    _save_repo(ctx, repo)
-    return empty()
+_register("/repos/{owner}/{repo}/environments/{environment_name}/variables", "environment", ("repo",), _env_place)
 
 
 # -- organization variables ------------------------------------------------------------------
 _ORG = "/orgs/{org}/actions/variables"
 _ORG_SCOPES = ("admin:org",)
-
-
-def _org_table(ctx: Ctx) -> tuple[dict, dict]:
-    org = ctx.org(admin=True)
-    return org, org.setdefault("variables", {})
 
 
 def _save_org(ctx: Ctx, org: dict) -> None:
@@ -297,72 +289,53 @@ def _ids_need_selected() -> ApiError:
     )
 
 
-def _require_selected(var: dict) -> None:
-    if var.get("visibility") != "selected":
-        raise ApiError(409, "The visibility of this variable is not set to selected.")
-
-
-@route("GET", _ORG, "actions/list-org-variables", scopes=_ORG_SCOPES)
-def list_org_variables(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    return _paginate(ctx, [_org_shape(ctx, org, v) for v in _sorted(table)])
-
-
-@route("POST", _ORG, "actions/create-org-variable", scopes=_ORG_SCOPES)
-def create_org_variable(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    visibility = ctx.body["visibility"]
-    ids = ctx.body.get("selected_repository_ids") or []
-    if ids and visibility != "selected":
-        raise _ids_need_selected()
-    ids = _org_repo_ids(ctx, org, ids)
-    _create(ctx, table, {"visibility": visibility, "selected_repository_ids": ids})
-    _save_org(ctx, org)
-    return json_reply({}, status=201)
-
-
-@route("GET", _ORG + "/{name}", "actions/get-org-variable", scopes=_ORG_SCOPES)
-def get_org_variable(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    return json_reply(_org_shape(ctx, org, _require(table, ctx.params["name"])[1]))
-
-
-@route("PATCH", _ORG + "/{name}", "actions/update-org-variable", scopes=_ORG_SCOPES)
-def update_org_variable(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
+def _org_place(ctx: Ctx) -> Place:
+    org = ctx.org(admin=True)
     body = ctx.body or {}
-    plan: dict[str, Any] = {}
 
-    def check_more(var: dict) -> None:
+    def extra() -> dict[str, Any]:
+        visibility = body["visibility"]
+        ids = body.get("selected_repository_ids") or []
+        if ids and visibility != "selected":
+            raise _ids_need_selected()
+        return {"visibility": visibility, "selected_repository_ids": _org_repo_ids(ctx, org, ids)}
+
+    def plan(var: dict) -> dict[str, Any]:
         visibility = body.get("visibility", var.get("visibility", "all"))
         ids = body.get("selected_repository_ids")
         if ids and visibility != "selected":
             raise _ids_need_selected()
-        plan["visibility"] = visibility
+        out: dict[str, Any] = {"visibility": visibility}
         if visibility != "selected":
-            plan["selected_repository_ids"] = []
+            out["selected_repository_ids"] = []
         elif ids is not None:
-            plan["selected_repository_ids"] = _org_repo_ids(ctx, org, ids)
+            out["selected_repository_ids"] = _org_repo_ids(ctx, org, ids)
+        return out
 
-    var = _update(ctx, table, check_more)
-    var.update(plan)
-    _save_org(ctx, org)
-    return empty()
+    return Place(
+        org.setdefault("variables", {}),
+        lambda: _save_org(ctx, org),
+        shape=lambda var: _org_shape(ctx, org, var),
+        extra=extra,
+        plan=plan,
+    )
 
 
-@route("DELETE", _ORG + "/{name}", "actions/delete-org-variable", scopes=_ORG_SCOPES)
-def delete_org_variable(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    _delete(ctx, table)
-    _save_org(ctx, org)
-    return empty()
+_register(_ORG, "org", _ORG_SCOPES, _org_place)
+
+
+def _selected(ctx: Ctx) -> tuple[dict, dict]:
+    """The organization and its variable ``{name}``, whose visibility must be ``selected``."""
+    org = ctx.org(admin=True)
+    _, var = _require(org.setdefault("variables", {}), ctx.params["name"])
+    if var.get("visibility") != "selected":
+        raise ApiError(409, "The visibility of this variable is not set to selected.")
+    return org, var
 
 
 @route("GET", _ORG + "/{name}/repositories", "actions/list-selected-repos-for-org-variable", scopes=_ORG_SCOPES)
 def list_selected_repos(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    _, var = _require(table, ctx.params["name"])
-    _require_selected(var)
+    _, var = _selected(ctx)
     repos = [r for r in (ctx.world.repo_by_id(i) for i in var.get("selected_repository_ids") or []) if r is not None]
     repos.sort(key=lambda r: r["id"])
     return ctx.paginate([repository(ctx, r, level="minimal") for r in repos], key="repositories")
@@ -370,9 +343,7 @@ def list_selected_repos(ctx: Ctx) -> Reply:
 
 @route("PUT", _ORG + "/{name}/repositories", "actions/set-selected-repos-for-org-variable", scopes=_ORG_SCOPES)
 def set_selected_repos(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    _, var = _require(table, ctx.params["name"])
-    _require_selected(var)
+    org, var = _selected(ctx)
     var["selected_repository_ids"] = _org_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
     _save_org(ctx, org)
     return empty()
@@ -385,9 +356,7 @@ def set_selected_repos(ctx: Ctx) -> Reply:
     scopes=_ORG_SCOPES,
 )
 def add_selected_repo(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    _, var = _require(table, ctx.params["name"])
-    _require_selected(var)
+    org, var = _selected(ctx)
     ident = _org_repo_ids(ctx, org, [ctx.params["repository_id"]])[0]
     ids = var.setdefault("selected_repository_ids", [])
     if ident not in ids:
@@ -403,9 +372,7 @@ def add_selected_repo(ctx: Ctx) -> Reply:
     scopes=_ORG_SCOPES,
 )
 def remove_selected_repo(ctx: Ctx) -> Reply:
-    org, table = _org_table(ctx)
-    _, var = _require(table, ctx.params["name"])
-    _require_selected(var)
+    org, var = _selected(ctx)
     ident = ctx.params["repository_id"]
     var["selected_repository_ids"] = [i for i in var.get("selected_repository_ids") or [] if i != ident]
     _save_org(ctx, org)

@@ -1,10 +1,11 @@
 """GitHub Actions workflows, workflow runs and ``workflow_dispatch``.
 
 Workflows are not stored: they are the ``.github/workflows/*.yml|*.yaml`` files on the default
-branch, read with a YAML safe loader. What is stored per workflow path (``repo["workflows"]``,
-see LAYOUT.md) is what git cannot say: a stable id, the enabled/disabled state and dates. A
-workflow whose file is deleted disappears from the lists; its record stays, so a file that comes
-back at the same path gets the same id, as on github.com.
+branch, read with :mod:`gridctl.util.workflow` (the reader gridctl's dispatch templates use too).
+What is stored per workflow path (``repo["workflows"]``, see LAYOUT.md) is what git cannot say:
+a stable id, the enabled/disabled state and dates. A workflow whose file is deleted disappears
+from the lists; its record stays, so a file that comes back at the same path gets the same id,
+as on github.com.
 
 Runs are records in the ``runs`` table. Nothing executes them: a dispatch creates a ``queued``
 run, and the sandbox control route ``POST /_sandbox/runs/{run_id}`` moves it along.
@@ -16,11 +17,10 @@ import json
 from typing import Any
 from urllib.parse import quote
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import YAMLError
-
+from ...util.workflow import WorkflowError, dispatch_inputs, parse_workflow
+from ..errors import ApiError, not_found
 from ..gitobjects import Git
-from ..http import ApiError, Ctx, Reply, empty, json_reply, not_found
+from ..http import Ctx, Reply, empty, json_reply
 from ..routing import control, route
 from ..shapes import repository, simple_user
 from ..world import node_id
@@ -32,39 +32,13 @@ CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_o
 
 # -- reading workflow files ----------------------------------------------------------------------------------
 def parse_yaml(data: bytes) -> Any:
-    """The YAML document, or None when it does not parse (a fresh loader each time: a ``%YAML``
-    directive in one file must not leak into the next)."""
+    """The workflow document, or None when it is not one (a workflow that does not parse
+    cannot be dispatched, and lists under its path). Bytes that are not UTF-8 are read with
+    replacement characters rather than refused."""
     try:
-        return YAML(typ="safe", pure=True).load(data.decode("utf-8", errors="replace"))
-    except (YAMLError, ValueError, TypeError):
+        return parse_workflow(data.decode("utf-8", errors="replace"))
+    except WorkflowError:
         return None
-
-
-def triggers(doc: Any) -> Any:
-    """The ``on:`` value. YAML 1.1 loaders read a bare ``on`` key as boolean true; accept both."""
-    if not isinstance(doc, dict):
-        return None
-    if "on" in doc:
-        return doc["on"]
-    return doc.get(True)
-
-
-def dispatch_inputs(doc: Any) -> dict[str, dict] | None:
-    """The ``workflow_dispatch`` inputs (``{}`` when it has none), or None without the trigger."""
-    on = triggers(doc)
-    if isinstance(on, str):
-        return {} if on == "workflow_dispatch" else None
-    if isinstance(on, list):
-        return {} if "workflow_dispatch" in on else None
-    if isinstance(on, dict):
-        if "workflow_dispatch" not in on:
-            return None
-        spec = on["workflow_dispatch"]
-        inputs = spec.get("inputs") if isinstance(spec, dict) else None
-        if not isinstance(inputs, dict):
-            return {}
-        return {str(k): (v if isinstance(v, dict) else {}) for k, v in inputs.items()}
-    return None
 
 
 def is_workflow_path(path: str) -> bool:
@@ -82,9 +56,8 @@ def _read(git: Git, commit: str, path: str) -> Any:
 
 
 def _name(doc: Any, path: str) -> str:
-    if isinstance(doc, dict) and isinstance(doc.get("name"), str) and doc["name"].strip():
-        return doc["name"]
-    return path
+    name = doc.get("name") if isinstance(doc, dict) else None
+    return name if isinstance(name, str) and name.strip() else path
 
 
 def sync_workflows(ctx: Ctx, repo: dict) -> list[tuple[str, dict, str]]:

@@ -1,0 +1,1 @@
+"""Pure helpers any layer may import: no GitHub, no I/O beyond what they are given."""
