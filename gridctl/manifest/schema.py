@@ -53,22 +53,16 @@ def validator(name: str = "grid.schema.json") -> Draft202012Validator:
     return Draft202012Validator(load_schema(name))
 
 
+#: how a YAML value's type is named in messages (bool before int: a bool is an int in Python)
+_VALUE_KINDS: tuple[tuple[type, str], ...] = (
+    (bool, "true/false"), (int, "an integer"), (float, "a number"), (str, "a string"), (list, "a list"), (dict, "a mapping"),
+)
+
+
 def _kind(value: Any) -> str:
     if value is None:
         return "empty (null)"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    return next((name for t, name in _VALUE_KINDS if isinstance(value, t)), type(value).__name__)
 
 
 def _known_props(schema: dict) -> list[str]:

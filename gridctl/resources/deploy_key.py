@@ -20,8 +20,7 @@ from ..errors import GitHubError, GridctlError
 from ..manifest.load import deploy_key_value
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope, _flip
-from .environment import managed_in
-from .repository import repo_scopes
+from .repository import repos_with
 
 if TYPE_CHECKING:
     from .base import ApplyContext, PlanEnv, Reader
@@ -54,13 +53,7 @@ class DeployKey(Kind):
     replace_on_change = True
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        # a repository with no deploy key declared, managed or pruned costs no read
-        out = []
-        for s in repo_scopes(env, self.name):
-            spec = env.manifest.repo(s.name)
-            if (spec and spec.deploy_keys) or self.prune(env, s) or managed_in(env, self.name, s.name):
-                out.append(s)
-        return out
+        return repos_with(env, self, lambda spec: spec.deploy_keys)
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         spec = env.manifest.repo(scope.name)

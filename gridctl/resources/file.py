@@ -193,6 +193,17 @@ class File(Kind):
         content = self._content(ctx, change)
         want = blob_sha(content)
         message = change.meta.get("message") or f"gridctl: update {path}"
+
+        def update(sha: str) -> None:
+            """Replace the file if its blob is still ``sha`` (compare-and-swap)."""
+            self._cas(
+                client,
+                where,
+                f"update file {where}",
+                lambda: repo.update_file(path, message, content, sha=sha, **kw),
+                verify=lambda: live_sha() == want or None,
+            )
+
         if change.action == Action.CREATE:
             try:
                 self._cas(
@@ -217,22 +228,9 @@ class File(Kind):
                         status=exc.status,
                     ) from None
                 # the file is still exactly what auto_init's initial commit made: replace it (CAS)
-                self._cas(
-                    client,
-                    where,
-                    f"update file {where}",
-                    lambda: repo.update_file(path, message, content, sha=current, **kw),
-                    verify=lambda: live_sha() == want or None,
-                )
+                update(current)
         else:
-            sha = (change.before or {})["sha"]  # compare-and-swap on the blob read at plan time
-            self._cas(
-                client,
-                where,
-                f"update file {where}",
-                lambda: repo.update_file(path, message, content, sha=sha, **kw),
-                verify=lambda: live_sha() == want or None,
-            )
+            update((change.before or {})["sha"])  # compare-and-swap on the blob read at plan time
         entry = {"kind": self.name, "scope": full, "account": change.account, "path": path, "branch": branch}
         return ApplyResult(entry, result={"sha": want})
 

@@ -31,7 +31,7 @@ from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
 from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
-from .repository import repo_scopes
+from .repository import repos_with
 
 _COLOUR = "^#?[0-9a-fA-F]{6}$"
 
@@ -79,14 +79,7 @@ class Label(Kind):
     sections = (Section("labels", "repo", SCHEMA, parse, prunable=True),)
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        """Repositories that declare labels, prune them, or have managed ones in state."""
-        managed = {e.get("scope") for e in env.state.resources.values() if e.get("kind") == self.name}
-        out = []
-        for s in repo_scopes(env, self.name):
-            spec = env.manifest.repo(s.name)
-            if spec is not None and ("labels" in spec.sections or spec.prune.get("labels") or s.name in managed):
-                out.append(s)
-        return out
+        return repos_with(env, self, lambda spec: "labels" in spec.sections)
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         spec = env.manifest.repo(scope.name)

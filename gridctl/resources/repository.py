@@ -7,9 +7,10 @@ changed. Destroying a repository archives it unless ``lifecycle.on_destroy: dele
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ..manifest.model import Manifest
+from ..manifest.model import Manifest, RepoSpec
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 
@@ -30,6 +31,18 @@ def _norm(key: str, value: Any) -> Any:
 def repo_scopes(env: PlanEnv, kind: str) -> list[Scope]:
     """One scope per declared repository (its managing account)."""
     return [Scope(kind, r.account, r.full_name, r.full_name) for r in env.manifest.repos.values()]
+
+
+def repos_with(env: PlanEnv, kind: Kind, declares: Callable[[RepoSpec], object]) -> list[Scope]:
+    """The repositories where ``kind`` has work: those that declare items of it, prune them or
+    hold managed ones in state — reading the others would cost calls for nothing."""
+    managed = {str(e.get("scope", "")).lower() for e in env.state.resources.values() if e.get("kind") == kind.name}
+    out = []
+    for s in repo_scopes(env, kind.name):
+        spec = env.manifest.repo(s.name)
+        if spec is not None and (declares(spec) or kind.prune(env, s) or s.name.lower() in managed):
+            out.append(s)
+    return out
 
 
 class Repository(Kind):

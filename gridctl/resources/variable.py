@@ -12,7 +12,7 @@ from urllib.parse import quote
 from ..github.client import AccountClient
 from ..plan import Action, Change
 from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
-from .repository import repo_scopes
+from .repository import repos_with
 
 
 class Variable(Kind):
@@ -21,15 +21,7 @@ class Variable(Kind):
     prune_key = "variables"
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        """Repositories that declare variables, prune them, or have managed ones in state
-        (the others cost no call)."""
-        managed = {e.get("scope") for e in env.state.resources.values() if e.get("kind") == self.name}
-        out = []
-        for s in repo_scopes(env, self.name):
-            spec = env.manifest.repo(s.name)
-            if spec is not None and (spec.variables or spec.prune.get(self.prune_key or "") or s.name in managed):
-                out.append(s)
-        return out
+        return repos_with(env, self, lambda spec: spec.variables)
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         spec = env.manifest.repo(scope.name)
