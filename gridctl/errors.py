@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .util.text import safe
+
 
 @dataclass(frozen=True)
 class Diagnostic:
@@ -31,9 +33,15 @@ class Diagnostic:
         return out
 
     def render(self) -> str:
-        where = self.location()
-        head = f"{where}: {self.severity}: {self.summary}" if where else f"{self.severity}: {self.summary}"
-        return head + (f"\n    {self.detail}" if self.detail else "")
+        """The diagnostic for a terminal or a CI log. Messages quote manifest text (keys, names,
+        paths from a pull request), so every piece is made printable and no line of it can
+        start a GitHub Actions workflow command; line breaks the message itself holds stay,
+        continuation lines indented."""
+        where = safe(self.location())
+        summary = safe(self.summary, newlines=True).replace("\n", "\n  ")
+        head = f"{where}: {self.severity}: {summary}" if where else f"{self.severity}: {summary}"
+        detail = safe(self.detail, newlines=True).replace("\n", "\n    ")
+        return head + (f"\n    {detail}" if self.detail else "")
 
 
 class GridctlError(Exception):

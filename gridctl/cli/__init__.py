@@ -1,7 +1,8 @@
 """gridctl's command line: parse, call the library, render diagnostics once, exit 0/1/2.
 
-Exit codes: 0 success (and, with ``--detailed-exitcode``, no changes), 1 error, 2 changes
-present (``plan --detailed-exitcode``). Errors print as ``file:line:col: error: ...`` on
+Exit codes (also in ``gridctl --help``): 0 success (and, with ``--detailed-exitcode``, no
+changes), 1 error — usage errors too (:class:`~.common.RootGroup`) —, 2 changes present
+(``plan --detailed-exitcode``), 3 a dispatch condition not met, 130 interrupted. Errors print as ``file:line:col: error: ...`` on
 stderr without a traceback (``GRIDCTL_DEBUG=1`` shows one for unexpected errors).
 
 One module per command group, each exposing ``register(app)``; they import the shared helpers
@@ -17,14 +18,17 @@ import typer
 from .. import __version__
 from ..sandbox.cli import app as sandbox_app
 from . import comment, dispatch, imports, plan, queue, runners, state
+from .common import EXIT_CODES, RootGroup
 
 app = typer.Typer(
     name="gridctl",
     help="Declarative plan/apply for fleets of GitHub accounts, repositories and Actions runners.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, powershell)
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=RootGroup,  # usage errors exit 1, not 2 (see RootGroup)
+    epilog=EXIT_CODES,
 )
 
 
@@ -39,9 +43,15 @@ def _root(
     version: bool = typer.Option(
         False, "--version", is_eager=True, callback=_print_version, help="Print gridctl's version and exit."
     ),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Debug logs on stderr, one line per HTTP request (default: $GRIDCTL_LOG, else warnings only)."),
+    log_format: str = typer.Option("text", "--log-format", metavar="<text|json>", help="text | json (one JSON object per log line)."),
 ) -> None:
     # options of ``gridctl`` itself; the help text is the Typer's own (above)
-    pass
+    from ..util.log import FORMATS, setup
+
+    if log_format not in FORMATS:
+        raise typer.BadParameter(f"{log_format!r} is not text or json", param_hint="--log-format")
+    setup("debug" if verbose else None, log_format)
 
 
 app.add_typer(sandbox_app, name="sandbox")

@@ -142,15 +142,44 @@ def comment_after_plan(
 
 
 def load_saved(plan_file: Path) -> tuple[Any, list[Diagnostic]]:
+    """A plan saved by ``gridctl plan --out`` and its diagnostics. Anything else — unreadable,
+    not JSON, another format version, edited after saving (its ``plan_id`` no longer matches),
+    or values of the wrong type — is refused naming the file (exit 1, no traceback)."""
     from ..plan import Plan
 
     try:
-        data = json.loads(plan_file.read_text(encoding="utf-8"))
+        text = plan_file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise GridctlError(f"{plan_file}: cannot read the plan ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise GridctlError(f"{plan_file}: not a gridctl plan (not UTF-8 text)") from None
+    try:
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
         plan = Plan.from_json(data)
-        diags = [Diagnostic(**d) for d in data.get("diagnostics", []) if isinstance(d, dict)]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        _check_shape(plan)
+        diags = [Diagnostic(**d) for d in data.get("diagnostics") or [] if isinstance(d, dict)]
+    except RecursionError:
+        raise GridctlError(f"{plan_file}: not a gridctl plan (nested too deeply)") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise GridctlError(f"{plan_file}: not a gridctl plan ({exc})") from None
     return plan, diags
+
+
+def _check_shape(plan: Any) -> None:
+    """What the renderers and apply rely on, for a file that parsed: text where text is
+    expected, objects where objects are."""
+    for i, c in enumerate(plan.changes):
+        for name in ("address", "kind", "account", "scope"):
+            if not isinstance(getattr(c, name), str):
+                raise ValueError(f"changes[{i}].{name} is not a string")
+        for name in ("before", "after", "meta"):
+            value = getattr(c, name)
+            if not (isinstance(value, dict) or (value is None and name != "meta")):
+                raise ValueError(f"changes[{i}].{name} is not an object")
+    if not isinstance(plan.accounts, dict) or not all(isinstance(x, str) for x in plan.unsafe):
+        raise ValueError("accounts/unsafe have the wrong type")
 
 
 def register(app: typer.Typer) -> None:
@@ -159,7 +188,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("comment")
     def comment(
-        plan_file: Path = typer.Argument(..., help="A plan saved by `gridctl plan --out` (its JSON)."),
+        plan_file: Path = typer.Argument(..., metavar="PLAN_FILE", help="A plan saved by `gridctl plan --out` (its JSON)."),
         repo: str = typer.Option(None, "--repo", help="OWNER/NAME of the pull request (default $GITHUB_REPOSITORY)."),
         pr: int = typer.Option(
             None, "--pr", help="The pull request number (default: the triggering pull request in Actions)."

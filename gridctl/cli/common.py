@@ -3,20 +3,25 @@ rendered once as diagnostics (no traceback), confirmation, apply progress lines.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import typer
+from typer.core import TyperGroup
 
 from ..errors import Diagnostic, GridctlError
+from ..util.text import printable
 
 FileOpt = typer.Option(Path("grid.yaml"), "--file", "-f", help="The manifest.")
 SandboxOpt = typer.Option(False, "--sandbox", help="Run against the embedded sandbox in .gridctl/sandbox/ (no token needed).")
 ApiUrlOpt = typer.Option(None, "--api-url", envvar="GRIDCTL_API_URL", help="GitHub API base URL (default https://api.github.com).")
-TargetOpt = typer.Option(None, "--target", "-t", help="Only this address, repository or kind (repeatable).")
+TargetOpt = typer.Option(None, "--target", "-t", metavar="<address>", help="Only this address, repository or kind (repeatable).")
 StateDirOpt = typer.Option(None, "--state-dir", help="Working folder for state, journal and caches (default .gridctl next to the manifest).")
+NoColorOpt = typer.Option(False, "--no-color", help="Plain output without colours (as when NO_COLOR is set).")
 
 
 # -- output helpers -----------------------------------------------------------------------------
@@ -27,9 +32,13 @@ def err(text: str) -> None:
     sys.stderr.flush()
 
 
-def use_color(stream: Any = None) -> bool:
+def use_color(stream: Any = None, *, no_color: bool = False) -> bool:
+    """Colours only on a terminal, and never with ``--no-color`` or a non-empty ``NO_COLOR``
+    (https://no-color.org: "when present and not an empty string")."""
     stream = stream or sys.stdout
-    return "NO_COLOR" not in os.environ and hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+    if no_color or os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    return hasattr(stream, "isatty") and stream.isatty()
 
 
 def in_actions() -> bool:
@@ -64,7 +73,7 @@ def annotation(d: Diagnostic) -> str:
             props.append(f"line={d.line}")
             if d.col:
                 props.append(f"col={d.col}")
-    message = d.summary + (f"\n{d.detail}" if d.detail else "")
+    message = printable(d.summary + (f"\n{d.detail}" if d.detail else ""), newlines=True)
     return f"::{kind}{' ' if props else ''}{','.join(props)}::{_gh_escape(message)}"
 
 
@@ -122,7 +131,7 @@ class ApplyProgress:
     """Progress of an apply: a bar on an interactive terminal, one plain line per change
     otherwise (CI logs, pipes). Failures and skips are always printed as lines."""
 
-    def __init__(self, total: int):
+    def __init__(self, total: int, *, no_color: bool = False):
         self.total = total
         self.bar: Any = None
         interactive = sys.stderr.isatty() and not os.environ.get("CI") and os.environ.get("TERM") != "dumb"
@@ -132,7 +141,7 @@ class ApplyProgress:
 
             self.bar = Progress(
                 TextColumn("applying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), TextColumn("{task.description}"),
-                console=Console(stderr=True, no_color="NO_COLOR" in os.environ), transient=True,
+                console=Console(stderr=True, no_color=no_color or bool(os.environ.get("NO_COLOR"))), transient=True,
             )
             self.task = self.bar.add_task("", total=total)
 
@@ -167,3 +176,47 @@ def on_change(event: str, change: Any, detail: str) -> None:
         err(f"  {change.action.symbol} {describe(change)}: skipped ({detail})")
     elif event == "failed":
         err(f"  {change.action.symbol} {describe(change)}: FAILED: {detail}")
+
+
+# -- usage errors and exit codes ------------------------------------------------------------------
+
+EXIT_CODES = """\b
+Exit codes:
+  0    success (with --detailed-exitcode: no changes)
+  1    an error, usage errors included (an unknown option, a missing argument)
+  2    changes present (plan --detailed-exitcode)
+  3    dispatch: a condition kept the template from firing
+  130  interrupted"""
+
+
+def _usage_error() -> type[typer.BadParameter]:
+    """click's ``UsageError`` as typer uses it (newer typers vendor their own click; the
+    ``BadParameter`` typer exports is a ``UsageError`` either way). Typed as its subclass
+    ``BadParameter``, whose ``exit_code`` it declares."""
+    for klass in typer.BadParameter.__mro__:
+        if klass.__name__ == "UsageError":
+            return cast("type[typer.BadParameter]", klass)
+    return typer.BadParameter
+
+
+class RootGroup(TyperGroup):
+    """The ``gridctl`` command: a usage error (unknown option, missing argument, bad value) exits
+    1 like every other error, as Terraform's do — click's 2 is what ``plan --detailed-exitcode``
+    means by "changes present", so a typo in CI must not read as a pending change."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        with _usage_exits_1():
+            return super().make_context(info_name, args, parent, **extra)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _usage_exits_1():
+            return super().invoke(ctx)
+
+
+@contextlib.contextmanager
+def _usage_exits_1() -> Iterator[None]:
+    try:
+        yield
+    except _usage_error() as exc:
+        exc.exit_code = 1
+        raise

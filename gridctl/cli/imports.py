@@ -14,7 +14,7 @@ def register(app: typer.Typer) -> None:
     @app.command("import")
     def import_(
         account: str = typer.Option(..., "--account", "-a", help="The account id to import (its token: env GRID_TOKEN_<ID>, or its entry in -f)."),
-        repos: list[str] = typer.Option(None, "--repos", "-r", help="Only repositories whose name or owner/name matches this glob (repeatable)."),
+        repos: list[str] = typer.Option(None, "--repos", "-r", metavar="<glob>", help="Only repositories whose name or owner/name matches this glob (repeatable)."),
         out: Path = typer.Option(Path("grid.yaml"), "--out", "-o", help="The manifest to write (key files go under keys/ next to it)."),
         existing: Path = typer.Option(None, "--file", "-f", help="An existing manifest: its entry for the account, and accounts of collaborators."),
         login: str = typer.Option(None, "--login", help="The account is this user (default: the token's user)."),

@@ -1,18 +1,20 @@
 """`gridctl queue`: submit, list, claim, complete, fail and reap the tasks of a git-backed queue
-(``queues.<name>`` in the manifest; the mechanics are in :mod:`gridctl.fleet.taskqueue`).
+(``queues.<name>`` in the manifest; the mechanics are in :mod:`gridctl.fleet.taskqueue`), and
+``work``, a worker node's loop (:mod:`gridctl.fleet.queueworker`).
 
-Exit codes: 0 done; 1 error; 3 ``claim`` found nothing to claim; 4 ``complete``/``fail`` of a
-task this node does not hold (any more) — it was reaped or finished, nothing was recorded.
-Queue commands take no state lock: any number of workers may run them at once.
+Exit codes: 0 done; 1 error; 3 ``claim`` (or ``work --once``) found nothing to claim; 4
+``complete``/``fail`` of a task this node does not hold (any more) — it was reaped or finished,
+nothing was recorded. Queue commands take no state lock: any number of workers may run them at once.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -52,7 +54,7 @@ def finish(outcome: str, name: str, task: str, result: str | None, node: str | N
 def register(app: typer.Typer) -> None:
     """Add the ``queue`` group to the main app."""
 
-    q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap.", no_args_is_help=True)
+    q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap, and work (a worker node).", no_args_is_help=True)
     app.add_typer(q, name="queue")
     NameArg = typer.Argument(..., metavar="NAME", help="The queue (queues.<NAME> in the manifest).")
     AccountOpt = typer.Option(None, "--account", help="Act with this manifest account's token (default: the queue's account).")
@@ -64,8 +66,10 @@ def register(app: typer.Typer) -> None:
 
         def go() -> None:
             tasks = _load(files)
-            for t in tasks:
-                typer.echo(f"{t['task_id']}: valid")
+            for f, t in zip(files, tasks, strict=True):
+                tid = t["task_id"]
+                named = "" if f.stem == tid else f" (file {f.name}: by pull request it must be named {tid}.json, .yaml or .yml)"
+                typer.echo(f"{tid}: valid{named}")
 
         run_command(go)
 
@@ -95,30 +99,25 @@ def register(app: typer.Typer) -> None:
     def ls(
         name: str = NameArg,
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
+        tasks: bool = typer.Option(False, "--tasks", help="Also list every task: state, age, priority and node."),
         file: Path = FileOpt,
         sandbox: bool = SandboxOpt,
         api_url: str = ApiUrlOpt,
         state_dir: Path = StateDirOpt,
         account: str = AccountOpt,
     ) -> None:
-        """Tasks per state and the oldest one's age (one API call)."""
+        """Tasks per state with the oldest one's age, and the worker nodes with their last
+        heartbeat (one API call, plus one per node; --tasks reads the tasks whose node is not
+        known otherwise, at most 200)."""
 
         def go() -> None:
-            from ..fleet.taskqueue import format_age
-
             with connect(file, name, sandbox, api_url, state_dir, account) as tq:
-                states = tq.status()
+                view = tq.overview(tasks=tasks)
                 where = tq.where()
             if json_out:
-                typer.echo(json.dumps({"queue": name, "where": where, "states": states}, indent=2))
+                typer.echo(json.dumps({"queue": name, "where": where, **view}, indent=2))
                 return
-            typer.echo(f"queue {name}  {where}")
-            typer.echo(f"  {'state':<12} {'tasks':>6}  oldest")
-            for state, s in states.items():
-                age = format_age(s["oldest_age"])
-                if s["unstamped"]:
-                    age += f" (+{s['unstamped']} of unknown age)"
-                typer.echo(f"  {state:<12} {s['count']:>6}  {age}")
+            _print_overview(name, where, view)
 
         run_command(go)
 
@@ -172,6 +171,57 @@ def register(app: typer.Typer) -> None:
     finisher("complete", "completed")
     finisher("fail", "failed")
 
+    @q.command("work")
+    def work(
+        name: str = NameArg,
+        node: str = typer.Option(..., "--node", help="This node's id: letters, digits, '_', '.', '@', '-' (its file: nodes/<ID>.json)."),
+        once: bool = typer.Option(False, "--once", help="Run one task at most, then stop (exit 3 when there is none)."),
+        max_tasks: int = typer.Option(None, "--max-tasks", min=1, metavar="N", help="Stop after this many tasks."),
+        idle_exit: str = typer.Option(None, "--idle-exit", metavar="DURATION", help="Stop once the queue stayed empty this long (e.g. 0, 30s, 5m)."),
+        poll: str = typer.Option("30s", "--poll", metavar="DURATION", help="Sleep between claims while the queue is empty."),
+        heartbeat: str = typer.Option(None, "--heartbeat", metavar="DURATION", help="Heartbeat interval (default: a third of orphan_after, 1s to 5m)."),
+        output_cap: int = typer.Option(10240, "--output-cap", metavar="BYTES", help="Bytes of stdout and of stderr kept per task (the rest is counted, not kept)."),
+        isolate: str = typer.Option(None, "--isolate", metavar="TEMPLATE", envvar="GRIDCTL_QUEUE_ISOLATE",
+                                    help="Run each task through this command; {script} (one whole argument) is the task's script, "
+                                         "e.g. 'docker run --rm -i --network=none --read-only IMAGE sh -c {script}'. Also {task_id}, {timeout}, {workdir}."),
+        show_output: bool = typer.Option(False, "--show-output", help="Print each task's kept output (control characters escaped)."),
+        file: Path = FileOpt,
+        sandbox: bool = SandboxOpt,
+        api_url: str = ApiUrlOpt,
+        state_dir: Path = StateDirOpt,
+        account: str = AccountOpt,
+    ) -> None:
+        """Work as a node: register nodes/<ID>.json, then claim -> run under the task's timeout ->
+        complete or fail with its result -> repeat, heartbeating while it runs or waits.
+        SIGTERM/SIGINT fail the running task (its process group is killed) and stop."""
+
+        def go() -> int:
+            from ..fleet.queueworker import Worker, WorkOptions, parse_isolate
+            from ..fleet.taskqueue import find_queue
+            from ..manifest.load import load_manifest
+
+            m = load_manifest(file, resolve=False)
+            spec = find_queue(m, name)
+            opts = WorkOptions(
+                node=node, once=once, max_tasks=max_tasks, idle_exit=_duration("--idle-exit", idle_exit),
+                poll=_duration("--poll", poll) or 0.0, output_cap=output_cap, heartbeat=_duration("--heartbeat", heartbeat),
+                isolate=parse_isolate(isolate) if isolate else None, show_output=show_output,
+                hidden_env=frozenset(_env_sources(m.data)),
+            )
+            with ExitStack() as stack:
+                session: Callable[[], AbstractContextManager[TaskQueue]]
+                if sandbox:  # the embedded sandbox serves one command at a time: hold it per step
+                    def session() -> AbstractContextManager[TaskQueue]:
+                        return connect(file, name, sandbox, api_url, state_dir, account)
+                else:
+                    tq = stack.enter_context(connect(file, name, sandbox, api_url, state_dir, account))
+
+                    def session() -> AbstractContextManager[TaskQueue]:
+                        return nullcontext(tq)
+                return Worker(session, opts, spec.orphan_after, err).run()
+
+        raise typer.Exit(run_command(go) or 0)
+
     @q.command("reap")
     def reap(
         name: str = NameArg,
@@ -181,18 +231,88 @@ def register(app: typer.Typer) -> None:
         state_dir: Path = StateDirOpt,
         account: str = AccountOpt,
     ) -> None:
-        """Return tasks in progress for longer than the queue's orphan_after to the queue
-        (attempts + 1; to failed/ once a task's max_attempts is reached), in one commit."""
+        """Return orphaned tasks to the queue (attempts + 1; to failed/ once a task's
+        max_attempts is reached), in one commit. A task held by a node that heartbeats (gridctl
+        queue work) is orphaned when the node is silent for orphan_after, whatever the claim's
+        age, and alive while it heartbeats; any other claim is orphaned at orphan_after."""
 
         def go() -> None:
+            from ..util.text import safe
+
             with connect(file, name, sandbox, api_url, state_dir, account) as tq:
                 moved = tq.reap()
             if not moved:
                 typer.echo(f"queue {name}: nothing to reap")
-            for task_id, state in moved:
-                typer.echo(f"{task_id}: back to the queue" if state == "queue" else f"{task_id}: moved to {state}/")
+            for task_id, state, why in moved:
+                where = "back to the queue" if state == "queue" else f"moved to {state}/"
+                typer.echo(f"{task_id}: {where} ({safe(why)})")
 
         run_command(go)
+
+
+def _duration(option: str, text: str | None) -> float | None:
+    from ..errors import GridctlError
+    from ..util.durations import seconds
+
+    if text is None:
+        return None
+    value = seconds(text)
+    if value is None:
+        raise GridctlError(f"{option}: {text!r} is not a duration (a number of seconds, or with a unit: 500ms, 30s, 5m, 1h)")
+    return value
+
+
+def _env_sources(data: Any) -> set[str]:
+    """Every environment variable the manifest reads a value from (``{env: NAME}``, anywhere)."""
+    out: set[str] = set()
+    if isinstance(data, dict):
+        if isinstance(data.get("env"), str):
+            out.add(data["env"])
+        for v in data.values():
+            out |= _env_sources(v)
+    elif isinstance(data, list):
+        for v in data:
+            out |= _env_sources(v)
+    return out
+
+
+def _print_overview(name: str, where: str, view: dict) -> None:
+    from ..fleet.taskqueue import format_age
+    from ..util.text import safe
+
+    typer.echo(f"queue {name}  {where}")
+    typer.echo(f"  {'state':<12} {'tasks':>6}  oldest")
+    for state, s in view["states"].items():
+        age = format_age(s["oldest_age"])
+        if s["unstamped"]:
+            age += f" (+{s['unstamped']} of unknown age)"
+        typer.echo(f"  {state:<12} {s['count']:>6}  {age}")
+    nodes = view["nodes"]
+    if not nodes:
+        typer.echo("  no nodes (gridctl queue work registers one)")
+    else:
+        typer.echo(f"  {'node':<24} {'heartbeat':<18} {'status':<9} {'tasks':>5} {'failed':>6}  task")
+        for n in nodes:
+            if n.get("invalid"):
+                typer.echo(f"  {n['node_id']:<24} (not a node record: {safe(n['invalid'])})")
+                continue
+            beat = format_age(n["heartbeat_age"]) + " ago" if n["heartbeat_age"] is not None else "-"
+            if n["silent"] and n.get("status") != "stopped":
+                beat += " (silent)"
+            task = safe(n.get("current_task") or "-")
+            status = safe(n.get("status") or "-")[:9]
+            done, failed = _count(n.get("tasks_done")), _count(n.get("tasks_failed"))
+            typer.echo(f"  {n['node_id']:<24} {beat:<18} {status:<9} {done:>5} {failed:>6}  {task}")
+    if "tasks" in view:
+        rows = view["tasks"]
+        typer.echo(f"  {'task':<24} {'state':<12} {'age':>8}  node" if rows else "  no tasks")
+        for r in rows:
+            node = safe(r["node"]) if r["node"] else ("-" if r["node_known"] else "(not read)")
+            typer.echo(f"  {r['task_id']:<24} {r['state']:<12} {format_age(r['age']):>8}  {node}")
+
+
+def _count(v: Any) -> str:
+    return str(v) if isinstance(v, int) and not isinstance(v, bool) else "-"
 
 
 def _load(files: list[Path]) -> list[dict]:

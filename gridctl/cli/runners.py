@@ -23,7 +23,7 @@ import typer
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main app."""
-    from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_command, session_options
+    from .common import ApiUrlOpt, FileOpt, NoColorOpt, SandboxOpt, StateDirOpt, err, run_command, session_options
 
     runners_app = typer.Typer(help="Self-hosted runners: their status, and supervising them on this host.", no_args_is_help=True)
     app.add_typer(runners_app, name="runners")
@@ -36,6 +36,7 @@ def register(app: typer.Typer) -> None:
         state_dir: Path = StateDirOpt,
         json_out: bool = typer.Option(False, "--json", help="Print the rows as JSON."),
         all_scopes: bool = typer.Option(False, "--all", help="Also list runners of every declared repository and organization."),
+        no_color: bool = NoColorOpt,
     ) -> None:
         """A table of runners per scope: online/offline, busy, labels, group, declared or not."""
 
@@ -47,7 +48,7 @@ def register(app: typer.Typer) -> None:
             if json_out:
                 typer.echo(json.dumps(rows, indent=2))
             else:
-                print_table(rows)
+                print_table(rows, no_color=no_color)
 
         run_command(go)
 
@@ -145,12 +146,12 @@ def collect_status(session: Any, *, all_scopes: bool = False) -> list[dict[str, 
     return rows
 
 
-def print_table(rows: list[dict[str, Any]]) -> None:
+def print_table(rows: list[dict[str, Any]], *, no_color: bool = False) -> None:
     from rich.console import Console
     from rich.table import Table
 
     tty = sys.stdout.isatty()
-    console = Console(file=sys.stdout, width=None if tty else 200, no_color=not tty or "NO_COLOR" in os.environ, highlight=False, soft_wrap=False)
+    console = Console(file=sys.stdout, width=None if tty else 200, no_color=not tty or no_color or bool(os.environ.get("NO_COLOR")), highlight=False, soft_wrap=False)
     if not rows:
         console.print("No runner scopes in this manifest (declare runners, or pass --all).")
         return

@@ -1,4 +1,4 @@
-"""``gridctl state show`` and ``gridctl state unlock [--force]``, for both state backends.
+"""``gridctl state show|list|rm|mv|unlock``, for both state backends.
 
 ``show`` lists the managed addresses (never a value). With the GitHub backend it also says
 where the state lives (repository, path, branch, the commit read) and whether it is locked —
@@ -8,19 +8,58 @@ by which run, operation, host and user, since when. ``--json`` prints the state 
 holds the lock and refuses (exit 1). The local backend's lock is a file lock the system
 releases when its process ends, so there is never anything to unlock.
 
-Neither command locks the state; ``show`` reads the last committed state (a consistent
-snapshot) and needs only the token of the account that reaches the state repository.
+``list`` prints the managed addresses, one per line (filtered like ``--target``), for scripts.
+
+``rm ADDRESS...`` forgets objects without touching GitHub (gridctl stops managing them; a
+repository takes everything inside it along). ``mv OLD NEW`` moves an object to a new address —
+for a repository renamed or transferred on GitHub, the repository and everything inside it —
+so the next plan finds them under their new name instead of planning them anew. Both take the
+state lock, replay what an interrupted run left in the journal first, write the state with the
+next serial and keep the previous one: ``.gridctl/state.json.backup`` for the local backend, the
+commit before for the GitHub one (both are printed).
+
+``show`` and ``list`` take no lock: they read the last committed state (a consistent snapshot)
+and need only the token of the account that reaches the state repository.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
+
+if TYPE_CHECKING:
+    from ..state.local import State
+
+
+def _edit(file: Path, sandbox: bool, api_url: str | None, state_dir: Path | None, operation: str,
+          change: Callable[[State], list[str]]) -> None:
+    """Lock the state, replay interrupted runs, ``change`` it, write it (next serial, backup)."""
+    from ..core.journal import new_run_id, recover
+    from ..core.session import workdir_for
+    from ..state.local import LocalBackend
+    from .common import err
+
+    with open_backend(file, sandbox, api_url, state_dir) as backend, backend.lock(new_run_id(), operation):
+        st = backend.read()
+        recovered = recover(workdir_for(file, state_dir), st)
+        if recovered:
+            err(f"gridctl: recovered state updates from interrupted run(s) {', '.join(recovered)}")
+        before = st.serial
+        lines = change(st)
+        previous = None if isinstance(backend, LocalBackend) else backend.location()["commit"]
+        backend.write(st)
+        for line in lines:
+            typer.echo(line)
+        if isinstance(backend, LocalBackend):
+            kept = f"the previous state is in {backend.backup_path}" if backend.backup_path.exists() else "there was no state before"
+        else:
+            kept = f"the previous state is commit {(previous or '')[:12] or '(none)'} of {backend.full_name}"
+        err(f"gridctl: state {backend.describe()} serial {before} -> {st.serial}; nothing changed on GitHub; {kept}")
 
 
 @contextlib.contextmanager
@@ -49,6 +88,22 @@ def open_backend(file: Path, sandbox: bool, api_url: str | None, state_dir: Path
         session.close()
 
 
+def _in_progress(holder: str, workdir: Path) -> str:
+    """The line ``state show`` adds while a run holds the local lock: the state shown is the one
+    last written, and the running apply's journal says how far it got."""
+    import re
+
+    from ..core.journal import read_journal
+
+    line = f"lock: held by {holder}: an apply is in progress; shown is the state as last written (the apply writes its changes when it ends)"
+    run = re.match(r"run ([0-9A-Za-z-]+) ", holder)  # a run id: never a path
+    journal = workdir / "journal" / f"{run.group(1)}.jsonl" if run else None
+    if journal is not None and journal.is_file():
+        done = sum(1 for e in read_journal(journal).entries if e.get("type") == "done")
+        line += f"; {done} change(s) done so far ({journal})"
+    return line
+
+
 state_app = typer.Typer(help="Inspect and manage gridctl's state.", no_args_is_help=True)
 
 
@@ -73,6 +128,13 @@ def register(app: typer.Typer) -> None:
                 st = backend.read()
                 if isinstance(backend, LocalBackend):
                     header = [f"state: local {backend.describe()}"]
+                    holder = backend.holder()
+                    if holder is not None:
+                        header.append(_in_progress(holder, backend.workdir))
+                        if json_out:
+                            from .common import err
+
+                            err(f"gridctl: warning: {header[-1]}")
                 else:
                     where = backend.location()
                     holder = backend.holder()
@@ -91,6 +153,60 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"  {address}")
 
         run_command(go)
+
+    @state_app.command("list")
+    def list_(
+        filters: list[str] = typer.Argument(
+            None, metavar="ADDRESS", show_default=False,
+            help="Only these: an address or its start, a kind, or a repository (as --target picks).",
+        ),
+        file: Path = FileOpt,
+        state_dir: Path = StateDirOpt,
+        sandbox: bool = SandboxOpt,
+        api_url: str = ApiUrlOpt,
+    ) -> None:
+        """Print the managed addresses, one per line (no values, no lock)."""
+
+        def go() -> None:
+            with open_backend(file, sandbox, api_url, state_dir) as backend:
+                st = backend.read()
+            for address in st.select(list(filters or [])):
+                typer.echo(address)
+
+        run_command(go)
+
+    @state_app.command("rm")
+    def rm(
+        addresses: list[str] = typer.Argument(
+            ..., metavar="ADDRESS", help="What to forget: addresses (gridctl state list), or a repository OWNER/NAME with everything inside it."
+        ),
+        file: Path = FileOpt,
+        state_dir: Path = StateDirOpt,
+        sandbox: bool = SandboxOpt,
+        api_url: str = ApiUrlOpt,
+    ) -> None:
+        """Forget objects without touching GitHub: gridctl stops managing them (takes the lock)."""
+
+        def change(st: State) -> list[str]:
+            return [f"removed {a}" for a in st.remove(list(addresses))]
+
+        run_command(lambda: _edit(file, sandbox, api_url, state_dir, "state rm", change))
+
+    @state_app.command("mv")
+    def mv(
+        old: str = typer.Argument(..., metavar="OLD", help="An address, or a repository OWNER/NAME (moved with everything inside it)."),
+        new: str = typer.Argument(..., metavar="NEW", help="Its new address (for a repository: its new OWNER/NAME)."),
+        file: Path = FileOpt,
+        state_dir: Path = StateDirOpt,
+        sandbox: bool = SandboxOpt,
+        api_url: str = ApiUrlOpt,
+    ) -> None:
+        """Move an object to a new address without touching GitHub: a renamed repository with everything in it (takes the lock)."""
+
+        def change(st: State) -> list[str]:
+            return [f"moved {a} -> {b}" for a, b in st.move(old, new)]
+
+        run_command(lambda: _edit(file, sandbox, api_url, state_dir, "state mv", change))
 
     @state_app.command("unlock")
     def unlock(

@@ -94,7 +94,30 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
             )
     for address in sorted(managed_here - seen):
         out.forget.append(address)  # managed, but gone from GitHub and from the manifest
+    if kind.max_per_scope is not None:
+        _check_limit(kind, scope, set(live), out)
     return out
+
+
+def _check_limit(kind: Kind, scope: Scope, live: set[str], out: ScopePlan) -> None:
+    """Objects after the apply (live, plus creates, minus deletes) against GitHub's cap."""
+    after = set(live)
+    for c in out.changes:
+        key = str(c.meta.get("key"))
+        if c.action == Action.CREATE:
+            after.add(key)
+        elif c.action == Action.DELETE:
+            after.discard(key)
+    groups: dict[str, int] = {}
+    for key in after:
+        g = kind.limit_group(key)
+        groups[g] = groups.get(g, 0) + 1
+    for g, n in sorted(groups.items()):
+        if kind.max_per_scope is not None and n > kind.max_per_scope:
+            what = f"{g} {kind.name}" if g else kind.name
+            out.problems.append(
+                f"{scope.name}: {n} {what} objects after this plan ({len(live)} there now); GitHub allows at most {kind.max_per_scope}"
+            )
 
 
 def _task_key(scope: Scope) -> tuple[str, str]:
@@ -136,6 +159,9 @@ def build_plan(env: PlanEnv) -> Plan:
                 errors.append(exc)
     if errors:
         raise errors[0]
+    problems = [p for sp in results for p in sp.problems]
+    if problems:
+        raise GridctlError("the plan would break GitHub's limits (nothing was written):\n  " + "\n  ".join(sorted(problems)))
     changes = [c for sp in results for c in sp.changes]
     notes = [n for sp in results for n in sp.notes]
     adopt = {a: e for sp in results for a, e in sp.adopt.items()}
@@ -156,6 +182,7 @@ def build_plan(env: PlanEnv) -> Plan:
     )
     plan.adopt = adopt
     plan.forget = forget
+    _check_unreachable(env, tasks, changes)
     plan.unsafe = check_safety(plan, existing, change_rules(env.manifest))
     _check_prevent_destroy(plan, env)
     if not env.destroy:
@@ -166,6 +193,48 @@ def build_plan(env: PlanEnv) -> Plan:
         if any(d.severity == "error" for d in diags):
             raise ManifestError(diags)
     return plan
+
+
+def _check_unreachable(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]]], changes: list[Change]) -> None:
+    """Whatever state says gridctl manages is planned or reported: an object whose scope no kind
+    planned (its account, repository or section left the manifest) is an error, never a silent
+    "No changes" — unless a planned delete of its container (a repository) takes it along."""
+    planned = {(kind.name, scope.name) for items in tasks.values() for kind, scope in items}
+    containers = [c for c in changes if c.action == Action.DELETE and c.kind in KINDS and KINDS[c.kind].container]
+    lost: list[tuple[str, dict[str, object]]] = []
+    for address, entry in sorted(env.state.resources.items()):
+        kind_name = entry.get("kind")
+        if kind_name not in KINDS or (kind_name, entry.get("scope")) in planned:
+            continue
+        if any(KINDS[c.kind].contains(c, address, entry) for c in containers):
+            continue
+        if env.targets and not _matches_any(address, str(entry.get("scope")), env.targets):
+            continue
+        lost.append((address, entry))
+    if not lost:
+        return
+    accounts = env.manifest.accounts
+    lines = []
+    for address, entry in lost[:25]:
+        acc = str(entry.get("account", ""))
+        why = f"account {acc} is no longer declared" if acc not in accounts else f"{entry.get('scope')} is no longer declared"
+        lines.append(f"  {address}  ({why})")
+    if len(lost) > 25:
+        lines.append(f"  ... and {len(lost) - 25} more")
+    gone = sorted({str(e.get("account")) for _, e in lost if str(e.get("account")) not in accounts})
+    way = []
+    if gone:
+        way.append(
+            f"put account(s) {', '.join(gone)} back under `accounts` with `retired: true` and their token: "
+            "the plan then deletes what gridctl wrote through them"
+        )
+    way.append("declare the object again, or its repository/section, so the plan can delete or keep it")
+    way.append("a repository renamed on GitHub: gridctl state mv repo:OLD repo:NEW moves it and everything in it")
+    way.append("or forget it without touching GitHub: gridctl state rm ADDRESS")
+    raise GridctlError(
+        f"{len(lost)} object(s) gridctl manages can no longer be planned (nothing here can read or delete them):\n"
+        + "\n".join(lines) + "\nWays out: " + "; ".join(way)
+    )
 
 
 def _matches_any(address: str, scope: str | None, targets: list[str]) -> bool:
@@ -229,10 +298,16 @@ def execute(
     then done/failed) and its state update applied to ``state`` in memory; the caller saves
     ``state`` (the journal makes a kill between the two recoverable)."""
     report = ApplyReport(run_id=journal.run_id)
+    #: containers (repositories) this run created: what is inside them was planned against
+    #: nothing and is what this run made since (a repository's topics exist once it does), so
+    #: it cannot be stale — the container's own create was checked
+    created: set[str] = set()
     for change in plan.changes:
         kind = KINDS[change.kind]
-        if stale_check:
-            _stale_check(kind, ctx, change)
+        if stale_check and change.live_fp is not None:
+            scope = kind.scope_for_change(change)
+            if (scope.repo or scope.name) not in created:
+                _stale_check(kind, ctx, change, scope)
         if on_change:
             on_change("start", change, "")
         journal.intent(change)
@@ -249,6 +324,8 @@ def execute(
         journal.done(change, update, inverse, result.result)
         state.apply_update(update)
         report.applied.append(change.address)
+        if kind.container and change.action == Action.CREATE:
+            created.add(change.scope)
         if on_change:
             skipped = result.result.get("skipped")
             on_change("skipped" if skipped else "done", change, str(skipped or ""))
@@ -258,10 +335,9 @@ def execute(
     return report
 
 
-def _stale_check(kind: Kind, ctx: ApplyContext, change: Change) -> None:
+def _stale_check(kind: Kind, ctx: ApplyContext, change: Change, scope: Scope) -> None:
     if change.live_fp is None:
         return
-    scope = kind.scope_for_change(change)
     reader = ctx.reader(change.account)
     key = change.meta.get("key") or change.address.rsplit(":", 1)[-1]
     now = kind.refresh(reader, scope, key)

@@ -15,11 +15,14 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ..plan import Change
 from ..state.local import State
+from ..util.files import check_private_dir, private_dir
 
 
 def new_run_id() -> str:
@@ -30,8 +33,7 @@ def new_run_id() -> str:
 
 class Journal:
     def __init__(self, workdir: Path, run_id: str, plan_id: str, operation: str):
-        self.dir = workdir / "journal"
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir = private_dir(workdir / "journal")
         self.run_id = run_id
         self.path = self.dir / f"{run_id}.jsonl"
         fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -74,23 +76,51 @@ class Journal:
             self._fh.close()
 
 
-def read_entries(path: Path) -> list[dict[str, Any]]:
-    out = []
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                break  # a torn last line from a kill: everything before it stands
+@dataclass
+class Reading:
+    """One journal file as read: its entries, and what could not be read."""
+
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    #: 1-based numbers of lines that are not a JSON object (damaged), skipped
+    damaged: list[int] = field(default_factory=list)
+    #: the file ends in a fragment with no newline (a crash or a full disk mid-write)
+    torn: bool = False
+
+    @property
+    def ended(self) -> bool:
+        return any(e.get("type") == "end" for e in self.entries)
+
+
+def read_journal(path: Path) -> Reading:
+    """Every readable entry of a run. A damaged line (bad JSON, not an object, bytes that are not
+    UTF-8) is skipped and reported; it never hides the lines after it."""
+    out = Reading()
+    data = path.read_bytes()
+    out.torn = bool(data) and not data.endswith(b"\n")
+    for number, raw in enumerate(data.split(b"\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            entry = json.loads(raw.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            entry = None
+        if isinstance(entry, dict):
+            out.entries.append(entry)
+        else:
+            out.damaged.append(number)
     return out
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    return read_journal(path).entries
 
 
 def runs(workdir: Path) -> list[Path]:
     d = workdir / "journal"
-    return sorted(d.glob("*.jsonl")) if d.exists() else []
+    if not d.exists():
+        return []
+    check_private_dir(d)  # runs found here are replayed into state: only ours may be here
+    return sorted(d.glob("*.jsonl"))
 
 
 def run_path(workdir: Path, run_id: str | None) -> Path | None:
@@ -105,19 +135,42 @@ def run_path(workdir: Path, run_id: str | None) -> Path | None:
     return None
 
 
-def recover(workdir: Path, state: State) -> list[str]:
-    """Replay the state updates of runs that ended without an ``end`` entry; returns their ids."""
+def recover(workdir: Path, state: State, warn: Callable[[str], None] | None = None) -> list[str]:
+    """Close every run that has no ``end`` entry, once; returns the ids of those replayed.
+
+    The newest such run — one with no finished run after it — was interrupted: its ``done``
+    state updates are replayed (state was not saved after them). An older one cannot have been
+    interrupted unnoticed (every later command recovers first), so its ``end`` was damaged
+    afterwards: replaying it would put old updates over newer state, and it is closed without
+    replay. Either way an ``end`` entry is appended on a line of its own, so the run is never
+    taken up again; damaged lines are reported through ``warn``."""
     recovered = []
-    for path in runs(workdir):
-        entries = read_entries(path)
-        if not entries or any(e.get("type") == "end" for e in entries):
+    paths = runs(workdir)
+    readings = [(p, read_journal(p)) for p in paths]
+    for i, (path, reading) in enumerate(readings):
+        if reading.ended:
             continue
-        for e in entries:
-            if e.get("type") == "done":
-                state.apply_update(e.get("state"))
-        with open(path, "a", encoding="utf-8") as fh:
-            fh.write(json.dumps({"seq": len(entries) + 1, "type": "end", "status": "recovered", "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+        superseded = any(later.ended for _, later in readings[i + 1 :])
+        problems = []
+        if reading.damaged:
+            problems.append(f"unreadable line(s) {', '.join(map(str, reading.damaged[:10]))} skipped")
+        if reading.torn:
+            problems.append("a torn last line ended it")
+        if superseded:
+            problems.append("later runs finished after it, so its updates are not replayed")
+        else:
+            for e in reading.entries:
+                if e.get("type") == "done" and isinstance(e.get("state"), dict):
+                    skipped = state.apply_update(e["state"])
+                    if skipped:
+                        problems.append(f"state update(s) of {', '.join(skipped[:5])} not a state entry, skipped")
+            recovered.append(path.stem)
+        if problems and warn is not None:
+            warn(f"journal {path}: {'; '.join(problems)}")
+        end = {"seq": len(reading.entries) + 1, "type": "end", "status": "recovered" if not superseded else "closed",
+               "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        with open(path, "ab") as fh:
+            fh.write((b"\n" if reading.torn else b"") + json.dumps(end).encode() + b"\n")
             fh.flush()
             os.fsync(fh.fileno())
-        recovered.append(path.stem)
     return recovered

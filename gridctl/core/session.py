@@ -6,12 +6,14 @@
 
 ``open`` loads and validates the manifest (no API call for a bad one), builds one client per
 account, and checks each token once (``GET /user``: the login matches the account, and the
-token's scopes cover what this manifest needs). The state is locked for the whole run.
+token's scopes cover what this manifest needs). The state is locked for the whole run, except
+by a read-only one such as ``plan`` (see :meth:`Session._load_state`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import random
 import time
@@ -20,9 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, GitHubError, GridctlError, UnsafePlanError
+from ..errors import AuthError, Diagnostic, GitHubError, GridctlError, ManifestError, StateLockedError, UnsafePlanError
 from ..fleet.taskqueue import QueueError, TaskQueue, find_queue
-from ..github.client import AccountClient, EtagCache, api_url_from_env
+from ..github.client import AccountClient, EtagCache, api_url_and_origin, api_url_from_env
 from ..github.retry import RetryPolicy
 from ..github.scopes import satisfied
 from ..manifest.model import Manifest
@@ -30,9 +32,11 @@ from ..plan import Plan
 from ..resources import KINDS, load_manifest
 from ..resources.base import ApplyContext, PlanEnv
 from ..state.github import token_scopes as state_token_scopes
-from ..state.local import LocalBackend, State, fingerprint_key
+from ..state.local import READ_ONLY_OPERATIONS, LocalBackend, State, fingerprint_key
 from .engine import ApplyReport, build_plan, execute
-from .journal import Journal, new_run_id, recover
+from .journal import Journal, new_run_id, read_journal, recover, runs
+
+log = logging.getLogger("gridctl.session")
 
 
 @dataclass
@@ -95,11 +99,7 @@ class Session:
             session._connect()
             session.backend = session._backend()
             with session.backend.lock(session.run_id, operation):
-                session.state = session.backend.read()
-                recovered = recover(workdir, session.state)
-                if recovered:
-                    session.backend.write(session.state)
-                    session.say("recovered", f"state updates from interrupted run(s) {', '.join(recovered)}")
+                session._load_state(operation)
                 session._sticky_spread()
                 yield session
         finally:
@@ -132,6 +132,41 @@ class Session:
         finally:
             session.close()
 
+    def _load_state(self, operation: str) -> None:
+        """Read the state and replay what interrupted runs left in the journal.
+
+        A read-only operation (``plan``) holds no lock. When another run holds it (an apply in
+        progress) it reads the state as last written and replays nothing: that run's journal is
+        open, not interrupted. Otherwise the local backend's lock is taken for the replay only."""
+        backend = self.backend
+        if backend.busy is not None:
+            self.say(
+                "warning",
+                f"the state is locked by {backend.busy}: an apply is in progress; this {operation} reads the state "
+                "as last written and replays no journal",
+            )
+            self.state = backend.read()
+            return
+        if operation in READ_ONLY_OPERATIONS and isinstance(backend, LocalBackend):
+            if not any(not read_journal(p).ended for p in runs(self.workdir)):
+                self.state = backend.read()
+                return
+            try:
+                with backend.lock(self.run_id, f"{operation}: journal replay"):
+                    self._replay()
+            except StateLockedError:  # an apply took the lock in between
+                backend.busy = backend.holder() or "another gridctl run"
+                self._load_state(operation)
+            return
+        self._replay()
+
+    def _replay(self) -> None:
+        self.state = self.backend.read()
+        recovered = recover(self.workdir, self.state, lambda m: self.say("warning", m))
+        if recovered:
+            self.backend.write(self.state)
+            self.say("recovered", f"state updates from interrupted run(s) {', '.join(recovered)}")
+
     def say(self, event: str, detail: str) -> None:
         if self.options.progress:
             self.options.progress(event, detail)
@@ -147,7 +182,8 @@ class Session:
             base_url, tokens = self._sandbox.start(m)
             write_interval = 0.0
         else:
-            base_url = api_url_from_env(self.options.api_url)
+            base_url, origin = api_url_and_origin(self.options.api_url)
+            log.debug("GitHub API at %s (from %s)", base_url, origin)
             tokens = {a.id: a.token for a in m.accounts.values()}
             write_interval = float(m.settings.get("write_interval", 1.0))
         if os.environ.get("GRIDCTL_WRITE_INTERVAL"):
@@ -258,7 +294,13 @@ class Session:
         )
 
     def plan(self, *, destroy: bool = False, targets: list[str] | None = None) -> Plan:
-        return build_plan(self.env(destroy=destroy, targets=targets))
+        plan = build_plan(self.env(destroy=destroy, targets=targets))
+        if not destroy and plan.changes:
+            from .spreads import spread_notes
+
+            assert self.state is not None
+            plan.notes = spread_notes(self.manifest, self.state, fingerprint_key(self.workdir)) + plan.notes
+        return plan
 
     def apply(self, plan: Plan, *, force: bool = False, stale_check: bool = False, on_change: Any = None) -> ApplyReport:
         assert self.state is not None
@@ -288,6 +330,59 @@ class Session:
 
     def stats(self) -> dict[str, dict[str, Any]]:
         return {a: c.stats.as_dict() for a, c in self.clients.items()}
+
+
+# -- validation: no API call, no secret ----------------------------------------------------------
+
+
+def validate_manifest(manifest_file: str | Path, *, check_sources: bool = False, sandbox: bool = False) -> Manifest:
+    """Everything that can be checked without GitHub and without a secret: the schema,
+    references, includes, file sources (key and secret files, deploy keys, workflow files) and
+    dispatch templates against the workflow files the manifest declares.
+
+    Token sources, and key and secret sources that are environment variables or commands, are
+    read only with ``check_sources`` (their absence is then an error at their line); ``plan``
+    reads them anyway. Raises :class:`ManifestError` with every problem.
+    """
+    m = load_manifest(Path(manifest_file), tokens=check_sources and not sandbox, secrets=check_sources)
+    diags = offline_dispatch_problems(m)
+    if any(d.severity == "error" for d in diags):
+        raise ManifestError(sorted([*m.warnings, *diags], key=lambda d: (d.file or "", d.line or 0, d.col or 0)))
+    m.warnings = [*m.warnings, *diags]
+    return m
+
+
+def offline_dispatch_problems(m: Manifest) -> list[Diagnostic]:
+    """Dispatch templates whose workflow file the manifest declares, on a branch known without
+    GitHub, checked against that file; the others are checked by ``plan``, which reads GitHub."""
+    from ..errors import SourceError
+    from ..fleet import dispatch as fd
+    from ..manifest.load import file_content
+
+    out: list[Diagnostic] = []
+    for t in sorted(m.dispatch.values(), key=lambda x: x.name):
+        try:
+            path = fd.workflow_path(t.workflow)
+        except fd.WorkflowError as exc:
+            out.append(fd.locate(m, t, fd.Problem(str(exc), field="workflow")))
+            continue
+        spec, fspec = fd.declared_file(m, t, path)
+        if spec is None or fspec is None or path is None:
+            continue
+        default = spec.settings.get("default_branch")
+        file_branch = fspec.branch or default
+        wanted = fd.short_ref(t.ref) if t.ref else default
+        # with neither a ref nor a branch, both are the default branch, whatever its name
+        if (t.ref or fspec.branch) and (file_branch is None or wanted != file_branch):
+            continue
+        origin = f"{path} (as declared in repos.{spec.full_name}.files)"
+        try:
+            doc = fd.parse_workflow(file_content(m, fspec))
+        except (fd.WorkflowError, SourceError, OSError) as exc:
+            out.append(fd.locate(m, t, fd.Problem(f"{origin} {exc}", field="workflow")))
+            continue
+        out.extend(fd.locate(m, t, p) for p in fd.input_problems(fd.Resolved(path, doc, origin), t.inputs))
+    return out
 
 
 # -- queues: a client for one account, no state lock ----------------------------------------------

@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from ..errors import Diagnostic, GitHubError, GridctlError
 from ..manifest.model import DispatchTemplate, FileSpec, Manifest, RepoSpec
+from ..util.files import private_dir
 
 # the workflow reader is shared with the sandbox; its names stay importable from here
 from ..util.workflow import WorkflowError as WorkflowError
@@ -379,7 +380,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, str]:
 def pass_lock(workdir: Path) -> Iterator[bool]:
     """An exclusive, non-blocking lock for one ``--ready`` pass (True when acquired), so two
     overlapping cron runs cannot both fire the same template."""
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)
     fd = os.open(workdir / "dispatch.lock", os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:

@@ -5,6 +5,7 @@ folders by commits whose only lock is the branch ref itself.
     <path>/in_progress/  claimed by a node
     <path>/completed/    finished; the output, when given, is <task_id>.result beside the task
     <path>/failed/
+    <path>/nodes/        one file per worker node: <node_id>.json, its registration and heartbeat
 
 Every move is ONE commit through the Git Data API: a tree on the head's tree (the new path
 added, the old one deleted with ``sha: null``), a commit whose parent is the head that was
@@ -18,11 +19,28 @@ File names carry what choosing a task needs, so a claim never reads the other ta
 (for queue/: its submission, kept when it is reaped) and its priority. A file a pull request
 adds as ``queue/<task_id>.json|.yaml|.yml`` ("bare") is read to learn its priority, sorts
 before stamped tasks of the same priority (its age is unknown), and gets a stamped name when
-it is claimed. Tasks are stored as JSON; submissions may be JSON or YAML.
+it is claimed. Tasks are stored as JSON; submissions may be JSON or YAML, in gridctl's form
+(``timeout``) or D-GRID's (``timeout_seconds``; its ``script`` runs with ``/bin/sh -c``, as
+D-GRID's workers run it).
 
-API calls: ``ls`` 1; ``submit`` 5 (any number of files, one commit); ``claim`` 6 — ref, tree,
-the chosen task's blob, POST tree, POST commit, PATCH ref — plus 5 per lost race;
-``complete``/``fail`` 6; ``reap`` 5 + one blob per orphan. Add 1 (``GET /repos/{r}``) when the
+Nodes (``gridctl queue work``, :mod:`.queueworker`): a worker writes ``nodes/<node_id>.json``
+(``node_id, hostname, started_at, last_heartbeat, status, tasks_done, tasks_failed,
+current_task, current_file``) when it starts, in the same commit as each of its claims and
+results, and as a heartbeat while it works or waits. A heartbeat is one
+``PUT /repos/{r}/contents/{path}`` carrying the blob SHA the node last wrote: GitHub refuses it
+(409) when the file is no longer that blob ("Create or update file contents",
+https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents), and the node then
+writes through the branch compare-and-swap instead.
+
+Reaping (``orphan_after``): a task in progress whose claim a node file names (``current_file``)
+is judged by that node's heartbeat — orphaned once the heartbeat is ``orphan_after`` old, however
+young the claim; alive while the node heartbeats, however old the claim. A claim no node file
+names (``gridctl queue claim`` from a script) is judged by its age.
+
+API calls: ``ls`` 1 + 1 per node file (+ with ``--tasks``, 1 per task whose node it reads);
+``submit`` 5 (any number of files, one commit); ``claim`` 6 — ref, tree, the chosen task's blob,
+POST tree, POST commit, PATCH ref — plus 5 per lost race; ``complete``/``fail`` 6; ``reap`` 5 +
+one blob per node file and per orphan; a heartbeat 1. Add 1 (``GET /repos/{r}``) when the
 queue names no branch. Ages use the local clock (UTC): keep ``orphan_after`` far above the skew
 between worker clocks.
 
@@ -61,6 +79,11 @@ EXIT_EMPTY = 3
 EXIT_NOT_HELD = 4
 
 NODE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@-]{0,99}$")
+#: a node with a file (``nodes/<node_id>.json``, ``gridctl queue work``): a portable file name, so no ':'
+NODE_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+NODES = "nodes"
+#: ``queue ls --tasks`` reads at most this many task files to name their nodes
+MAX_TASK_READS = 200
 _STAMPED = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})@(?P<ts>[0-9]{8}T[0-9]{6}Z)@p(?P<prio>-?[0-9]{1,4})\.json$")
 _BARE = re.compile(r"^(?P<id>[A-Za-z0-9][A-Za-z0-9_.-]{0,99})\.(?:json|ya?ml)$")
 _STAMP = "%Y%m%dT%H%M%SZ"
@@ -183,6 +206,10 @@ def _iso(t: float) -> str:
     return time.strftime(_ISO, time.gmtime(t))
 
 
+#: UTC, to the second: ``2026-01-05T10:15:00Z`` (the times tasks and node files carry)
+iso = _iso
+
+
 def _from_iso(text: Any) -> float | None:
     try:
         return float(calendar.timegm(time.strptime(str(text), _ISO)))
@@ -238,6 +265,8 @@ class Snapshot:
     #: every file of the repository -> blob sha
     files: dict[str, str] = field(default_factory=dict)
     empty_repo: bool = False
+    #: node id -> (path, blob sha) of ``nodes/<node_id>.json``
+    nodes: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     def in_state(self, state: str) -> list[Entry]:
         return [e for e in self.tasks if e.state == state]
@@ -331,6 +360,9 @@ class TaskQueue:
     def state_path(self, state: str, name: str) -> str:
         return f"{self.prefix}{state}/{name}"
 
+    def node_path(self, node: str) -> str:
+        return f"{self.prefix}{NODES}/{node}.json"
+
     def snapshot(self, branch: str | None = None) -> Snapshot:
         """The branch head and every file of the queue folder: 2 calls."""
         branch = branch or self.branch
@@ -379,6 +411,8 @@ class TaskQueue:
                 e = parse_entry(parts[0], parts[1], path, item["sha"])
                 if e is not None:
                     snap.tasks.append(e)
+            elif len(parts) == 2 and parts[0] == NODES and parts[1].endswith(".json") and NODE_FILE_RE.match(parts[1][:-5]):
+                snap.nodes[parts[1][:-5]] = (path, item["sha"])
         return snap
 
     def blob(self, sha: str) -> bytes:
@@ -395,6 +429,14 @@ class TaskQueue:
         if data.get("task_id") != e.task_id:
             raise InvalidTask(f"task_id {data.get('task_id')!r} does not match the file name {e.name}")
         return data
+
+    def read_nodes(self, snap: Snapshot) -> dict[str, dict]:
+        """Every node file of ``snap``, parsed (one blob each, memoized). A file that is not a
+        node record reads as ``{"node_id": id, "invalid": why}``: it vouches for no task."""
+        out: dict[str, dict] = {}
+        for node, (_, sha) in sorted(snap.nodes.items()):
+            out[node] = parse_node(self.blob(sha), node)
+        return out
 
     # -- writing --------------------------------------------------------------------------------
     def _land(self, snap: Snapshot, op: _Commit, *, create_branch: str | None = None) -> bool:
@@ -489,8 +531,52 @@ class TaskQueue:
 
     def status(self) -> dict[str, dict[str, Any]]:
         """Per state: how many tasks, the oldest one's age in seconds, how many have no stamp."""
+        return self._states(self.listing(), self.clock())
+
+    def overview(self, *, tasks: bool = False, max_reads: int = MAX_TASK_READS) -> dict[str, Any]:
+        """``gridctl queue ls``: the states, the nodes with their heartbeat's age and, with
+        ``tasks``, every task with its state, age and node. One listing, one blob per node file;
+        with ``tasks`` also the files of the tasks whose node no node file names (in progress
+        first, then the most recently finished), at most ``max_reads``."""
         snap = self.listing()
         now = self.clock()
+        nodes = []
+        for node, rec in self.read_nodes(snap).items():
+            beat = _from_iso(rec.get("last_heartbeat"))
+            age = max(0.0, now - beat) if beat is not None else None
+            nodes.append({**rec, "node_id": node, "heartbeat_age": age,
+                          "silent": age is None or age >= self.spec.orphan_after})
+        out: dict[str, Any] = {"states": self._states(snap, now), "nodes": nodes}
+        if tasks:
+            out["tasks"] = self._task_rows(snap, nodes, now, max_reads)
+        return out
+
+    def _task_rows(self, snap: Snapshot, nodes: list[dict], now: float, max_reads: int) -> list[dict[str, Any]]:
+        holder = {str(n["current_file"]): n["node_id"] for n in nodes if isinstance(n.get("current_file"), str)}
+        unknown = [e for e in snap.tasks if e.state != "queue" and not (e.state == "in_progress" and e.name in holder)]
+        unknown.sort(key=lambda e: (e.state != "in_progress", -(e.stamp or 0.0), e.task_id))
+        read: dict[str, str | None] = {}
+        for e in unknown[: max(0, max_reads)]:
+            try:
+                task = self.read_task(e)
+            except InvalidTask:
+                read[e.path] = None
+                continue
+            res = task["result"] if isinstance(task.get("result"), dict) else {}
+            who = task.get("claimed_by") if e.state == "in_progress" else (res.get("finished_by") or task.get("claimed_by"))
+            read[e.path] = who if isinstance(who, str) else None
+        rows = []
+        for e in sorted(snap.tasks, key=lambda e: (STATES.index(e.state), e.stamp or 0.0, e.task_id)):
+            known = e.state == "queue" or (e.state == "in_progress" and e.name in holder) or e.path in read
+            node = holder.get(e.name) if e.state == "in_progress" and e.name in holder else read.get(e.path)
+            rows.append({
+                "task_id": e.task_id, "state": e.state, "priority": e.priority,
+                "age": max(0.0, now - e.stamp) if e.stamp is not None else None,
+                "node": node, "node_known": known,
+            })
+        return rows
+
+    def _states(self, snap: Snapshot, now: float) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
         for s in STATES:
             tasks = snap.in_state(s)
@@ -502,13 +588,18 @@ class TaskQueue:
             }
         return out
 
-    def claim(self, node: str) -> dict | None:
+    def claim(self, node: str, record: dict | None = None) -> dict | None:
         """Move the best task queue/ -> in_progress/ for ``node``; None when there is none.
 
         A queued file that is not a valid task (a pull request that skipped validation) is
         moved to failed/ with the reason, in the same commit, and the next task is taken.
+        With ``record`` (a node's record, ``gridctl queue work``) the same commit writes
+        ``nodes/<node>.json`` as :func:`holding` makes it: the node holds the task from the
+        instant it claims it.
         """
         _check_node(node)
+        if record is not None:
+            check_node_file(node)
 
         def build(snap: Snapshot) -> _Commit | None:
             now = self.clock()
@@ -523,6 +614,8 @@ class TaskQueue:
                 body.setdefault("attempts", 0)
                 target = self.state_path("in_progress", file_name(e.task_id, now, task.get("priority", 0)))
                 entries = [_text(target, _dump(body)), _delete(e.path), *self._fail_invalid(invalid, now)]
+                if record is not None:
+                    entries.append(_text(self.node_path(node), _dump(holding(record, body))))
                 return _Commit(entries, self._msg(f"claim {e.task_id} for {node}"), body)
             if invalid:
                 return _Commit(self._fail_invalid(invalid, now), self._msg("move invalid task files to failed/"), None)
@@ -531,12 +624,17 @@ class TaskQueue:
         claimed: dict | None = self._transact("claim", build)
         return claimed
 
-    def finish(self, task_id: str, outcome: str, result: bytes | None = None, node: str | None = None) -> dict:
+    def finish(self, task_id: str, outcome: str, result: bytes | None = None, node: str | None = None, *,
+               extra: dict[str, Any] | None = None, record: dict | None = None) -> dict:
         """Move an in-progress task to completed/ or failed/, with ``result`` as its sibling
-        ``<task_id>.result`` (recorded in the task by size and SHA-256, never copied into it)."""
+        ``<task_id>.result`` (recorded in the task by size and SHA-256, never copied into it).
+        ``extra``: more fields of the task's ``result`` (exit_code, status...); ``record``: the
+        node's record, written as is in the same commit (``gridctl queue work``)."""
         assert outcome in ("completed", "failed")
         if node is not None:
             _check_node(node)
+        if record is not None:
+            check_node_file(str(record.get("node_id")))
         ref: dict[str, Any] = {}
         if result is not None:
             if len(result) > MAX_RESULT_BYTES:
@@ -563,7 +661,7 @@ class TaskQueue:
             if node is not None and holder != node:
                 raise TaskNotHeld(f"task {task_id} is held by {holder}, not by {node}; nothing was recorded")
             now = self.clock()
-            res: dict[str, Any] = {"outcome": outcome, "finished_at": _iso(now), "finished_by": node}
+            res: dict[str, Any] = {"outcome": outcome, "finished_at": _iso(now), "finished_by": node, **(extra or {})}
             entries = []
             if result is not None:
                 name = f"{task_id}{RESULT_SUFFIX}"
@@ -572,31 +670,52 @@ class TaskQueue:
             body = {**task, "result": res}
             target = self.state_path(outcome, file_name(task_id, now, task.get("priority", 0)))
             entries += [_text(target, _dump(body)), _delete(e.path)]
+            if record is not None:
+                entries.append(_text(self.node_path(str(record["node_id"])), _dump(record)))
             verb = "complete" if outcome == "completed" else "fail"
             return _Commit(entries, self._msg(f"{verb} {task_id}" + (f" ({node})" if node else "")), body)
 
         finished: dict = self._transact(outcome, build)
         return finished
 
-    def reap(self) -> list[tuple[str, str]]:
-        """Tasks in progress for ``orphan_after`` or longer go back to the queue (attempts + 1),
-        or to failed/ once ``max_attempts`` claims were abandoned. One commit; returns
-        ``[(task_id, new state)]``."""
+    def reap(self) -> list[tuple[str, str, str]]:
+        """Orphaned tasks go back to the queue (attempts + 1), or to failed/ once
+        ``max_attempts`` claims were abandoned. One commit; returns ``[(task_id, new state, why)]``.
+
+        A claim a node file names (``current_file``) is orphaned when that node's heartbeat is
+        ``orphan_after`` old or older, whatever the claim's age; while the node heartbeats it is
+        alive, whatever its age. A claim no node file names is orphaned at ``orphan_after``.
+        """
         limit = self.spec.orphan_after
+
+        def orphaned(e: Entry, beats: dict[str, list[tuple[str, float | None]]], now: float) -> str | None:
+            held = beats.get(e.name)
+            if held:
+                if any(b is not None and now - b < limit for _, b in held):
+                    return None
+                return f"node {held[0][0]} sent no heartbeat for orphan_after ({int(limit)}s)"
+            if e.stamp is not None and now - e.stamp < limit:
+                return None
+            return f"in progress for orphan_after ({int(limit)}s)"
 
         def build(snap: Snapshot) -> _Commit:
             now = self.clock()
+            beats: dict[str, list[tuple[str, float | None]]] = {}
+            for node, rec in self.read_nodes(snap).items():
+                if isinstance(rec.get("current_file"), str):
+                    beats.setdefault(rec["current_file"], []).append((node, _from_iso(rec.get("last_heartbeat"))))
             entries: list[dict[str, Any]] = []
-            moved: list[tuple[str, str]] = []
+            moved: list[tuple[str, str, str]] = []
             invalid: list[tuple[Entry, str]] = []
             for e in sorted(snap.in_state("in_progress"), key=lambda x: (x.stamp or 0.0, x.task_id)):
-                if e.stamp is not None and now - e.stamp < limit:
+                why = orphaned(e, beats, now)
+                if why is None:
                     continue
                 try:
                     task = self.read_task(e)
                 except InvalidTask as exc:
                     invalid.append((e, str(exc)))
-                    moved.append((e.task_id, "failed"))
+                    moved.append((e.task_id, "failed", str(exc)))
                     continue
                 attempts = int(task.get("attempts") or 0) + 1
                 body = {**task, "attempts": attempts, "claimed_by": None, "claimed_at": None}
@@ -607,15 +726,15 @@ class TaskQueue:
                         "outcome": "failed",
                         "finished_at": _iso(now),
                         "finished_by": None,
-                        "reason": f"abandoned {attempts} time(s) (in progress for orphan_after, {int(limit)}s); max_attempts is {cap}",
+                        "reason": f"abandoned {attempts} time(s) (last: {why}); max_attempts is {cap}",
                     }
                     state, since = "failed", now
                 else:
                     state, since = "queue", _from_iso(task.get("submitted_at")) or now
                 entries += [_text(self.state_path(state, file_name(e.task_id, since, prio)), _dump(body)), _delete(e.path)]
-                moved.append((e.task_id, state))
+                moved.append((e.task_id, state, why))
             entries += self._fail_invalid(invalid, now)
-            shown = ", ".join(t for t, _ in moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
+            shown = ", ".join(t for t, _, _ in moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
             return _Commit(entries, self._msg(f"reap {shown}"), moved)
 
         return self._transact("reap", build) or []
@@ -630,6 +749,35 @@ class TaskQueue:
             return _Commit(entries, self._msg(what), bool(entries))
 
         return bool(self._transact(what, op, bootstrap=bootstrap))
+
+    def write_node(self, record: dict, known_sha: str | None = None) -> str:
+        """Write ``nodes/<node_id>.json`` (registration, heartbeat, stop); returns its blob SHA.
+
+        With ``known_sha`` (the blob this node last wrote) one contents-API PUT, refused by
+        GitHub when the file is another blob by now; then, or without it, one commit through
+        the compare-and-swap on the branch.
+        """
+        node = str(record.get("node_id"))
+        check_node_file(node)
+        path, text = self.node_path(node), _dump(record)
+        sha = blob_sha(text.encode())
+        if known_sha:
+            body = {"message": self._msg(f"heartbeat {node}"), "content": base64.b64encode(text.encode()).decode(),
+                    "sha": known_sha, "branch": self.branch}
+            try:
+                self.client.raw("PUT", f"/repos/{self.repo}/contents/{quote(path)}", body)
+                return sha
+            except GitHubError as exc:
+                if exc.status not in (409, 422):
+                    raise
+
+        def build(snap: Snapshot) -> _Commit:
+            if snap.files.get(path) == sha:
+                return _Commit([], "", sha)
+            return _Commit([_text(path, text)], self._msg(f"node {node}: {record.get('status') or 'heartbeat'}"), sha)
+
+        written: str = self._transact("node", build)
+        return written
 
     def _first_file(self, op: _Commit | None, what: str) -> None:
         first = next((e for e in (op.entries if op else []) if "content" in e), None)
@@ -675,6 +823,37 @@ class TaskQueue:
                 _text(self.state_path("failed", f"{e.task_id}{RESULT_SUFFIX}"), f"gridctl: invalid task file {e.path}: {why}\n"),
             ]
         return out
+
+
+def check_node_file(node: str) -> None:
+    """A node that writes ``nodes/<node>.json``: its id is also a portable file name."""
+    if not NODE_FILE_RE.match(node or ""):
+        raise QueueError(f"node id {node!r} is not valid for a node file: letters, digits, '_', '.', '@' and '-', starting with a letter or digit (at most 100)")
+
+
+def holding(record: dict, task: dict | None) -> dict:
+    """A node's record once it claimed ``task`` (the claimed task's body: the same fields the
+    claim commit wrote), or holding nothing."""
+    if task is None:
+        return {**record, "current_task": None, "current_file": None}
+    at = str(task["claimed_at"])
+    when = _from_iso(at)
+    assert when is not None
+    name = file_name(str(task["task_id"]), when, int(task.get("priority", 0)))
+    return {**record, "current_task": task["task_id"], "current_file": name, "last_heartbeat": at, "status": "running"}
+
+
+def parse_node(raw: bytes, node: str) -> dict:
+    """A node file's record; ``{"node_id", "invalid": why}`` when it is not one."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return {"node_id": node, "invalid": "not JSON"}
+    if not isinstance(data, dict):
+        return {"node_id": node, "invalid": "not a JSON object"}
+    if data.get("node_id") != node:
+        return {"node_id": node, "invalid": "its node_id is not its file name"}
+    return data
 
 
 def _check_node(node: str) -> None:

@@ -18,7 +18,9 @@ own ``Github`` instance for the account.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -34,22 +36,43 @@ from github.GithubException import GithubException
 
 from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
+from ..util.files import private_dir
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
 USER_AGENT = "gridctl"
 
+log = logging.getLogger("gridctl.client")
+
 
 def api_url_from_env(explicit: str | None = None) -> str:
-    return (explicit or os.environ.get("GRIDCTL_API_URL") or DEFAULT_API_URL).rstrip("/")
+    """The API base URL: ``explicit`` (``--api-url``), else ``GRIDCTL_API_URL``, else
+    ``GITHUB_API_URL`` — which GitHub Actions sets on every runner, pointing at the instance the
+    workflow runs on, GitHub Enterprise Server included (GitHub Docs, "Variables reference",
+    default environment variables: https://docs.github.com/en/actions/reference/variables-reference)
+    — else https://api.github.com. The embedded sandbox (``--sandbox``) never calls this."""
+    return api_url_and_origin(explicit)[0]
+
+
+def api_url_and_origin(explicit: str | None = None) -> tuple[str, str]:
+    """:func:`api_url_from_env` and where the URL came from (for a debug line)."""
+    for value, origin in ((explicit, "--api-url or GRIDCTL_API_URL"), (os.environ.get("GRIDCTL_API_URL"), "GRIDCTL_API_URL"), (os.environ.get("GITHUB_API_URL"), "GITHUB_API_URL")):
+        if value and value.strip():
+            return value.strip().rstrip("/"), origin
+    return DEFAULT_API_URL, "default"
 
 
 class EtagCache:
-    """``url -> (etag, body, link)`` per account, optionally persisted (mode 0600).
+    """``url -> {etag, body, link, sha256}`` per account, optionally persisted (mode 0600).
 
     An ETag is computed for the token that asked (GitHub's responses say ``Vary: Accept,
     Authorization``), so each account has its own cache. Bodies
     cached here are GET responses, which never carry secret values on GitHub's API.
+
+    The cache is disposable: a file that cannot be read, is not JSON or holds an entry of the
+    wrong shape is dropped whole with one warning and rebuilt by the reads that follow. Each entry
+    keeps the SHA-256 of its body; a 304 answer is trusted only while the body on file still has
+    that digest (:meth:`intact`), else the entry is dropped and the resource read again.
     """
 
     def __init__(self, path: Path | None = None):
@@ -57,32 +80,85 @@ class EtagCache:
         self.lock = threading.Lock()
         self.entries: dict[str, dict[str, Any]] = {}
         self.dirty = False
-        if path is not None and path.exists():
+        if path is not None:
+            self.entries = self._load(path)
+
+    @staticmethod
+    def _load(path: Path) -> dict[str, dict[str, Any]]:
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            problem = f"cannot be read ({exc.strerror or exc.__class__.__name__})"
+        else:
             try:
-                self.entries = json.loads(path.read_text())
-            except (ValueError, OSError):
-                self.entries = {}  # a cache is disposable: a damaged one is simply rebuilt
+                data = json.loads(raw.decode("utf-8"))
+            except (ValueError, RecursionError):
+                problem = "is not JSON"
+            else:
+                if not isinstance(data, dict):
+                    problem = "is not a JSON object"
+                else:
+                    bad = [k for k, v in data.items() if not _entry_shape(v)]
+                    if not bad:
+                        # entries of an older gridctl carry no digest: not trusted, simply not kept
+                        return {k: v for k, v in data.items() if isinstance(v.get("sha256"), str)}
+                    problem = f"has {len(bad)} damaged entr{'y' if len(bad) == 1 else 'ies'}"
+        log.warning("the ETag cache %s %s; it is disposable: dropped, and rebuilt as gridctl reads GitHub", path, problem)
+        return {}
 
     def get(self, key: str) -> dict[str, Any] | None:
         with self.lock:
             return self.entries.get(key)
 
     def put(self, key: str, etag: str, body: Any, link: str | None) -> None:
+        entry = {"etag": etag, "body": body, "link": link, "sha256": _digest(body)}
         with self.lock:
-            self.entries[key] = {"etag": etag, "body": body, "link": link}
+            self.entries[key] = entry
             self.dirty = True
+
+    def intact(self, entry: dict[str, Any]) -> bool:
+        """Whether ``entry``'s body is still what was stored (its digest matches)."""
+        return entry.get("sha256") == _digest(entry.get("body"))
+
+    def drop(self, key: str) -> None:
+        with self.lock:
+            if self.entries.pop(key, None) is not None:
+                self.dirty = True
 
     def save(self) -> None:
         if self.path is None or not self.dirty:
             return
         with self.lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(self.path.parent)
             tmp = self.path.with_suffix(".tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as fh:
                 json.dump(self.entries, fh, separators=(",", ":"))
             os.replace(tmp, self.path)
             self.dirty = False
+
+
+def _entry_shape(entry: Any) -> bool:
+    """An ETag cache entry as :meth:`EtagCache.put` writes it (the digest may be missing)."""
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("etag"), str)
+        and bool(entry["etag"])
+        and "body" in entry
+        and (entry.get("link") is None or isinstance(entry.get("link"), str))
+        and (entry.get("sha256") is None or isinstance(entry.get("sha256"), str))
+    )
+
+
+def _digest(body: Any) -> str:
+    """The SHA-256 of a body's canonical JSON (sorted keys, no spaces)."""
+    try:
+        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return ""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CallStats:
@@ -248,16 +324,23 @@ class AccountClient:
         def once() -> tuple[int, dict[str, Any], Any]:
             return self._request("GET", url, params, headers=headers)
 
-        try:
-            status, h, data = self.policy.call(once)
-        except GithubException as exc:
-            if exc.status == 404 and missing_ok:
-                return None, None, False
-            raise self._error("GET", url, exc) from None
-        except requests.exceptions.RequestException as exc:
-            raise self._error("GET", url, exc) from None
-        if status == 304 and cached is not None:
-            return cached["body"], cached.get("link"), True
+        for _ in range(2):
+            try:
+                status, h, data = self.policy.call(once)
+            except GithubException as exc:
+                if exc.status == 404 and missing_ok:
+                    return None, None, False
+                raise self._error("GET", url, exc) from None
+            except requests.exceptions.RequestException as exc:
+                raise self._error("GET", url, exc) from None
+            if status != 304 or cached is None:
+                break
+            if self.cache.intact(cached):
+                return cached["body"], cached.get("link"), True
+            # "not modified" since a body that is no longer the one stored: read it whole again
+            log.debug("ETag cache: the body cached for %s changed on disk; reading it again", url.partition("?")[0])
+            self.cache.drop(key)
+            cached, headers = None, None
         etag = h.get("etag")
         link = h.get("link")
         if etag:
@@ -317,17 +400,16 @@ class AccountClient:
 
         return self._run(verb, url, once, idempotent, verify)
 
-    def call(self, what: str, fn: Callable[[], Any], *, idempotent: bool = True, verify: Callable[[], Any] | None = None, check_bool: bool = False) -> Any:
-        """Run a PyGithub method under the retry policy. ``check_bool``: the method returns a
-        boolean instead of raising (delete_secret, Variable.edit...), and False is a failure."""
+    def call(self, what: str, fn: Callable[[], Any], *, idempotent: bool = True, verify: Callable[[], Any] | None = None) -> Any:
+        """Run a PyGithub method under the retry policy. Only methods that raise on a non-2xx
+        answer belong here: PyGithub's boolean mutators (``delete_secret``, ``Variable.edit``
+        ...) return False on a 502 as on a 422, which no policy can classify — gridctl sends
+        those requests with :meth:`raw` instead."""
 
         def once() -> Any:
             self._throttle_write()
             self.stats.record("PYGITHUB", 200, None)
-            result = fn()
-            if check_bool and result is not True:
-                raise GitHubError(f"{what}: GitHub refused the change (PyGithub returned {result!r})")
-            return result
+            return fn()
 
         return self._run("CALL", what, once, idempotent, verify)
 
@@ -352,6 +434,7 @@ class AccountClient:
                         return found
                 wait = self.policy.wait_for(exc, attempt)
                 self.policy.waits.append((kind, wait))
+                log.debug("%s %s: %s failure, attempt %d, retrying in %.2fs", verb, url.replace(self.base_url, ""), kind, attempt, wait)
                 self.policy.sleep(wait)
 
     # -- identity -------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from ..errors import Diagnostic, ManifestError, SourceError
 from ..util.durations import seconds
+from ..util.text import printable
 from . import keys as keymod
 from .model import (
     REPO_SETTINGS,
@@ -166,13 +167,16 @@ def _validator_for(sections: Sequence[Section]) -> Draft202012Validator:
     return _VALIDATORS[key]
 
 
-def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve: bool = True, tokens: bool = True) -> Manifest:
+def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve: bool = True, tokens: bool = True, secrets: bool = True) -> Manifest:
     """Load, validate and (with ``resolve``) read every source of a manifest.
 
     ``sections`` are the kind-owned sections (``gridctl.resources.SECTIONS``; the kind registry's
     :func:`gridctl.resources.load_manifest` passes them). Raises :class:`ManifestError` with
     every problem found. Warnings ride along on ``manifest.warnings``. ``tokens=False`` skips
-    reading token sources (the embedded sandbox provides its own tokens).
+    reading token sources (the embedded sandbox provides its own tokens). ``secrets=False``
+    reads only the sources that are files — key files, secret files, deploy keys, workflow files
+    — and skips environment variables and commands, so a manifest validates with no secret at
+    all (a fork's pull request, an editor, a pre-commit hook).
     """
     path = Path(file)
     display = str(file)
@@ -196,6 +200,7 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
         c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
     token_paths = set(tokens_at)
     c.diags.extend(schema_validate(data, pos, skip=token_paths, using=_validator_for(sections)))
+    _check_keys(data, (), c)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
@@ -203,11 +208,25 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     _build(m, c)
     parse_sections(SectionContext(m, c.error, c.warn), sections)
     if resolve and not c.failed:
-        _resolve(m, c, tokens=tokens)
+        _resolve(m, c, tokens=tokens, secrets=secrets)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]
     return m
+
+
+def _check_keys(node: Any, path: PathT, c: _Collector) -> None:
+    """No mapping key may hold a control or format character (a line break, an escape sequence,
+    a bidi override): keys become names, paths and addresses that plans and logs print."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if isinstance(k, str) and printable(k) != k:
+                c.error(path + (k,), f"the key '{printable(k)}' holds a control character", "names, paths and keys are printable text", key=True)
+                continue
+            _check_keys(v, path + (k,), c)
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _check_keys(v, path + (i,), c)
 
 
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
@@ -239,6 +258,8 @@ def _build(m: Manifest, c: _Collector) -> None:
     _build_dispatch(m, c)
     _build_queues(m, c)
     _build_state(m, c)
+    _check_retired(m, c)
+    _check_limits(m, c)
 
 
 def _build_accounts(m: Manifest, c: _Collector) -> None:
@@ -251,7 +272,7 @@ def _build_accounts(m: Manifest, c: _Collector) -> None:
         if other:
             c.error(("accounts", acc_id), f"accounts {other} and {acc_id} are the same GitHub account ({login})", key=True)
         logins[login.lower()] = acc_id
-        m.accounts[acc_id] = Account(acc_id, login, is_org, Source.from_dict(a["token"]), ("accounts", acc_id))
+        m.accounts[acc_id] = Account(acc_id, login, is_org, Source.from_dict(a["token"]), ("accounts", acc_id), retired=bool(a.get("retired", False)))
 
 
 def _build_keys(m: Manifest, c: _Collector) -> None:
@@ -526,6 +547,116 @@ def _build_state(m: Manifest, c: _Collector) -> None:
 
 
 
+# GitHub's limits, checked before anything is written (an apply must not stop at the 101st secret):
+# "up to 1,000 organization secrets, 100 repository secrets, and 100 environment secrets"; "secrets
+# are limited to 48 KB in size" — https://docs.github.com/en/actions/reference/security/secrets#limits-for-secrets
+# "up to 1,000 organization variables, 500 variables per repository, and 100 variables per
+# environment"; "variables are limited to 48 KB in size" —
+# https://docs.github.com/en/actions/reference/workflows-and-actions/variables#limits-for-configuration-variables
+MAX_VALUE_BYTES = 48 * 1024
+MAX_SECRETS = {"repo": 100, "environment": 100, "org": 1000}
+MAX_VARIABLES = {"repo": 500, "environment": 100, "org": 1000}
+#: environment names: at most 255 characters (GitHub answers 422 beyond)
+MAX_ENVIRONMENT_NAME = 255
+
+
+def _too_many(c: _Collector, path: PathT, count: int, limit: int, what: str) -> None:
+    if count > limit:
+        c.error(path, f"{count} {what} declared here; GitHub allows at most {limit}", key=True)
+
+
+def _check_limits(m: Manifest, c: _Collector) -> None:
+    """Limits GitHub enforces that a manifest alone can break: counts, sizes, names, paths."""
+    for spec in m.repos.values():
+        for typ, refs in spec.secrets.items():
+            _too_many(c, spec.path + ("secrets", typ), len(refs), MAX_SECRETS["repo"], f"{typ} secrets")
+        _too_many(c, spec.path + ("variables",), len(spec.variables), MAX_VARIABLES["repo"], "variables")
+        for name, value in spec.variables.items():
+            if len(str(value).encode()) > MAX_VALUE_BYTES:
+                c.error(spec.path + ("variables", name), f"variable {name} is {len(str(value).encode()):,} bytes; GitHub allows at most 48 KB")
+        for env_name, env in spec.environments.items():
+            ep = spec.path + ("environments", env_name)
+            if len(env_name) > MAX_ENVIRONMENT_NAME:
+                c.error(ep, f"environment name is {len(env_name)} characters; GitHub allows at most {MAX_ENVIRONMENT_NAME}", key=True)
+            _too_many(c, ep + ("secrets",), len(env.secrets), MAX_SECRETS["environment"], "environment secrets")
+            _too_many(c, ep + ("variables",), len(env.variables), MAX_VARIABLES["environment"], "environment variables")
+            for name, value in env.variables.items():
+                if len(str(value).encode()) > MAX_VALUE_BYTES:
+                    c.error(ep + ("variables", name), f"variable {name} is {len(str(value).encode()):,} bytes; GitHub allows at most 48 KB")
+        for fpath, f in spec.files.items():
+            if any(part.lower() == ".git" for part in fpath.split("/")):
+                c.error(f.path, f"file path {fpath!r} points into .git, which GitHub refuses", key=True)
+    per_org: dict[tuple[str, str], list[PathT]] = {}
+    for os_ in m.org_secrets:
+        per_org.setdefault((os_.account, os_.type), []).append(os_.path)
+    for (acc, typ), paths in per_org.items():
+        _too_many(c, ("org_secrets", acc), len(paths), MAX_SECRETS["org"], f"organization {typ} secrets")
+    org_vars: dict[str, int] = {}
+    for ov in m.org_variables:
+        org_vars[ov.account] = org_vars.get(ov.account, 0) + 1
+        if len(str(ov.value).encode()) > MAX_VALUE_BYTES:
+            c.error(ov.path, f"variable {ov.name} is {len(str(ov.value).encode()):,} bytes; GitHub allows at most 48 KB")
+    for acc, n in org_vars.items():
+        _too_many(c, ("org_variables", acc), n, MAX_VARIABLES["org"], "organization variables")
+    for q in m.queues.values():
+        raw = ((m.data.get("queues") or {}).get(q.name) or {}).get("path")
+        if isinstance(raw, str) and raw.startswith("/"):
+            c.error(q.path + ("path",), f"queue path {raw!r} must be relative to the repository root (no leading /)")
+
+
+def _check_retired(m: Manifest, c: _Collector) -> None:
+    """A retired account is kept only for its token: gridctl deletes through it what it wrote,
+    so nothing may still be declared for it (each reference is an error at its place)."""
+    retired = {a.id: a for a in m.accounts.values() if a.retired}
+    if not retired:
+        return
+    by_login = {a.login.lower(): a for a in retired.values()}
+
+    def hit(path: PathT, acc: Account, what: str, key: bool = False) -> None:
+        c.error(
+            path, f"account {acc.id} ({acc.login}) is retired and cannot {what}",
+            f"remove this entry: the plan deletes what gridctl wrote through or for {acc.id}; "
+            "once that apply is done, remove the account too", key=key,
+        )
+
+    def named(who: object) -> Account | None:
+        if not isinstance(who, str):
+            return None
+        return retired.get(who) or by_login.get(who.lower())
+
+    d = m.data
+    for ks in m.keys.values():
+        for i, acc_id in enumerate(ks.spread_over):
+            if acc_id in retired:
+                hit(ks.path + ("spread", "over", i), retired[acc_id], "hold a share of a key spread")
+    for spec in m.repos.values():
+        if spec.account in retired or spec.owner.lower() in by_login:
+            hit(spec.path, retired.get(spec.account) or by_login[spec.owner.lower()], "manage a repository", key=True)
+        raw = (d.get("repos") or {}).get(spec.full_name) or {}
+        for who in raw.get("collaborators") or {}:
+            if (acc := named(who)) is not None:
+                hit(spec.path + ("collaborators", who), acc, "be a collaborator", key=True)
+        for env_name, e in (raw.get("environments") or {}).items():
+            for i, rev in enumerate(e.get("reviewers") or []):
+                if (acc := named(rev)) is not None:
+                    hit(spec.path + ("environments", env_name, "reviewers", i), acc, "be a reviewer")
+    for section in ("codespaces_secrets", "org_secrets", "org_variables", "runner_groups"):
+        for acc_id in d.get(section) or {}:
+            if acc_id in retired:
+                hit((section, acc_id), retired[acc_id], f"have {section.replace('_', ' ')}", key=True)
+    for r in m.runners:
+        if r.account in retired:
+            hit(r.path, retired[r.account], "register runners")
+    for t in m.dispatch.values():
+        if t.account in retired:
+            hit(t.path, retired[t.account], "dispatch workflows", key=True)
+    for q in m.queues.values():
+        if q.account in retired:
+            hit(q.path, retired[q.account], "serve a task queue", key=True)
+    if m.state.account in retired:
+        hit(("state", "account"), retired[m.state.account], "hold the state")
+
+
 def _unknown_account(acc: str, m: Manifest) -> str:
     import difflib
 
@@ -630,14 +761,24 @@ def _secret_map(secrets: dict, path: PathT, m: Manifest, c: _Collector, context:
 # -- resolving sources ----------------------------------------------------------------------------
 
 
-def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True) -> None:
-    """Read tokens and key material now, so a missing source fails before any API call."""
-    for acc in m.accounts.values() if tokens else []:
+def _resolve_tokens(m: Manifest, c: _Collector) -> None:
+    """Every account's token, read from its source; an unavailable one is an error at its
+    ``token:`` line naming the account and the source (never what it holds)."""
+    for acc in m.accounts.values():
         try:
-            m.accounts[acc.id].token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+            acc.token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
         except SourceError as exc:
             c.error(acc.path + ("token",), f"account {acc.id}: token source unavailable: {exc}")
+
+
+def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool = True) -> None:
+    """Read tokens and key material now, so a missing source fails before any API call.
+    Without ``secrets``, only file sources are read (the others hold secrets to fetch)."""
+    if tokens:
+        _resolve_tokens(m, c)
     for ks in m.keys.values():
+        if not secrets and not ks.source.is_file:
+            continue
         try:
             ks.values = read_values(ks.source, m.root)
         except SourceError as exc:
@@ -658,23 +799,18 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True) -> None:
                 c.error(ref.path, f"key {ks.id} gives {len(values)} values here; use format: json or lines (format single needs exactly one)")
             if not values:
                 c.error(ref.path, f"key {ks.id} gives no values to {ref.share}")
+            elif fmt != "single" or len(values) == 1:
+                _check_value_size(c, ref.path, len(keymod.format_values(values, fmt).reveal().encode()))
         else:
             assert ref.source is not None
+            if not secrets and not ref.source.is_file:
+                continue
             try:
-                read_source(ref.source, m.root)
+                _check_value_size(c, ref.path, len(read_source(ref.source, m.root).encode()))
             except SourceError as exc:
                 c.error(ref.path, f"secret source unavailable: {exc}")
     for repo in m.repos.values():
-        for dk in repo.deploy_keys.values():
-            try:
-                value = deploy_key_value(m, dk)
-            except SourceError as exc:
-                c.error(dk.path, f"deploy key {dk.title}: {exc}")
-                continue
-            except KeyError:
-                continue
-            if not SSH_KEY_RE.match(value.reveal().strip()):
-                c.error(dk.path, f"deploy key {dk.title} is not an SSH public key", "expected OpenSSH format: ssh-ed25519 AAAA... [comment]")
+        _resolve_deploy_keys(m, c, repo, secrets=secrets)
         for f in repo.files.values():
             if f.source is not None:
                 try:
@@ -687,6 +823,23 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True) -> None:
                     c.error(f.path + ("source",), f"{repo.full_name}: {f.path_in_repo}: {exc}")
 
 
+def _resolve_deploy_keys(m: Manifest, c: _Collector, repo: RepoSpec, *, secrets: bool) -> None:
+    """Each deploy key must be an SSH public key; without ``secrets``, only those read from files."""
+    for dk in repo.deploy_keys.values():
+        from_secret = (dk.source is not None and not dk.source.is_file) or (dk.key is not None and not m.keys[dk.key].values)
+        if not secrets and from_secret:
+            continue
+        try:
+            value = deploy_key_value(m, dk)
+        except SourceError as exc:
+            c.error(dk.path, f"deploy key {dk.title}: {exc}")
+            continue
+        except KeyError:
+            continue
+        if not SSH_KEY_RE.match(value.reveal().strip()):
+            c.error(dk.path, f"deploy key {dk.title} is not an SSH public key", "expected OpenSSH format: ssh-ed25519 AAAA... [comment]")
+
+
 def _all_refs(m: Manifest) -> list[SecretRef]:
     refs: list[SecretRef] = []
     for repo in m.repos.values():
@@ -697,6 +850,11 @@ def _all_refs(m: Manifest) -> list[SecretRef]:
     refs.extend(s.ref for s in m.codespaces_secrets)
     refs.extend(s.ref for s in m.org_secrets)
     return refs
+
+
+def _check_value_size(c: _Collector, path: PathT, size: int) -> None:
+    if size > MAX_VALUE_BYTES:
+        c.error(path, f"this secret's value is {size:,} bytes; GitHub allows at most 48 KB", "split the key set, or spread it over more accounts")
 
 
 def secret_value(m: Manifest, ref: SecretRef) -> Sensitive:

@@ -50,6 +50,8 @@ class Account:
     token_source: Source
     path: PathT
     token: Sensitive | None = None  # resolved at run time
+    #: being retired: nothing may be declared for it; plan deletes what gridctl wrote through it
+    retired: bool = False
 
     @property
     def kind(self) -> str:

@@ -3,6 +3,12 @@
 Values are wrapped in :class:`Sensitive`, whose ``repr``/``str`` never show the content; only
 :meth:`Sensitive.reveal` does, and only the client layer calls it (to encrypt or authenticate).
 Errors name the source (``env GRID_TOKEN``, ``file keys/a.txt``), never what it holds.
+
+A token source may also be ``{gh: true}``: the token the GitHub CLI would use, looked up in the
+CLI's own order — ``GH_TOKEN``, then ``GITHUB_TOKEN``, then the output of ``gh auth token`` (the
+CLI documents that order in "gh help environment", https://cli.github.com/manual/gh_help_environment,
+and the command in https://cli.github.com/manual/gh_auth_token). gridctl never falls back to
+those on its own: only a manifest that says ``gh: true`` reads them.
 """
 
 from __future__ import annotations
@@ -47,9 +53,15 @@ class Sensitive:
         raise TypeError("Sensitive values cannot be serialized")
 
 
+#: where ``{gh: true}`` looks, in the GitHub CLI's order: these variables, then ``gh auth token``
+GH_TOKEN_VARS = ("GH_TOKEN", "GITHUB_TOKEN")
+GH_TOKEN_COMMAND = ("gh", "auth", "token")
+
+
 @dataclass(frozen=True)
 class Source:
-    """``{env: X}``, ``{file: path}`` or ``{command: [argv...]}``; ``lines`` splits per line."""
+    """``{env: X}``, ``{file: path}``, ``{command: [argv...]}`` or (tokens only) ``{gh: true}``;
+    ``lines`` splits per line."""
 
     kind: str
     target: str | tuple[str, ...]
@@ -61,11 +73,20 @@ class Source:
             return cls("env", d["env"], bool(d.get("lines")))
         if "file" in d:
             return cls("file", d["file"], bool(d.get("lines")))
+        if "gh" in d:
+            return cls("gh", GH_TOKEN_COMMAND)
         return cls("command", tuple(d["command"]), bool(d.get("lines")))
+
+    @property
+    def is_file(self) -> bool:
+        """A file: readable without any secret from the environment (validation reads it)."""
+        return self.kind == "file"
 
     def describe(self) -> str:
         if self.kind == "command":
             return "command " + " ".join(self.target)
+        if self.kind == "gh":
+            return "gh (" + ", ".join(GH_TOKEN_VARS) + " or `" + " ".join(GH_TOKEN_COMMAND) + "`)"
         return f"{self.kind} {self.target}"
 
 
@@ -92,6 +113,8 @@ def resolve_path(root: Path, raw: str, *, allow_outside: bool = False) -> Path:
 
 def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout: float = 30.0) -> str:
     """The text a source holds (stripped of the trailing newline), or :class:`SourceError`."""
+    if src.kind == "gh":
+        return _read_gh(src, root, timeout)
     if src.kind == "env":
         value = os.environ.get(str(src.target))
         if value is None:
@@ -127,6 +150,21 @@ def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout
     if not proc.stdout.strip():
         raise SourceError(f"{src.describe()}: printed nothing")
     return proc.stdout.rstrip("\r\n") if not src.lines else proc.stdout
+
+
+def _read_gh(src: Source, root: Path, timeout: float) -> str:
+    """``{gh: true}``: the first non-empty of GH_TOKEN and GITHUB_TOKEN, else ``gh auth token``."""
+    for var in GH_TOKEN_VARS:
+        value = os.environ.get(var, "").strip()
+        if value:
+            return value
+    command = Source("command", GH_TOKEN_COMMAND)
+    try:
+        return read_source(command, root, timeout=timeout)
+    except SourceError as exc:
+        # the message names the command and its exit status, never its output
+        unset = " and ".join(GH_TOKEN_VARS)
+        raise SourceError(f"gh: {unset} are not set, and {exc}") from None
 
 
 def read_values(src: Source, root: Path) -> list[Sensitive]:

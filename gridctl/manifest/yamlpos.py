@@ -68,43 +68,80 @@ def _yaml() -> YAML:
     return y
 
 
-def _walk(node: Any, path: PathT, file: str, pos: Positions) -> Any:
-    if isinstance(node, CommentedMap):
-        out: dict[Any, Any] = {}
-        for k, v in node.items():
-            child = path + (k,)
-            try:
-                kl, kc = node.lc.key(k)
-                pos.keys[child] = Pos(file, kl + 1, kc + 1)
-            except (KeyError, TypeError, AttributeError):
-                pass
-            try:
-                if v is None:
-                    raise KeyError(k)  # an empty value has no place of its own: point at its key
-                vl, vc = node.lc.value(k)
-                pos.values[child] = Pos(file, vl + 1, vc + 1)
-            except (KeyError, TypeError, AttributeError):
-                if child in pos.keys:
-                    pos.values[child] = pos.keys[child]
-            out[k] = _walk(v, child, file, pos)
-        return out
-    if isinstance(node, CommentedSeq):
-        items = []
-        for i, v in enumerate(node):
-            child = path + (i,)
-            try:
-                il, ic = node.lc.item(i)
-                pos.values[child] = Pos(file, il + 1, ic + 1)
-            except (KeyError, TypeError, AttributeError, IndexError):
-                pass
-            items.append(_walk(v, child, file, pos))
-        return items
-    if node is None or isinstance(node, (bool, int, float)):
-        return node
-    if isinstance(node, str):
+#: how many nodes YAML aliases may add in all, by repeating what an anchor holds. Aliases repeat
+#: by reference, so a few hundred bytes can stand for billions of nodes ("billion laughs"); a real
+#: manifest reuses a block of settings a few dozen times at most.
+ALIAS_BUDGET = 10_000
+
+
+class _Walk:
+    """Turns ruamel's round-trip nodes into plain data, recording positions, and counts what
+    aliases add (a node met again is an alias being expanded)."""
+
+    def __init__(self, file: str, pos: Positions):
+        self.file = file
+        self.pos = pos
+        self.seen: set[int] = set()
+        self.expanded = 0
+
+    def _alias_cost(self, node: Any, path: PathT, inside_alias: bool) -> bool:
+        first = id(node) not in self.seen
+        self.seen.add(id(node))
+        if inside_alias or not first:
+            self.expanded += 1
+            if self.expanded > ALIAS_BUDGET:
+                where = self.pos.of(path) or Pos(self.file, 1, 1)
+                raise YamlLoadError(Diagnostic(
+                    "error", f"YAML aliases expand to more than {ALIAS_BUDGET:,} nodes",
+                    "an alias (*name) repeats its anchor's content; nested aliases multiply it — "
+                    "write the repeated settings out, or use defaults:", where.file, where.line, where.col,
+                ))
+        return inside_alias or not first
+
+    def walk(self, node: Any, path: PathT, inside_alias: bool = False) -> Any:
+        file, pos = self.file, self.pos
+        if isinstance(node, CommentedMap):
+            inside_alias = self._alias_cost(node, path, inside_alias)
+            out: dict[Any, Any] = {}
+            for k, v in node.items():
+                child = path + (k,)
+                if not inside_alias:
+                    try:
+                        kl, kc = node.lc.key(k)
+                        pos.keys[child] = Pos(file, kl + 1, kc + 1)
+                    except (KeyError, TypeError, AttributeError):
+                        pass
+                    try:
+                        if v is None:
+                            raise KeyError(k)  # an empty value has no place of its own: point at its key
+                        vl, vc = node.lc.value(k)
+                        pos.values[child] = Pos(file, vl + 1, vc + 1)
+                    except (KeyError, TypeError, AttributeError):
+                        if child in pos.keys:
+                            pos.values[child] = pos.keys[child]
+                out[k] = self.walk(v, child, inside_alias)
+            return out
+        if isinstance(node, CommentedSeq):
+            inside_alias = self._alias_cost(node, path, inside_alias)
+            items = []
+            for i, v in enumerate(node):
+                child = path + (i,)
+                if not inside_alias:
+                    try:
+                        il, ic = node.lc.item(i)
+                        pos.values[child] = Pos(file, il + 1, ic + 1)
+                    except (KeyError, TypeError, AttributeError, IndexError):
+                        pass
+                items.append(self.walk(v, child, inside_alias))
+            return items
+        if inside_alias:
+            self._alias_cost(node, path, inside_alias)
+        if node is None or isinstance(node, (bool, int, float)):
+            return node
+        if isinstance(node, str):
+            return str(node)
+        # dates, timestamps and other YAML types become strings: the schema decides if that's fine
         return str(node)
-    # dates, timestamps and other YAML types become strings: the schema decides if that's fine
-    return str(node)
 
 
 def _line_col(before: str) -> tuple[int, int]:
@@ -178,4 +215,4 @@ def load_yaml(path: Path, display: str | None = None) -> tuple[Any, Positions]:
     except Exception as exc:  # ruamel raises a few unmarked errors for odd input
         raise YamlLoadError(Diagnostic("error", f"YAML error: {exc.__class__.__name__}", "", name, 1, 1)) from None
     pos.values[()] = Pos(name, 1, 1)
-    return _walk(node, (), name, pos), pos
+    return _Walk(name, pos).walk(node, ()), pos

@@ -30,11 +30,12 @@ from typing import Any, ClassVar
 
 from deepdiff import DeepDiff
 
+from ..errors import Diagnostic
 from ..github.client import AccountClient
 from ..github.reader import Reader
 from ..manifest.model import Manifest
 from ..manifest.sections import Section
-from ..plan import Action, Change, FieldDiff, Note, fingerprint
+from ..plan import Action, Change, FieldDiff, Note, Plan, fingerprint
 from ..state.local import State
 
 __all__ = ["ApplyContext", "ApplyResult", "Item", "Kind", "PlanEnv", "Reader", "Scope", "ScopePlan", "attr_diffs", "live_fp"]
@@ -113,6 +114,8 @@ class Scope:
 
 @dataclass
 class ScopePlan:
+    #: GitHub limits the plan would break (an error before anything is written)
+    problems: list[str] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
     adopt: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -149,6 +152,9 @@ class Kind:
     container: ClassVar[bool] = False
     #: the manifest sections this kind owns (schema fragment + parser), see manifest.sections
     sections: ClassVar[tuple[Section, ...]] = ()
+    #: GitHub's cap on objects of this kind in one scope (per :meth:`limit_group`), checked on
+    #: the plan — live objects plus creates minus deletes — so an apply never stops half-way
+    max_per_scope: ClassVar[int | None] = None
 
     def reversible(self, action: Action) -> bool:
         """Whether a change with ``action`` can be rolled back (shown in the plan)."""
@@ -194,10 +200,24 @@ class Kind:
         maps each declared repository to the login gridctl manages it with."""
         return []
 
+    def plan_checks(self, env: PlanEnv, plan: Plan) -> list[Diagnostic]:
+        """Warnings (or errors, which stop the plan) about this kind's planned changes that are
+        not changes themselves, each at its manifest line; run by ``gridctl.core.checks``."""
+        return []
+
     def delete_reason(self, live: Item, state: dict[str, Any] | None) -> str | None:
         """Why a planned delete needs attention (e.g. "online and busy: apply waits..."),
         shown as the change's reason; None keeps the default."""
         return None
+
+    def limit_group(self, key: str) -> str:
+        """Which cap an object counts against, when one scope holds several (secret types)."""
+        return ""
+
+    def contains(self, change: Change, address: str, entry: dict[str, Any]) -> bool:
+        """Whether the planned delete ``change`` of a container takes the managed object at
+        ``address`` along (a repository's secrets, files, runners...)."""
+        return False
 
     def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
         """Extra ``meta`` for a planned delete (e.g. a repository's lifecycle)."""

@@ -15,6 +15,8 @@
   an accepted collaborator with another role is an UPDATE through ``add_to_collaborators``
   (PUT vocabulary pull|triage|push|maintain|admin).
 * an expired invitation of a declared collaborator is ignored, so the plan invites again.
+* ``role`` is GitHub's role name on both sides (``write``, not the manifest's ``push``); the
+  manifest's word rides in ``meta["as_written"]`` so plans can show ``"push" (GitHub: "write")``.
 * CREATE invites (``add_to_collaborators``); DELETE removes the collaborator or cancels the
   pending invitation. ``before`` always carries ``login`` (``plan.check_safety`` refuses removing
   gridctl's own access).
@@ -74,6 +76,17 @@ def _managed_logins(env: PlanEnv, kind: str, scope_name: str) -> set[str]:
     return out
 
 
+def _as_written(env: PlanEnv, spec: Any, login: str) -> str | None:
+    """The permission word the manifest used for ``login`` (``push``, ``pull``...), which plans
+    show beside GitHub's role name (``write``, ``read``) when the two differ."""
+    acc_id = spec.collaborator_accounts.get(login.lower())
+    declared = env.manifest.data.get("repos", {}).get(spec.path[-1], {}).get("collaborators") or {}
+    for who in ([acc_id] if acc_id else []) + [login]:
+        if isinstance(declared.get(who), str):
+            return str(declared[who])
+    return None
+
+
 def _source(env: PlanEnv, spec: Any, login: str) -> str | None:
     """The manifest position of a collaborator entry (written as an account id or a login)."""
     acc_id = spec.collaborator_accounts.get(login.lower())
@@ -124,6 +137,9 @@ class Collaborator(Kind):
             meta: dict[str, Any] = {"login": login}
             if key in spec.collaborator_accounts:
                 meta["invitee_account"] = spec.collaborator_accounts[key]
+            word = _as_written(env, spec, login)
+            if word and word != role:
+                meta["as_written"] = {"role": word}  # for display only: apply uses after["role"]
             out[key] = Item(key, attrs={"login": login, "role": role}, meta=meta, source=_source(env, spec, login))
         return out
 
@@ -254,12 +270,13 @@ class Collaborator(Kind):
         )
 
     def inverse(self, change: Change, result: ApplyResult) -> Change | None:
-        meta = {k: v for k, v in change.meta.items() if k not in ("pending", "invitation_id", "expired")}
+        # the manifest's word for the role describes the forward change's after, not the inverse's
+        meta = {k: v for k, v in change.meta.items() if k not in ("pending", "invitation_id", "expired", "as_written")}
         if change.action == Action.CREATE:
             # invited, maybe accepted since (by the invitation kind): remove whichever exists
             return _flip(change, Action.DELETE, before=change.after, after=None, meta={**meta, "pending": None})
         if change.action == Action.UPDATE:
-            return _flip(change, Action.UPDATE, before=change.after, after=change.before, meta=dict(change.meta))
+            return _flip(change, Action.UPDATE, before=change.after, after=change.before, meta={k: v for k, v in change.meta.items() if k != "as_written"})
         if change.action == Action.DELETE:
             # re-invite with the old role (an accepted collaborator must accept again)
             return _flip(change, Action.CREATE, before=None, after=change.before, meta=meta)

@@ -251,6 +251,7 @@ def _user_id(client: Any, login: str) -> int:
 
 class EnvVariable(Kind):
     name = "env-variable"
+    max_per_scope = 100
     order = 65
     prune_key = "variables"
 

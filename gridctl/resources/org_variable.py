@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 class OrgVariable(Kind):
     name = "org-variable"
+    max_per_scope = 1000
     order = 91
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:

@@ -3,6 +3,17 @@
 Only the settings the manifest sets are managed: a setting left out is never compared or
 changed. Destroying a repository archives it unless ``lifecycle.on_destroy: delete``; a
 ``prevent_destroy`` repository refuses to be destroyed at all.
+
+GitHub answers 404, not 403, for a private repository the caller may not see (GitHub Docs,
+"Troubleshooting the REST API", https://docs.github.com/en/rest/using-the-rest-api/troubleshooting-the-rest-api).
+So a declared repository that reads 404 is planned as a create, but when the token cannot be
+shown to see every repository it manages — a classic token without the ``repo`` scope (private
+repositories need it: "Scopes for OAuth apps",
+https://docs.github.com/en/apps/oauth-apps/building-oauth-apps/scopes-for-oauth-apps), or a
+token that reports no scopes at all (fine-grained tokens and GitHub Apps send no
+``X-OAuth-Scopes`` header, and which repositories they were given cannot be read) — the plan
+carries a warning at the repository's line saying the repository may exist unseen. Creating an
+existing repository fails (422, "name already exists on this account") and the apply says why.
 """
 
 from __future__ import annotations
@@ -10,8 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from ..errors import Diagnostic, GitHubError
 from ..manifest.model import Manifest, RepoSpec
-from ..plan import Action, Change
+from ..plan import Action, Change, Plan
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
@@ -26,6 +38,20 @@ def _norm(key: str, value: Any) -> Any:
     if key in ("description", "homepage") and value == "":
         return None
     return value
+
+
+def unseen_reason(owner: str, token_login: str | None, scopes: set[str] | None) -> str | None:
+    """Why a 404 for a repository of ``owner`` may hide an existing one from this token, or
+    None when the token is known to see it (or was not checked: ``token_login`` None)."""
+    if token_login is None:
+        return None
+    whose = "its own user's" if owner.lower() == token_login.lower() else f"{owner}'s"
+    if scopes is None:
+        return (f"the token reports no scopes — a fine-grained token or an app's — so whether it was given {whose} "
+                "private repositories cannot be read")
+    if "repo" not in scopes:
+        return f"the token has no `repo` scope, and {whose} private repositories answer 404 without it"
+    return None
 
 
 def repo_scopes(env: PlanEnv, kind: str) -> list[Scope]:
@@ -104,6 +130,26 @@ class Repository(Kind):
         meta: dict[str, Any] = {"id": data["id"], "owner": data["owner"]["login"], "name": data["name"]}
         return {scope.name: Item(scope.name, attrs=attrs, meta=meta)}
 
+    def plan_checks(self, env: PlanEnv, plan: Plan) -> list[Diagnostic]:
+        """A warning for each planned create that may be an existing repository this token
+        cannot see (see the module's docstring)."""
+        out = []
+        for c in plan.changes:
+            if c.kind != self.name or c.action != Action.CREATE:
+                continue
+            spec, client = env.manifest.repo(c.scope), env.clients.get(c.account)
+            if spec is None or client is None:
+                continue
+            reason = unseen_reason(spec.owner, client.login, client.scopes)
+            if reason is not None:
+                out.append(env.manifest.positions.diag(
+                    spec.path,
+                    f"GitHub answered 404 for {spec.full_name}: it does not exist, or this token cannot see it ({reason})",
+                    "the plan creates it; if it exists, that create fails — give the token access to it, or check the name",
+                    key=True, severity="warning",
+                ))
+        return out
+
     def safety(self, change: Change, own_logins: dict[str, str]) -> list[str]:
         c = change
         if c.action == Action.UPDATE and c.after and c.after.get("visibility") == "public" and (c.before or {}).get("visibility") != "public":
@@ -111,6 +157,9 @@ class Repository(Kind):
         if c.action == Action.DELETE and (c.meta.get("hard_delete") or c.meta.get("on_destroy") == "delete"):
             return [f"{c.address}: deletes the repository and everything in it (cannot be undone)"]
         return []
+
+    def contains(self, change: Change, address: str, entry: dict[str, Any]) -> bool:
+        return _child_of(address, entry, change.meta.get("key") or change.scope)
 
     def delete_meta(self, env: PlanEnv, scope: Scope, state: dict[str, Any] | None) -> dict[str, Any]:
         spec = env.manifest.repo(scope.name)
@@ -144,7 +193,17 @@ class Repository(Kind):
                 target = gh.get_organization(owner) if org else gh.get_user()
                 return target.create_repo(name, **kwargs)
 
-            client.call(f"create repository {full}", create, idempotent=False, verify=lambda: client.get(f"/repos/{full}"))
+            try:
+                client.call(f"create repository {full}", create, idempotent=False, verify=lambda: client.get(f"/repos/{full}"))
+            except GitHubError as exc:
+                if exc.status == 422 and "already exists" in str(exc):
+                    reason = unseen_reason(owner, client.login, client.scopes)
+                    raise GitHubError(
+                        f"create repository {full}: it already exists, but this token read it as missing (404): the token cannot see it"
+                        + (f" ({reason})" if reason else ""),
+                        status=exc.status, request_id=exc.request_id, github_message=exc.github_message,
+                    ) from None
+                raise
             passed = set(kwargs) | (set() if org else {"visibility"})
             rest = {k: v for k, v in settings.items() if k not in passed}
             if rest:

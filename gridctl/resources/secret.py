@@ -163,6 +163,12 @@ class SecretKind(Kind):
 
 class RepoSecret(SecretKind):
     name = "secret"
+    # "up to ... 100 repository secrets, and 100 environment secrets" (per type) —
+    # https://docs.github.com/en/actions/reference/security/secrets#limits-for-secrets
+    max_per_scope = 100
+
+    def limit_group(self, key: str) -> str:
+        return key.split(":", 1)[0]  # actions | dependabot
     order = 50
     prune_key = "secrets"
 
@@ -209,14 +215,6 @@ class RepoSecret(SecretKind):
         spec = manifest.repo(change.scope)
         return (spec.secrets.get(change.meta["type"]) or {}).get(change.meta["name"]) if spec else None
 
-    def delete(self, client: AccountClient, change: Change, url: str) -> None:
-        name, typ = change.meta["name"], change.meta["type"]
-        client.call(
-            f"delete {typ} secret {name} in {change.scope}",
-            lambda: client.gh.get_repo(change.scope).delete_secret(name, typ),
-            check_bool=True,
-        )
-
 
 # -- environment secrets ----------------------------------------------------------------------------
 
@@ -225,6 +223,7 @@ ENV_SEP = " env "
 
 class EnvSecret(SecretKind):
     name = "env-secret"
+    max_per_scope = 100
     order = 55
 
     def address(self, scope: Scope, key: str) -> str:
@@ -283,6 +282,10 @@ class EnvSecret(SecretKind):
 
 class OrgSecret(SecretKind):
     name = "org-secret"
+    max_per_scope = 1000
+
+    def limit_group(self, key: str) -> str:
+        return key.split(":", 1)[0]
     order = 90
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:

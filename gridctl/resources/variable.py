@@ -17,6 +17,9 @@ from .repository import repos_with
 
 class Variable(Kind):
     name = "variable"
+    # "up to 1,000 organization variables, 500 variables per repository, and 100 variables per
+    # environment" — https://docs.github.com/en/actions/reference/workflows-and-actions/variables#limits-for-configuration-variables
+    max_per_scope = 500
     order = 60
     prune_key = "variables"
 

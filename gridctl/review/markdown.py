@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..plan import Action, Change, Plan
+from .text import shown_after
 
 #: GitHub's limit on an issue comment body, in characters
 LIMIT = 65536
@@ -106,11 +107,11 @@ def change_lines(change: Change) -> list[str]:
     if change.action in (Action.UPDATE, Action.REPLACE):
         for d in change.diffs:
             if d.field not in hidden:
-                out.append(f"    {d.field}: {_show(d.before)} -> {_show(d.after)}")
+                out.append(f"    {d.field}: {_show(d.before)} -> {shown_after(change, d.field, d.after, _show)}")
     elif change.action == Action.CREATE:
         for k, v in sorted((change.after or {}).items()):
             if k not in hidden:
-                out.append(f"    {k}: {_show(v)}")
+                out.append(f"    {k}: {shown_after(change, k, v, _show)}")
     elif change.action == Action.DELETE and not change.sensitive:
         for k, v in sorted((change.before or {}).items()):
             if k not in hidden:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from ..plan import Action, Change, Plan
+from ..util.text import safe
 
 _COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31"}
 
@@ -22,10 +24,21 @@ def show(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)
 
 
+def shown_after(change: Change, field: str, value: Any, fmt: Callable[[Any], str] = show) -> str:
+    """A declared value as the manifest wrote it, with GitHub's name in parentheses where the
+    two differ (a collaborator's ``"push" (GitHub: "write")``); ``meta["as_written"]`` holds
+    the manifest's words. The plan's ``after`` keeps GitHub's name: this is display only."""
+    written = change.meta.get("as_written") if isinstance(change.meta, dict) else None
+    word = written.get(field) if isinstance(written, dict) else None
+    if isinstance(word, str) and word != value:
+        return f"{fmt(word)} (GitHub: {fmt(value)})"
+    return fmt(value)
+
+
 def describe(change: Change) -> str:
     """``kind scope name`` for one change, e.g. ``secret alice/demo actions API_KEY``."""
     parts = change.address.split(":")
-    return " ".join(p for p in parts if p)
+    return safe(" ".join(p for p in parts if p))
 
 
 def change_lines(change: Change, color: bool = False) -> list[str]:
@@ -33,7 +46,7 @@ def change_lines(change: Change, color: bool = False) -> list[str]:
     head = f"{sym} {describe(change)}"
     out = [_c(head, _COLORS[change.action], color)]
     if change.reason:
-        out[-1] += f"  ({change.reason})"
+        out[-1] += f"  ({safe(change.reason)})"
     if change.sensitive:
         if change.action == Action.CREATE:
             out.append("    value: (sensitive value)")
@@ -45,12 +58,12 @@ def change_lines(change: Change, color: bool = False) -> list[str]:
         for d in change.diffs:
             if d.field in ("value", "fingerprint") and change.sensitive:
                 continue
-            out.append(f"    {d.field}: {show(d.before)} -> {show(d.after)}")
+            out.append(f"    {d.field}: {show(d.before)} -> {shown_after(change, d.field, d.after)}")
     elif change.action == Action.CREATE:
         for k, v in sorted(attrs_after.items()):
             if k == "fingerprint":
                 continue
-            out.append(f"    {k}: {show(v)}")
+            out.append(f"    {k}: {shown_after(change, k, v)}")
     elif change.action == Action.DELETE and not change.sensitive:
         for k, v in sorted(attrs_before.items()):
             out.append(f"    {k}: {show(v)}")
@@ -71,7 +84,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         for c in plan.changes:
             if c.scope != current:
                 current = c.scope
-                lines.append(f"  # {c.scope}  [account {c.account}]")
+                lines.append(f"  # {safe(c.scope)}  [account {safe(c.account)}]")
             for i, line in enumerate(change_lines(c, color)):
                 lines.append(("  " if i == 0 else "  ") + line)
         lines.append("")
@@ -84,7 +97,7 @@ def render_text(plan: Plan, *, color: bool = False) -> str:
         if irreversible:
             lines.append(f"{len(irreversible)} change(s) cannot be rolled back: {', '.join(irreversible[:10])}" + (" ..." if len(irreversible) > 10 else ""))
     for n in plan.notes:
-        lines.append(f"note: {n.address}: {n.message}")
+        lines.append(f"note: {safe(n.address)}: {safe(n.message)}")
     for reason in plan.unsafe:
         lines.append(_c(f"unsafe (needs --force): {reason}", "31", color))
     return "\n".join(lines) + "\n"

@@ -37,9 +37,10 @@ from starlette.responses import Response
 from starlette.routing import Route, compile_path
 
 from . import api  # noqa: F401  (registers every area's routes)
-from .config import FaultRule, SandboxConfig
+from .config import ConfigError, FaultRule, SandboxConfig
 from .errors import ApiError
 from .http import Ctx, Reply
+from .inputs import json_object, parse_json
 from .limits import RateLimiter
 from .routing import CONTROL_ROUTES, ROUTES, ControlHandler, RouteSpec
 from .spec import describe_error, load_spec
@@ -257,13 +258,7 @@ class SandboxApp:
         if method in ("GET", "HEAD"):
             return None
         validator = self.spec.request_validator(op_id)
-        if not raw.strip():
-            body: Any = {}
-        else:
-            try:
-                body = json.loads(raw)
-            except ValueError:
-                raise ApiError(400, "Problems parsing JSON") from None
+        body: Any = parse_json(raw) if raw.strip() else {}
         if validator is not None:
             if not isinstance(body, dict) and validator.schema.get("type") == "object":
                 raise ApiError(400, "Body should be a JSON object")
@@ -398,12 +393,9 @@ class SandboxApp:
     # -- control routes ------------------------------------------------------------------------
     def _control_endpoint(self, fn: ControlHandler) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            raw = await request.body()
             try:
-                body = json.loads(raw) if raw.strip() else {}
-            except ValueError:
-                return Response(_json_bytes({"message": "Problems parsing JSON"}), status_code=400, media_type="application/json")
-            try:
+                raw = await request.body()
+                body = json_object(parse_json(raw) if raw.strip() else {})
                 with self.store.lock:
                     try:
                         result = fn(self, body, dict(request.path_params), dict(request.query_params))
@@ -411,8 +403,16 @@ class SandboxApp:
                         self.store.commit()
             except ApiError as err:
                 return Response(_json_bytes(err.body()), status_code=err.status, media_type="application/json")
+            except ConfigError as exc:  # a knob's value (limits, faults, latency) out of its range
+                return Response(_json_bytes({"message": str(exc)}), status_code=422, media_type="application/json")
             except (ValueError, KeyError, TypeError) as exc:
                 return Response(_json_bytes({"message": f"bad control request: {exc}"}), status_code=400, media_type="application/json")
+            except ClientDisconnect:
+                return Response(status_code=499)
+            except Exception:  # a bug in a control route: answer 500 and keep the evidence
+                log.error("control route %s crashed:\n%s", request.url.path, traceback.format_exc())
+                self.violations.append(f"control {request.method} {request.url.path}: raised {traceback.format_exc(limit=3)}")
+                return Response(_json_bytes({"message": "Server Error"}), status_code=500, media_type="application/json")
             status = 200
             if isinstance(result, tuple):
                 status, result = result

@@ -57,7 +57,7 @@ def serve(
     ),
     latency: str | None = typer.Option(None, help="Added latency: 80ms, or lognormal:median=120ms,sigma=0.6."),
     faults: list[str] | None = typer.Option(
-        None, "--faults", help="rate=0.05,statuses=502|503|reset or nth=3,op=repos/get,status=502[,after=1]; repeatable."
+        None, "--faults", metavar="<spec>", help="rate=0.05,statuses=502|503|reset or nth=3,op=repos/get,status=502[,after=1]; repeatable."
     ),
     seed: int | None = typer.Option(None, help="Seed for latency, fault and retry-after randomness."),
     rate_limit: int | None = typer.Option(None, "--rate-limit", help="Primary rate limit per user and hour (default 5000)."),
@@ -225,8 +225,8 @@ def user_add(
     login: str = typer.Argument(..., help="Login of the new user or organization."),
     org: bool = typer.Option(False, "--org", help="Create an organization instead of a user."),
     scopes: str | None = typer.Option(None, help="Token scopes, comma-separated (default: repo,workflow,admin:org,...)."),
-    admin_of: list[str] | None = typer.Option(None, "--admin-of", help="Make the user an owner of ORG (repeatable)."),
-    member_of: list[str] | None = typer.Option(None, "--member-of", help="Make the user a member of ORG (repeatable)."),
+    admin_of: list[str] | None = typer.Option(None, "--admin-of", metavar="<org>", help="Make the user an owner of ORG (repeatable)."),
+    member_of: list[str] | None = typer.Option(None, "--member-of", metavar="<org>", help="Make the user a member of ORG (repeatable)."),
     admins: str | None = typer.Option(None, help="With --org: its owners, comma-separated logins."),
     members: str | None = typer.Option(None, help="With --org: its members, comma-separated logins."),
     url: str | None = _URL_OPT,

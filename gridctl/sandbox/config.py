@@ -47,8 +47,8 @@ class Latency:
                 raise ConfigError(f"latency {text!r}: unknown option(s) {', '.join(sorted(unknown))} (median, sigma)")
             median = parse_duration(opts.get("median", "120ms"))
             sigma = _number(opts.get("sigma", "0.6"), "sigma", float)
-            if median <= 0 or sigma < 0:
-                raise ConfigError(f"latency {text!r}: median must be above 0 and sigma at least 0")
+            if median <= 0 or not 0 <= sigma <= 10:
+                raise ConfigError(f"latency {text!r}: median must be above 0 and sigma from 0 to 10")
             return cls("lognormal", median, sigma)
         return cls("fixed", parse_duration(text))
 
@@ -159,6 +159,15 @@ def _options(text: str) -> dict[str, str]:
     return out
 
 
+#: the choices of the limits that are words; every other limit is a number from 0 to _LIMIT_MAX
+_LIMIT_CHOICES = {
+    "primary_status": ("403", "429", "random"),
+    "secondary_status": ("403", "429", "random"),
+    "content_mode": ("contents", "all"),
+}
+_LIMIT_MAX = 10**9
+
+
 @dataclass
 class Limits:
     """GitHub's rate limits as the sandbox enforces them (GitHub Docs, "Rate limits for the REST API": 5,000 requests an hour for a user token, secondary limits on concurrency, content creation and points per minute)."""
@@ -180,10 +189,30 @@ class Limits:
         return dict(self.__dict__)
 
     def update(self, values: dict[str, Any]) -> None:
-        for key, value in values.items():
-            if key not in self.__dict__:
-                raise ConfigError(f"unknown limit {key!r}")
-            setattr(self, key, type(getattr(self, key))(value))
+        """Set some limits; every value is checked (type and range) before any is set."""
+        checked = {key: self._checked(key, value) for key, value in values.items()}
+        for key, value in checked.items():
+            setattr(self, key, value)
+
+    def _checked(self, key: str, value: Any) -> Any:
+        if key not in self.__dict__:
+            raise ConfigError(f"unknown limit {key!r}")
+        current = getattr(self, key)
+        if isinstance(current, str):
+            allowed = _LIMIT_CHOICES[key]
+            if isinstance(value, bool) or str(value) not in allowed:
+                raise ConfigError(f"{key} must be one of {', '.join(allowed)}, not {value!r}")
+            return str(value)
+        kind = type(current)
+        try:
+            number = kind(value) if not isinstance(value, bool) and isinstance(value, (int, float, str)) else None
+        except (ValueError, OverflowError):
+            number = None
+        high = 1.0 if key == "retry_after_probability" else _LIMIT_MAX
+        if number is None or not math.isfinite(number) or not 0 <= number <= high:
+            what = "an integer" if kind is int else "a number"
+            raise ConfigError(f"{key} must be {what} from 0 to {high:g}, not {value!r}")
+        return number
 
 
 @dataclass

@@ -4,6 +4,10 @@ manifest's accounts provisioned automatically, so trying gridctl needs no token 
 Tokens are derived from a random secret kept in the sandbox folder (mode 0600), so the same
 account gets the same token on every run (and conditional requests keep working across runs).
 An organization account is driven by a generated owner, ``<org>-owner``.
+
+Everything the embedded sandbox keeps is private whatever the umask: its folders are 0700 and
+its files (the store and its WAL, the lock, the token secret) 0600. A folder left by an older
+gridctl with looser modes is tightened when the sandbox starts.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from pathlib import Path
 from ..manifest.model import Manifest
 from ..manifest.sources import Sensitive
 from .server import Sandbox
+from .store import make_private_dir
 from .world import DEFAULT_SCOPES
 
 ALL_SCOPES = (*DEFAULT_SCOPES, "read:org")
@@ -31,18 +36,30 @@ class EmbeddedSandbox:
         path = self.data_dir / "token-secret"
         if path.exists():
             return path.read_bytes().strip()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.data_dir)
         value = secrets.token_hex(32)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.fchmod(fd, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(value + "\n")
         return value.encode()
+
+    def _make_private(self) -> None:
+        """The sandbox folder 0700 and the files in it 0600 (it is all ours; links are left)."""
+        make_private_dir(self.data_dir)
+        os.chmod(self.data_dir, 0o700)
+        for entry in os.scandir(self.data_dir):
+            if entry.is_file(follow_symlinks=False):
+                os.chmod(entry.path, 0o600)
+            elif entry.is_dir(follow_symlinks=False):
+                os.chmod(entry.path, 0o700)
 
     def token_for(self, login: str) -> str:
         digest = hmac.new(self._secret(), login.lower().encode(), hashlib.sha256).hexdigest()
         return "gridsbx_" + digest[:40]
 
     def start(self, manifest: Manifest) -> tuple[str, dict[str, Sensitive]]:
+        self._make_private()
         self.sandbox = Sandbox(data_dir=self.data_dir).start()
         tokens: dict[str, Sensitive] = {}
         for acc in manifest.accounts.values():

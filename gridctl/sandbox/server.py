@@ -26,7 +26,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from .app import SandboxApp
 from .config import SandboxConfig
-from .store import Store, StoreError
+from .store import Store, StoreError, create_private_file, make_private_dir
 from .world import DEFAULT_SCOPES
 
 
@@ -62,8 +62,9 @@ class DataDirLock:
         self._fh: Any = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")  # noqa: SIM115  (held open: the lock lives as long as the file)
+        make_private_dir(self.path.parent)
+        create_private_file(self.path)
+        fh = open(self.path, "r+")  # noqa: SIM115  (held open: the lock lives as long as the file)
         try:
             fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -49,8 +49,14 @@ def _is_date_time(value: object) -> bool:
     return not isinstance(value, str) or bool(_DATE_TIME.match(value))
 
 
+_NOT_IN_URI = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+
+
 def _is_uri(value: object) -> bool:
-    return not isinstance(value, str) or "://" in value or value == ""
+    """An absolute URL, or a URI reference without whitespace or control characters: GitHub
+    returns what users typed in some ``uri`` fields (a repository's ``homepage`` of
+    ``example.com``)."""
+    return not isinstance(value, str) or "://" in value or not _NOT_IN_URI.search(value)
 
 
 # registered by calling jsonschema's (untyped) decorator, so the checkers keep their types

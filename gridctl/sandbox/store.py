@@ -8,10 +8,15 @@ atomic on disk: a crash loses at most the request in flight, never half of one.
 Without a data folder the store is memory only. A file that is not a sandbox store, or is
 damaged, raises :class:`StoreError` with the path and the cause; the sandbox never silently
 starts afresh over somebody's data.
+
+The store holds token hashes and the private halves of the sealed-box key pairs, so what it
+creates is private whatever the umask: folders 0700 (:func:`make_private_dir`), the database
+0600 (SQLite gives its ``-wal`` and ``-shm`` files the database file's mode).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sqlite3
@@ -33,6 +38,38 @@ class StoreError(Exception):
     """The store cannot be opened or written."""
 
 
+def make_private_dir(path: Path) -> None:
+    """Create the folder ``path`` and its missing parents, each 0700 whatever the umask.
+
+    Folders that exist already are left as they are; a file in the way is a FileExistsError.
+    """
+    if path.exists() and not path.is_dir():
+        raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(path))
+    missing: list[Path] = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder, 0o700)
+        except FileExistsError:  # made by someone else meanwhile: not ours to change
+            continue
+        os.chmod(folder, 0o700)  # the umask may have taken bits mkdir's mode asked for
+
+
+def create_private_file(path: Path) -> bool:
+    """Create ``path`` empty with mode 0600 unless it exists; True when it was created."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    try:
+        os.fchmod(fd, 0o600)
+    finally:
+        os.close(fd)
+    return True
+
+
 class Store:
     def __init__(self, data_dir: str | os.PathLike[str] | None = None):
         self.lock = threading.RLock()
@@ -45,11 +82,13 @@ class Store:
 
     # -- persistence ---------------------------------------------------------------------
     def _open(self, data_dir: Path) -> None:
-        data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(data_dir)
         self.path = data_dir / FILE_NAME
         existed = self.path.exists()
         db: sqlite3.Connection | None = None
         try:
+            if not existed:
+                create_private_file(self.path)  # before SQLite makes it (0644 less the umask)
             db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
             if existed and tables and "meta" not in tables:  # checked before changing anything in it

@@ -68,15 +68,14 @@ from urllib.parse import quote
 
 from .. import __version__
 from ..errors import GitHubError, GridctlError, StateLockedError
-from .local import STATE_FORMAT, State
+from .local import READ_ONLY_OPERATIONS, STATE_FORMAT, State
 
 DEFAULT_PATH = "gridctl/state.json"
 LOCK_NAMESPACE = "refs/gridctl/lock/"
 #: commit attempts of one state write (each non-fast-forward re-reads and merges once)
 MAX_ATTEMPTS = 5
-#: operations that never write the state: no lock (a warning when one is held)
-READ_ONLY_OPERATIONS = frozenset({"plan", "runners status", "import", "show"})
 UNLOCK_HINT = "gridctl state unlock --force to break a stale lock"
+HISTORY_FIX = "restore an earlier version from the repository's history"
 
 
 class _Moved(Exception):
@@ -206,6 +205,8 @@ class GitHubBackend:
         self._empty = False
         self._base: Snapshot | None = None
         self._run = ("?", "?")
+        #: set by :meth:`lock` for a read-only operation: who holds the lock it did not take
+        self.busy: str | None = None
         self.merges = 0  # merges made by write() (for tests and messages)
 
     # -- where ----------------------------------------------------------------------------------------
@@ -279,13 +280,13 @@ class GitHubBackend:
             raw = base64.b64decode(got["content"]) if got.get("encoding") == "base64" else str(got["content"]).encode()
         try:
             data = json.loads(raw.decode("utf-8"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise GridctlError(
                 f"{self.describe()} is not valid JSON ({exc}) at commit {head[:12]}; restore an earlier version from the repository's history"
             ) from None
         if not isinstance(data, dict):
             raise GridctlError(f"{self.describe()} at commit {head[:12]} is not a gridctl state (not a JSON object)")
-        State.from_json(data, self.describe())  # checks the format version
+        State.from_json(data, f"{self.describe()} at commit {head[:12]}", HISTORY_FIX)  # checks it matches the state schema
         return Snapshot(head, blob, data)
 
     def read(self) -> State:
@@ -293,7 +294,7 @@ class GitHubBackend:
         self._base = snap
         if snap.data is None:
             return State()
-        return State.from_json(snap.data, self.describe())
+        return State.from_json(snap.data, self.describe(), HISTORY_FIX)
 
     def location(self) -> dict[str, Any]:
         """Where the state lives and the commit last read (for ``gridctl state show``)."""
@@ -500,11 +501,7 @@ class GitHubBackend:
         self._repo()
         if operation in READ_ONLY_OPERATIONS:
             info = self.holder()
-            if info is not None:
-                self._say(
-                    "warning",
-                    f"the state is locked by {info.describe()}; this {operation} reads the state as last committed",
-                )
+            self.busy = info.describe() if info is not None else None  # the session says so
             yield
             return
         mine = self._acquire(run_id, operation)

@@ -77,8 +77,8 @@ def test_bad_manifest(grid, path):
     copy_fixtures(grid.dir)
     expected = expected_errors(path)
     grid.ctl("POST", "/stats/reset")
-    for command in ("validate", "plan"):
-        r = grid.run(command, "-f", path.name, env=ENV)
+    for command in (("validate", "--check-sources"), ("plan",)):  # plain validate reads no token source
+        r = grid.run(*command, "-f", path.name, env=ENV)
         assert r.code == 1, f"{command}: {r.all}"
         assert "Traceback" not in r.all
         assert error_lines(r.err) == expected, f"{command} printed:\n{r.err}"
@@ -220,8 +220,8 @@ def test_secrets_never_leak_in_messages(grid, case, manifest, extra):
     for rel, text in extra.items():
         grid.write(rel, text)
     grid.ctl("POST", "/stats/reset")
-    for command in ("validate", "plan"):
-        r = grid.run(command, env={**ENV, "GRID_TOKEN_CANARY": CANARY})
+    for command in (("validate", "--check-sources"), ("plan",)):  # plain validate reads no token or env source
+        r = grid.run(*command, env={**ENV, "GRID_TOKEN_CANARY": CANARY})
         assert r.code == 1, f"{case} {command}: {r.all}"
         assert error_lines(r.err), r.err
         assert all(line.startswith("grid.yaml:") for line in error_lines(r.err)), r.err

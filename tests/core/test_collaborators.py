@@ -211,7 +211,7 @@ def test_role_change_of_a_pending_invitation(grid):
     grid.write("grid.yaml", MANIFEST + "      dave: pull\n")
     r = grid.run("plan", "--detailed-exitcode")
     assert r.code == 2, r.all
-    assert "~ collaborator alice/demo dave" in r.out and 'role: "write" -> "read"' in r.out
+    assert "~ collaborator alice/demo dave" in r.out and 'role: "write" -> "pull" (GitHub: "read")' in r.out
     assert "still pending" in r.out
     r = grid.run("apply", "--auto-approve")
     assert r.code == 0, r.all

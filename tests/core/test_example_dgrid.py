@@ -1,5 +1,6 @@
-"""examples/dgrid: the queue plans, applies, re-plans clean and destroys on the sandbox, and the
-example's worker loop (worker.sh, two of them at once) drains the example tasks end to end."""
+"""examples/dgrid: the queue plans, applies, re-plans clean and destroys on the sandbox, and
+two workers (`gridctl queue work`, two of them at once) drain the example tasks end to end —
+D-GRID's own task example among them."""
 
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ def test_dgrid_plans_applies_replans_clean_and_destroys(grid):
     task_files = copy_example(grid)
     assert grid.run("validate").code == 0
     r = grid.run("queue", "check", *task_files)
-    assert r.code == 0 and r.out.count(": valid") == 4, r.all
+    assert r.code == 0 and r.out.count(": valid") == 5 and "task-001: valid" in r.out, r.all
     r = grid.run("plan", "--detailed-exitcode")
     assert r.code == 2, r.all
     for line in ("+ repo dgrid-coord/dgrid-tasks", "+ queue dgrid-coord/dgrid-tasks queue jobs layout",
@@ -61,24 +62,25 @@ def test_dgrid_plans_applies_replans_clean_and_destroys(grid):
     repo = grid.gh("dgrid-coord").get_repo(REPO)
     assert repo.archived
     have = files(grid)
-    assert WORKFLOW not in have and len(in_state(grid, "queue")) == 4  # the tasks stay
+    assert WORKFLOW not in have and len(in_state(grid, "queue")) == 5  # the tasks stay
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())
     assert state["resources"] == {}
 
 
-def _worker_env(grid, node: str) -> dict[str, str]:
+def _worker_env(grid) -> dict[str, str]:
     return {
         **os.environ,
         **grid.env,
-        "GRIDCTL": f"{sys.executable} -m gridctl",
-        "GRIDCTL_FILE": str(grid.dir / "grid.yaml"),
         "GRIDCTL_API_URL": grid.sb.url,
         "GRIDCTL_WRITE_INTERVAL": "0",
         "GRIDCTL_BACKOFF_BASE": "0.01",
         "GRIDCTL_SECONDARY_FLOOR": "0.01",
-        "NODE": node,
-        "IDLE_SLEEP": "1",
     }
+
+
+def _worker(argv: list[str], node: str, cwd: Path, env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "gridctl", "queue", "work", "jobs", "--node", node, "--idle-exit", "0", "--poll", "0.2", *argv],
+                            env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 @pytest.mark.slow
@@ -88,34 +90,48 @@ def test_dgrid_workers_drain_the_queue(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     r = grid.run("queue", "submit", "jobs", *task_files)
     assert r.code == 0, r.all
-    workers = [
-        subprocess.Popen(["bash", str(grid.dir / "worker.sh"), "--drain"], env=_worker_env(grid, node), cwd=grid.dir,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for node in ("w1", "w2")
-    ]
+    workers = [_worker(["-f", str(grid.dir / "grid.yaml")], node, grid.dir, _worker_env(grid)) for node in ("w1", "w2")]
     logs = []
     for w in workers:
         out, err = w.communicate(timeout=180)
         logs.append(err)
         assert w.returncode == 0, err
     log = "\n".join(logs)
-    assert set(in_state(grid, "completed")) == {"hello", "answer"}, log
+    assert set(in_state(grid, "completed")) == {"hello", "answer", "task-001"}, log
     assert set(in_state(grid, "failed")) == {"broken", "too-slow"}, log
     assert not in_state(grid, "queue") and not in_state(grid, "in_progress")
-    # each task ran once, on one of the two workers, with its output kept beside it
+    # each task ran once, on one of the two workers, with its result beside it
     nodes = set()
-    for state, tid in (("completed", "hello"), ("completed", "answer"), ("failed", "broken"), ("failed", "too-slow")):
+    for state, tid in (("completed", "hello"), ("completed", "answer"), ("completed", "task-001"), ("failed", "broken"), ("failed", "too-slow")):
         t = json.loads(read(grid, in_state(grid, state)[tid]))
         assert t["result"]["outcome"] == state and t["result"]["finished_by"] == t["claimed_by"]
+        res = json.loads(read(grid, f"tasks/{state}/{tid}.result"))
+        assert res["task_id"] == tid and res["node_id"] == t["claimed_by"] and res["status"] == t["result"]["status"]
         nodes.add(t["claimed_by"])
         assert log.count(f"running {tid} ") == 1
     assert nodes <= {"w1", "w2"}
-    assert read(grid, "tasks/completed/answer.result").startswith(b"42\n")
-    assert b"hello from task hello" in read(grid, "tasks/completed/hello.result")
-    broken = read(grid, "tasks/failed/broken.result")
-    assert b"about to fail" in broken and b"exit status 3" in broken
-    assert b"killed after its timeout of 1s" in read(grid, "tasks/failed/too-slow.result")
+
+    def result(state: str, tid: str) -> dict:
+        return json.loads(read(grid, f"tasks/{state}/{tid}.result"))
+
+    assert result("completed", "answer")["stdout"] == "42\n"
+    assert result("completed", "hello")["stdout"] == "hello from task hello\n"
+    dgrid = result("completed", "task-001")  # D-GRID's own example, run with /bin/sh
+    assert dgrid["stdout"].startswith("Hello, D-GRID!\nPython 3.") and dgrid["exit_code"] == 0 and dgrid["status"] == "success"
+    broken = result("failed", "broken")
+    assert broken["stderr"] == "about to fail\n" and broken["exit_code"] == 3 and broken["status"] == "failed"
+    slow = result("failed", "too-slow")
+    assert slow["status"] == "timeout" and slow["exit_code"] == 124 and "killed after its timeout of 1s" in slow["reason"]
+    # both nodes registered, and stopped once the queue was empty
+    for node in ("w1", "w2"):
+        rec = json.loads(read(grid, f"tasks/nodes/{node}.json"))
+        assert rec["status"] == "stopped" and rec["current_task"] is None
+    done = sum(json.loads(read(grid, f"tasks/nodes/{n}.json"))["tasks_done"] for n in ("w1", "w2"))
+    assert done == 5
     assert grid.tokens["dgrid-coord"] not in log
+    # node files live beside the state folders: the queue's layout still plans clean
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 0 and "No changes" in r.out, r.all
 
 
 @pytest.mark.slow
@@ -132,20 +148,17 @@ def test_dgrid_worker_on_the_embedded_sandbox(tmp_path):
 
     r = run("apply", "--sandbox", "--auto-approve")
     assert r.returncode == 0, r.stderr
-    r = run("queue", "submit", "jobs", "tasks/answer.json", "--sandbox")
+    r = run("queue", "submit", "jobs", "tasks/answer.json", "tasks/task-001.json", "--sandbox")
     assert r.returncode == 0, r.stderr
-    wenv = {**env, "GRIDCTL": " ".join(gridctl), "GRIDCTL_ARGS": "--sandbox", "IDLE_SLEEP": "1"}
-    workers = [
-        subprocess.Popen(["bash", "worker.sh", "--drain"], cwd=tmp_path, env={**wenv, "NODE": node},
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for node in ("s1", "s2")
-    ]
+    workers = [_worker(["--sandbox"], node, tmp_path, env) for node in ("s1", "s2")]
     logs = ""
     for w in workers:
         _, err = w.communicate(timeout=180)
         assert w.returncode == 0, err
         logs += err
-    assert logs.count("answer: completed") == 1, logs
+    assert logs.count("answer: success") == 1 and logs.count("task-001: success") == 1, logs
     r = run("queue", "ls", "jobs", "--json", "--sandbox")
-    states = json.loads(r.stdout)["states"]
-    assert states["completed"]["count"] == 1 and states["queue"]["count"] == 0 and states["in_progress"]["count"] == 0
+    view = json.loads(r.stdout)
+    states = view["states"]
+    assert states["completed"]["count"] == 2 and states["queue"]["count"] == 0 and states["in_progress"]["count"] == 0
+    assert {n["node_id"]: n["status"] for n in view["nodes"]} == {"s1": "stopped", "s2": "stopped"}

@@ -121,9 +121,12 @@ def test_state_lock_blocks_a_second_run(grid):
         fcntl.flock(fh, fcntl.LOCK_EX)
         fh.write("run TEST (apply) pid 1")
         fh.flush()
-        r = grid.run("plan")
+        r = grid.run("apply", "--auto-approve")
+        plan = grid.run("plan")
     assert r.code == 1
     assert "locked" in r.err and "Traceback" not in r.all
+    # a plan only reads: it runs, and says an apply is in progress
+    assert plan.code == 0 and "an apply is in progress" in plan.err, plan.all
 
 
 def test_mass_delete_needs_force(grid):

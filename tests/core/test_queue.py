@@ -417,7 +417,7 @@ def test_queue_commands_take_no_state_lock(grid):
     setup(grid)
     assert grid.run("queue", "submit", "jobs", write_task(grid, "t.json", task_id="t")).code == 0
     with LocalBackend(grid.dir / ".gridctl").lock("another-run", "apply"):
-        assert grid.run("plan").code == 1  # gridctl itself is locked out...
+        assert grid.run("apply", "--auto-approve").code == 1  # an apply is locked out...
         r = grid.run("queue", "claim", "jobs", "--node", "n1")  # ...workers are not
         assert r.code == 0, r.all
         assert grid.run("queue", "ls", "jobs").code == 0
@@ -553,9 +553,11 @@ def test_pull_request_workflow_checks_task_files(grid, tmp_path):
                               capture_output=True, text=True)
 
     good = pr({"tasks/queue/render-1.yaml": "task_id: render-1\nscript: echo hi\ntimeout: 60\n",
-               "tasks/queue/sum.json": '{"task_id": "sum", "command": ["expr", "1", "+", "1"], "timeout": 5}'})
+               "tasks/queue/sum.json": '{"task_id": "sum", "command": ["expr", "1", "+", "1"], "timeout": 5}',
+               # D-GRID's task files, as its users write them
+               "tasks/queue/task-001.json": '{"task_id": "task-001", "script": "echo hi && python3 --version", "timeout_seconds": 30}'})
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "checked 2 task file(s): 0 problem(s)" in good.stdout
+    assert "checked 3 task file(s): 0 problem(s)" in good.stdout
     bad = pr({
         "tasks/queue/x.yaml": "task_id: y\nscript: echo\ntimeout: 1h\nattempts: 1\n",
         "tasks/queue/done.json": '{"task_id": "done", "command": ["true"], "timeout": 5}',

@@ -117,10 +117,12 @@ def test_primary_limit_waits_until_reset(world):
 
 
 def test_a_validation_error_is_not_retried(world):
-    world.write("grid.yaml", MANIFEST + "    secrets:\n      actions:\n        TOO_BIG: {file: big.txt}\n")
-    world.write("big.txt", "x" * 70_000)  # GitHub refuses secrets over 48 KB (422)
+    world.write("grid.yaml", MANIFEST + "    secrets:\n      actions:\n        REFUSED: {file: big.txt}\n")
+    world.write("big.txt", "x" * 1000)
     world.ctl("POST", "/stats/reset")
+    world.ctl("PUT", "/faults", {"specs": ["nth=1,op=actions/create-or-update-repo-secret,status=422"]})
     r = world.run("apply", "--auto-approve")
+    world.ctl("PUT", "/faults", {"specs": []})
     assert r.code == 1 and "422" in r.err and "Traceback" not in r.all
     puts = world.ctl("GET", "/stats")["by_endpoint"]["actions/create-or-update-repo-secret"]
     assert puts["requests"] == 1  # one attempt, no retry

@@ -480,10 +480,18 @@ def test_canary_values_appear_nowhere(grid):
 
 def test_failed_write_does_not_leak_the_value(grid):
     s = RepoSetup(grid)
-    grid.write("keys/solo.txt", s.solo + "x" * (49 * 1024) + "\n")  # over GitHub's 48 KB limit: 422
+    grid.write("keys/solo.txt", s.solo + "x" * (49 * 1024) + "\n")  # over GitHub's 48 KB limit
     r = grid.run("apply", "--auto-approve")
     assert r.code == 1, r.all
-    assert "secret:alice/demo:actions:SOLO" in r.err and "48 KB" in r.err
+    assert "48 KB" in r.err  # caught before any write, at the secret's line
+    assert_no_canary(grid, [r.out, r.err], s.canaries())
+    # a write GitHub refuses (422) says which secret, and never what it holds
+    grid.write("keys/solo.txt", s.solo + "\n")
+    grid.ctl("PUT", "/faults", {"specs": ["nth=1,op=actions/create-or-update-repo-secret,status=422"]})
+    r = grid.run("apply", "--auto-approve")
+    grid.ctl("PUT", "/faults", {"specs": []})
+    assert r.code == 1, r.all
+    assert "secret:alice/demo:actions:" in r.err and "422" in r.err, r.err
     assert_no_canary(grid, [r.out, r.err], s.canaries())
 
 

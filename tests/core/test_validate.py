@@ -1,15 +1,24 @@
 """``gridctl validate``: what a valid manifest prints, warnings, includes, ``--sandbox``, workflow
-annotations, odd input that must still get a positioned message, and no API call ever."""
+annotations, odd input that must still get a positioned message, and no API call ever. It needs
+no secret (every example validates in a scrubbed environment, and so does the pre-commit hook);
+``--check-sources`` reads token, env and command sources and reports the unavailable ones."""
 
 from __future__ import annotations
 
 import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
 
 from gridctl.manifest.schema import load_schema
 
+ROOT = Path(__file__).resolve().parents[2]
 ENV = {"GRID_TOKEN_ALICE": "fake-token-alice", "GRID_TOKEN_BOB": "fake-token-bob", "GITHUB_ACTIONS": None}
 
 VALID = """
@@ -51,18 +60,166 @@ def test_valid_manifest_prints_a_summary_and_calls_nothing(grid):
     assert not (grid.dir / ".gridctl").exists()
 
 
-def test_sandbox_validation_needs_no_token(grid):
+def test_validation_needs_no_token_and_check_sources_reports_them(grid):
     write_valid(grid)
-    r = grid.run("validate", env={"GITHUB_ACTIONS": None})
-    assert r.code == 1
-    assert r.err.splitlines()[0] == "grid.yaml:3:31: error: account main: token source unavailable: env GRID_TOKEN_ALICE is not set"
-    r = grid.run("validate", "--sandbox", env={"GITHUB_ACTIONS": None})
+    no_tokens = {"GITHUB_ACTIONS": None, "GRID_TOKEN_ALICE": None, "GRID_TOKEN_BOB": None, "GH_TOKEN": None, "GITHUB_TOKEN": None}
+    r = grid.run("validate", env=no_tokens)
     assert r.code == 0, r.all
-    # the key and the workflow file are still read: --sandbox only skips tokens
-    (grid.dir / "workflows/ci.yml").unlink()
-    r = grid.run("validate", "--sandbox", env={"GITHUB_ACTIONS": None})
+    assert r.out == "grid.yaml: valid (2 account(s), 3 repository(ies))\n"
+    # asked for, unavailable token sources are errors naming the account, at their line
+    r = grid.run("validate", "--check-sources", env=no_tokens)
     assert r.code == 1
-    assert "grid.yaml:17:42: error: alice/demo: .github/workflows/ci.yml: file workflows/ci.yml does not exist" in r.err
+    assert [line for line in r.err.splitlines() if ": error: " in line] == [
+        "grid.yaml:3:31: error: account main: token source unavailable: env GRID_TOKEN_ALICE is not set",
+        "grid.yaml:4:31: error: account helper: token source unavailable: env GRID_TOKEN_BOB is not set",
+    ]
+    # one set (a canary value), one not: only the missing one is reported, and no value is printed
+    r = grid.run("validate", "--check-sources", env={**no_tokens, "GRID_TOKEN_ALICE": "canary-7f3a9c-token"})
+    assert r.code == 1
+    assert "account main" not in r.err and "account helper: token source unavailable" in r.err
+    assert "canary-7f3a9c-token" not in r.all
+    assert grid.run("validate", "--check-sources", env=ENV).code == 0
+    r = grid.run("validate", "--sandbox", env=no_tokens)
+    assert r.code == 0, r.all
+    # the key and the workflow file are still read: they are files of the repository, not secrets
+    (grid.dir / "workflows/ci.yml").unlink()
+    for args in (["validate"], ["validate", "--sandbox"]):
+        r = grid.run(*args, env=no_tokens)
+        assert r.code == 1
+        assert "grid.yaml:17:42: error: alice/demo: .github/workflows/ci.yml: file workflows/ci.yml does not exist" in r.err
+
+
+def test_env_and_command_sources_of_keys_and_secrets_are_read_only_when_asked(grid):
+    grid.write(
+        "grid.yaml",
+        """
+        version: 1
+        accounts:
+          main: {login: alice, token: {command: [definitely-not-a-gridctl-program]}}
+        keys:
+          api: {source: {env: GRID_TEST_API_KEYS, lines: true}}
+          local: {source: {file: keys/local.txt}}
+        repos:
+          alice/demo:
+            secrets:
+              actions:
+                FROM_ENV: {env: GRID_TEST_SECRET}
+                FROM_KEY: {key: api, format: json}
+                FROM_FILE: {key: local}
+        """,
+    )
+    unset = {"GRID_TEST_API_KEYS": None, "GRID_TEST_SECRET": None, "GITHUB_ACTIONS": None}
+    grid.write("keys/local.txt", "fake-local-key\n")
+    r = grid.run("validate", env=unset)
+    assert r.code == 0, r.all
+    r = grid.run("validate", "--check-sources", env=unset)
+    assert r.code == 1
+    assert [line for line in r.err.splitlines() if ": error: " in line] == [
+        "grid.yaml:3:31: error: account main: token source unavailable: command definitely-not-a-gridctl-program: program not found",
+        "grid.yaml:5:17: error: key api: env GRID_TEST_API_KEYS is not set",
+        "grid.yaml:11:19: error: secret source unavailable: env GRID_TEST_SECRET is not set",
+    ]
+    # a key file is part of the repository: plain validation still reads it
+    (grid.dir / "keys/local.txt").unlink()
+    r = grid.run("validate", env=unset)
+    assert r.code == 1
+    assert "grid.yaml:6:19: error: key local: file keys/local.txt does not exist" in r.err
+
+
+DISPATCHING = """
+version: 1
+accounts:
+  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+repos:
+  alice/jobs:
+    files:
+      .github/workflows/run.yml: {source: workflows/run.yml}
+dispatch:
+  start:
+    repo: alice/jobs
+    workflow: run.yml
+    inputs: {size: huge, dry: maybe}
+  elsewhere:
+    repo: alice/other
+    workflow: other.yml
+    inputs: {anything: 1}
+"""
+
+RUN_WORKFLOW = """
+on:
+  workflow_dispatch:
+    inputs:
+      size: {type: choice, options: [small, large], required: true}
+      dry: {type: boolean}
+jobs:
+  run: {runs-on: ubuntu-latest, steps: [{run: echo}]}
+"""
+
+
+def test_dispatch_templates_are_checked_against_declared_workflows_without_github(grid):
+    grid.write("grid.yaml", DISPATCHING)
+    grid.write("workflows/run.yml", RUN_WORKFLOW)
+    grid.ctl("POST", "/stats/reset")
+    r = grid.run("validate", env={"GRID_TOKEN_ALICE": None, "GITHUB_ACTIONS": None})
+    assert r.code == 1
+    errors = [line for line in r.err.splitlines() if ": error: " in line]
+    assert len(errors) == 2, r.err
+    assert errors == [
+        "grid.yaml:12:20: error: dispatch template start: input 'size': 'huge' is not one of its options: small, large",
+        "grid.yaml:12:31: error: dispatch template start: input 'dry' is a boolean: 'maybe' is not true or false",
+    ]
+    # a template whose workflow is not declared here (alice/other) is left to plan, which reads GitHub
+    assert "elsewhere" not in r.err
+    grid.write("grid.yaml", DISPATCHING.replace("{size: huge, dry: maybe}", "{size: large, dry: true}"))
+    r = grid.run("validate", env={"GRID_TOKEN_ALICE": None, "GITHUB_ACTIONS": None})
+    assert r.code == 0, r.all
+    assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0
+
+
+def _scrubbed_env(home):
+    """The environment of a fork's pull request or a pre-commit hook: no token of any kind."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "PYTHONPATH", "LANG", "LC_ALL", "SYSTEMROOT", "VIRTUAL_ENV")}
+    return {**keep, "HOME": str(home), "NO_COLOR": "1"}
+
+
+EXAMPLES = sorted((ROOT / "examples").glob("*/grid.yaml"))
+
+
+@pytest.mark.parametrize("manifest", EXAMPLES, ids=[m.parent.name for m in EXAMPLES])
+def test_every_example_validates_with_no_secret_in_the_environment(manifest, tmp_path):
+    env = _scrubbed_env(tmp_path)
+    assert not any(k.startswith(("GRID_", "GH_", "GITHUB_")) for k in env)
+    proc = subprocess.run([sys.executable, "-m", "gridctl", "validate", "-f", str(manifest)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.startswith(f"{manifest}: valid (")
+    assert proc.stderr == ""
+    # asked for, the token sources are reported missing
+    proc = subprocess.run([sys.executable, "-m", "gridctl", "validate", "--check-sources", "-f", str(manifest)], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert ": token source unavailable: env GRID_TOKEN_" in proc.stderr
+
+
+def test_the_pre_commit_hook_runs_validate_without_secrets(tmp_path):
+    from pre_commit.clientlib import load_manifest as load_hooks
+
+    (hook,) = load_hooks(str(ROOT / ".pre-commit-hooks.yaml"))
+    assert hook["id"] == "gridctl-validate" and hook["language"] == "python" and not hook["pass_filenames"]
+    argv = shlex.split(hook["entry"])
+    assert argv[0] == "gridctl"
+    # what pre-commit runs, in a copy of the quickstart (the hook's default manifest is ./grid.yaml)
+    work = tmp_path / "repo"
+    shutil.copytree(ROOT / "examples" / "quickstart", work, ignore=shutil.ignore_patterns(".gridctl"))
+    gridctl = Path(sys.executable).with_name("gridctl")
+    proc = subprocess.run([str(gridctl), *argv[1:], *hook["args"]], env=_scrubbed_env(tmp_path), cwd=work,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout == "grid.yaml: valid (2 account(s), 1 repository(ies))\n"
+    (work / "grid.yaml").write_text((work / "grid.yaml").read_text().replace("description:", "descripton:"))
+    proc = subprocess.run([str(gridctl), *argv[1:]], env=_scrubbed_env(tmp_path), cwd=work, capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 1
+    assert "unknown field 'descripton'" in proc.stderr
 
 
 def test_semantic_errors_are_all_reported_at_once(grid):

@@ -95,6 +95,12 @@ def diff(current: dict[str, str]) -> list[str]:
 def main(argv: list[str]) -> int:
     what = argv[0] if argv else "diff"
     current = collect()
+    if what == "write" and argv[1:]:  # re-record only the outputs named (prefixes allowed)
+        picked = {n: t for n, t in current.items() if any(n.startswith(p) for p in argv[1:])}
+        for name, text in picked.items():
+            (HERE / name).write_text(text)
+        print(f"recorded {len(picked)} of {len(current)} outputs: {', '.join(sorted(picked))}")
+        return 0
     if what == "write":
         shutil.rmtree(HERE, ignore_errors=True)
         HERE.mkdir(parents=True)

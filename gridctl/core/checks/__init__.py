@@ -12,7 +12,7 @@ from typing import Any
 
 from ...errors import Diagnostic
 
-MODULES: tuple[str, ...] = ("dispatch",)
+MODULES: tuple[str, ...] = ("dispatch", "kinds")
 
 
 def run_checks(env: Any, plan: Any) -> list[Diagnostic]:

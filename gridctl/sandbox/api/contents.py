@@ -18,6 +18,7 @@ from urllib.parse import quote
 from ..errors import ApiError, not_found
 from ..gitobjects import FILE_MODE, LINK_MODE, Git, commit_shape
 from ..http import Ctx, Reply, json_reply
+from ..inputs import path_problem, shown
 from ..routing import route
 from ..shapes import web_root
 
@@ -220,8 +221,9 @@ def put_content(ctx: Ctx) -> Reply:
     repo = ctx.repo("write")
     body = ctx.body
     path = _clean_path(ctx.params.get("path", ""))
-    if not path or any(part in ("", ".", "..") for part in path.split("/")) or path.split("/")[0] == ".git":
-        raise ApiError(422, "Invalid request.\n\npath is not a valid file path.")
+    problem = path_problem(path)
+    if problem:
+        raise ApiError(422, f"Invalid request.\n\npath {shown(path)} {problem}: it is not a valid file path.")
     require_workflow_scope(ctx, path.startswith(WORKFLOW_DIR))
     data = decode_b64(body["content"])
     git = Git(ctx.world, repo)

@@ -19,6 +19,7 @@ from urllib.parse import quote
 from ..errors import ApiError, not_found
 from ..gitobjects import EXEC_MODE, FILE_MODE, LINK_MODE, TREE_MODE, Git, commit_shape
 from ..http import Ctx, Reply, empty, json_reply
+from ..inputs import path_problem, shown
 from ..routing import route
 from ..shapes import simple_user
 from ..world import node_id
@@ -169,8 +170,9 @@ def create_tree(ctx: Ctx) -> Reply:
     files = dict(base)
     for index, entry in enumerate(body["tree"]):
         path = (entry.get("path") or "").strip()
-        if not path or path.startswith("/") or any(p in ("", ".", "..", ".git") for p in path.rstrip("/").split("/")):
-            raise ApiError(422, f"tree.path {path!r} contains a malformed path component")
+        problem = "starts with '/'" if path.startswith("/") else path_problem(path.rstrip("/"))
+        if problem:
+            raise ApiError(422, f"tree.path {shown(path)} contains a malformed path component ({problem})")
         path = path.rstrip("/")
         mode = entry.get("mode")
         kind = entry.get("type")

@@ -29,6 +29,7 @@ from urllib.parse import quote
 from ..errors import ApiError, not_found, role_at_least
 from ..gitobjects import Git
 from ..http import Ctx, Reply, empty, json_reply
+from ..inputs import str_field
 from ..routing import control, route
 from ..shapes import repository, simple_user, web_root
 from ..world import World, node_id
@@ -916,7 +917,7 @@ def seed_issue(app: Any, body: dict, params: dict, query: dict) -> Any:
     repo = world.find_repo(params["owner"], params["repo"])
     if repo is None:
         raise ApiError(404, "no such repository")
-    login = body.get("user")
+    login = str_field(body, "user", None, max_length=39)
     if login is None:
         owner = world.find_user(repo["owner"])
         if owner and owner["type"] == "Organization":
@@ -927,10 +928,10 @@ def seed_issue(app: Any, body: dict, params: dict, query: dict) -> Any:
     author = world.find_user(login)
     if author is None or author["type"] != "User":
         raise ApiError(422, f"{login} is not a sandbox user")
-    title = str(body.get("title") or "").strip()
+    title = str_field(body, "title", "", max_length=1024).strip()
     if not title:
         raise ApiError(422, "title is required")
-    issue = _new_issue(world, repo, author["login"], title, body.get("body"))
+    issue = _new_issue(world, repo, author["login"], title, str_field(body, "body", None, max_length=MAX_BODY))
     return 201, {"id": issue["id"], "number": issue["number"]}
 
 

@@ -14,18 +14,35 @@ from ..world import REPO_DEFAULTS
 
 _NAME_OK = re.compile(r"[^A-Za-z0-9._-]")
 _TOPIC = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+_NOT_IN_URL = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
 
 
 def clean_repo_name(name: str) -> str:
-    """GitHub replaces characters it does not allow with ``-`` and refuses what is left empty."""
+    """A repository name as GitHub makes it (GitHub Docs, "Repository limits",
+    https://docs.github.com/en/repositories/creating-and-managing-repositories/repository-limits):
+    characters other than ASCII letters, digits, ``.``, ``-`` and ``_`` become ``-``, a ``.git``
+    suffix is dropped, a ``.wiki`` suffix is refused (the wiki has it) and so is a name longer
+    than 100 characters ("Name cannot be more than 100 characters."), or one left empty."""
     cleaned = _NAME_OK.sub("-", name.strip())
-    if cleaned in ("", ".", "..") or len(cleaned) > 100:
+    if len(cleaned) > 100:
+        raise validation_failed("Repository", "name", "custom", "Name cannot be more than 100 characters.")
+    if cleaned.lower().endswith(".git"):
+        cleaned = cleaned[:-4]
+    if cleaned in ("", ".", "..") or cleaned.lower().endswith(".wiki"):
         raise validation_failed("Repository", "name", "custom", "name is invalid")
     return cleaned
 
 
+def check_homepage(body: dict[str, Any]) -> None:
+    """A homepage is shown as a link: one with whitespace or control characters is refused."""
+    value = body.get("homepage")
+    if isinstance(value, str) and _NOT_IN_URL.search(value):
+        raise validation_failed("Repository", "homepage", "invalid", "homepage is not a valid URL")
+
+
 def _create(ctx: Ctx, owner: dict, body: dict[str, Any], *, org: bool) -> Reply:
     name = clean_repo_name(body["name"])
+    check_homepage(body)
     visibility = body.get("visibility")
     if visibility == "internal" and not org:
         raise validation_failed("Repository", "visibility", "invalid", "internal repositories need an enterprise organization")
@@ -93,6 +110,7 @@ def update_repo(ctx: Ctx) -> Reply:
         raise ApiError(403, "Must have admin rights to Repository.")
     if repo.get("archived") and body.get("archived") is not False:
         raise ApiError(403, "Repository was archived so is read-only.")
+    check_homepage(body)
     if "name" in body and body["name"] != repo["name"]:
         new = clean_repo_name(body["name"])
         other = world.find_repo(repo["owner"], new)

@@ -29,6 +29,7 @@ from typing import Any
 
 from ..errors import ApiError, not_found
 from ..http import Ctx, Reply, empty, json_reply
+from ..inputs import str_field
 from ..routing import control, route
 from ..shapes import web_root
 from ..world import World, iso
@@ -477,9 +478,7 @@ _register("org", "/orgs/{org}/actions/runners", _org_scope, _ORG_SCOPES)
 @control("POST", "/runners/connect")
 def connect(app: Any, body: dict, params: dict, query: dict) -> Any:
     """``{"encoded_jit_config": "..."}``: the runner started with that configuration comes online."""
-    config = body["encoded_jit_config"]
-    if not isinstance(config, str):
-        raise ApiError(422, "encoded_jit_config must be a string")
+    config = str_field(body, "encoded_jit_config", max_length=1 << 20)
     digest = hashlib.sha256(config.encode()).hexdigest()
     for rec in app.world.store.values("runners"):
         if rec.get("jit_sha256") and secrets.compare_digest(rec["jit_sha256"], digest):

@@ -21,6 +21,7 @@ from ...util.workflow import WorkflowError, dispatch_inputs, parse_workflow
 from ..errors import ApiError, not_found
 from ..gitobjects import Git
 from ..http import Ctx, Reply, empty, json_reply
+from ..inputs import str_field
 from ..routing import control, route
 from ..shapes import repository, simple_user
 from ..world import node_id
@@ -411,10 +412,10 @@ def move_run(app: Any, body: dict, params: dict, query: dict) -> Any:
     run = app.store.get("runs", params["run_id"])
     if run is None:
         raise ApiError(404, f"no run {params['run_id']}")
-    status = body.get("status", run["status"])
+    status = str_field(body, "status", run["status"], max_length=100)
     if status not in RUN_STATUSES:
         raise ApiError(422, f"status must be one of {', '.join(RUN_STATUSES)}")
-    conclusion = body.get("conclusion")
+    conclusion = str_field(body, "conclusion", None, max_length=100)
     if status == "completed":
         conclusion = conclusion or "success"
         if conclusion not in CONCLUSIONS:
