@@ -146,6 +146,8 @@ def _entry_shape(entry: Any) -> bool:
         isinstance(entry, dict)
         and isinstance(entry.get("etag"), str)
         and bool(entry["etag"])
+        and entry["etag"].isascii()
+        and entry["etag"].isprintable()  # it goes back in a header: no line breaks, no other text
         and "body" in entry
         and (entry.get("link") is None or isinstance(entry.get("link"), str))
         and (entry.get("sha256") is None or isinstance(entry.get("sha256"), str))
@@ -414,28 +416,35 @@ class AccountClient:
         return self._run("CALL", what, once, idempotent, verify)
 
     def _run(self, verb: str, url: str, once: Callable[[], Any], idempotent: bool, verify: Callable[[], Any] | None) -> Any:
-        attempt = 0
-        while True:
-            attempt += 1
+        """``once()`` under the one retry policy (the same tenacity policy reads use). A write
+        that is not idempotent (a POST) may have been applied when its answer was lost: after a
+        transient failure it is retried only if ``verify()`` finds nothing — and what it finds
+        is the result — and not at all without a ``verify``."""
+        last: list[str | None] = [None]
+        path = url.replace(self.base_url, "")
+
+        def attempt() -> Any:
+            if not idempotent and last[0] == "transient" and verify is not None:
+                found = verify()  # the request may have been applied: look before trying again
+                if found:
+                    return found
             try:
                 return once()
-            except GitHubError:
-                raise
             except (GithubException, requests.exceptions.RequestException) as exc:
-                kind = classify(exc)
-                if kind is None or attempt >= self.policy.max_attempts:
-                    raise self._error(verb, url, exc) from None
-                if not idempotent and kind == "transient":
-                    # the request may have been applied: look before trying again
-                    if verify is None:
-                        raise self._error(verb, url, exc) from None
-                    found = verify()
-                    if found:
-                        return found
-                wait = self.policy.wait_for(exc, attempt)
-                self.policy.waits.append((kind, wait))
-                log.debug("%s %s: %s failure, attempt %d, retrying in %.2fs", verb, url.replace(self.base_url, ""), kind, attempt, wait)
-                self.policy.sleep(wait)
+                last[0] = classify(exc)
+                if last[0] is not None:
+                    log.debug("%s %s: %s failure, retrying under the policy", verb, path, last[0])
+                raise
+
+        def retry_if(exc: BaseException) -> bool:
+            return idempotent or classify(exc) != "transient" or verify is not None
+
+        try:
+            return self.policy.call(attempt, retry_if)
+        except GitHubError:
+            raise
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise self._error(verb, url, exc) from None
 
     # -- identity -------------------------------------------------------------------------------
     def whoami(self) -> tuple[str, set[str] | None]:

@@ -766,9 +766,16 @@ def _resolve_tokens(m: Manifest, c: _Collector) -> None:
     ``token:`` line naming the account and the source (never what it holds)."""
     for acc in m.accounts.values():
         try:
-            acc.token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+            value = read_source(acc.token_source, m.root, allow_outside=True).strip()
         except SourceError as exc:
             c.error(acc.path + ("token",), f"account {acc.id}: token source unavailable: {exc}")
+            continue
+        if not value or any(ch.isspace() or not ch.isprintable() for ch in value):
+            # an HTTP header cannot carry it; say so without echoing any of it
+            c.error(acc.path + ("token",), f"account {acc.id}: the token from {acc.token_source.describe()} is malformed",
+                    "a token is one line of printable characters, without spaces; check what the source holds")
+            continue
+        acc.token = Sensitive(value)
 
 
 def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool = True) -> None:

@@ -13,6 +13,7 @@ those on its own: only a manifest that says ``gh: true`` reads them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -135,21 +136,80 @@ def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout
         if not text.strip():
             raise SourceError(f"file {src.target} is empty")
         return text.rstrip("\r\n") if not src.lines else text
-    argv = list(src.target)
     try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, cwd=root, check=False)
+        code, raw = _run_command(list(src.target), root, timeout)
     except FileNotFoundError:
         raise SourceError(f"{src.describe()}: program not found") from None
     except subprocess.TimeoutExpired:
-        raise SourceError(f"{src.describe()}: timed out after {timeout:g}s") from None
+        raise SourceError(f"{src.describe()}: timed out after {timeout:g}s (it and everything it started were stopped)") from None
+    except OverflowError:
+        raise SourceError(f"{src.describe()}: printed more than {COMMAND_OUTPUT_LIMIT // 1024} KB (stopped)") from None
     except OSError as exc:
         raise SourceError(f"{src.describe()}: cannot run ({exc.__class__.__name__})") from None
-    if proc.returncode != 0:
+    if code != 0:
         # stderr may echo secrets: report only the exit status
-        raise SourceError(f"{src.describe()}: exited with status {proc.returncode}")
-    if not proc.stdout.strip():
+        raise SourceError(f"{src.describe()}: exited with status {code}")
+    try:
+        stdout = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SourceError(f"{src.describe()}: printed something that is not UTF-8 text") from None
+    if not stdout.strip():
         raise SourceError(f"{src.describe()}: printed nothing")
-    return proc.stdout.rstrip("\r\n") if not src.lines else proc.stdout
+    return stdout.rstrip("\r\n") if not src.lines else stdout
+
+
+#: what a source command may print (a token, a key file's worth of keys) before it is stopped
+COMMAND_OUTPUT_LIMIT = 4 * 1024 * 1024
+
+
+def _run_command(argv: list[str], cwd: Path, timeout: float) -> tuple[int, bytes]:
+    """Run a source command in its own process group, its stderr discarded (it may echo
+    secrets), its stdout read up to :data:`COMMAND_OUTPUT_LIMIT`. On a timeout or too much
+    output the whole group is killed — a helper it left in the background included — so nothing
+    outlives gridctl; raises ``subprocess.TimeoutExpired`` / ``OverflowError`` then."""
+    import selectors
+    import signal
+    import time
+
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            cwd=cwd, start_new_session=True)
+    assert proc.stdout is not None
+    out = bytearray()
+    deadline = time.monotonic() + timeout
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    failure: BaseException | None = None
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                failure = subprocess.TimeoutExpired(argv, timeout)
+                break
+            if not sel.select(min(left, 0.5)):
+                continue
+            chunk = os.read(proc.stdout.fileno(), 65536)
+            if not chunk:
+                break  # stdout closed: the command (and anything sharing its stdout) is done
+            out += chunk
+            if len(out) > COMMAND_OUTPUT_LIMIT:
+                failure = OverflowError()
+                break
+        if failure is None:
+            try:
+                code = proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired as exc:
+                failure = exc
+    finally:
+        sel.close()
+        proc.stdout.close()
+        if failure is not None or proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=5)
+    if failure is not None:
+        raise failure
+    return code, bytes(out)
 
 
 def _read_gh(src: Source, root: Path, timeout: float) -> str:
