@@ -161,8 +161,14 @@ class Plan:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Plan:
+        """A saved plan. Raises ValueError naming the first field that is not what
+        :meth:`to_json` writes (the file was damaged or edited), or when ``plan_id`` no longer
+        matches the content."""
+        if not isinstance(d, dict):
+            raise ValueError("not a JSON object")
         if str(d.get("format_version")) != FORMAT_VERSION:
             raise ValueError(f"plan format {d.get('format_version')!r} is not {FORMAT_VERSION}")
+        check_plan_shape(d)
         plan = cls(
             changes=[Change.from_dict(c) for c in d["changes"]],
             notes=[Note(**n) for n in d.get("notes", [])],
@@ -177,6 +183,64 @@ class Plan:
         if d.get("plan_id") and d["plan_id"] != plan.plan_id:
             raise ValueError("the plan file was modified: its plan_id does not match its content")
         return plan
+
+
+#: what each field of a saved change holds (types JSON gives back)
+_CHANGE_FIELDS: dict[str, tuple[type, ...]] = {
+    "address": (str,), "kind": (str,), "action": (str,), "account": (str,), "scope": (str,), "order": (int,),
+    "before": (dict, type(None)), "after": (dict, type(None)), "diffs": (list,), "reason": (str,),
+    "reversible": (bool,), "sensitive": (bool,), "live_fp": (str, type(None)), "meta": (dict,), "source": (str, type(None)),
+}
+_JSON_NAMES: dict[type, str] = {
+    str: "a string", int: "an integer", bool: "true/false", dict: "an object", list: "a list", type(None): "null",
+}
+_REQUIRED_CHANGE_FIELDS = ("address", "kind", "action", "account", "scope")
+#: top-level fields Plan.from_json reads, and their types
+_PLAN_FIELDS: dict[str, tuple[type, ...]] = {
+    "changes": (list,), "notes": (list,), "manifest_file": (str,), "manifest_sha256": (str,), "destroy": (bool,),
+    "targets": (list,), "accounts": (dict,), "created_at": (str,), "unsafe": (list,), "plan_id": (str,),
+}
+
+
+def check_plan_shape(d: dict[str, Any]) -> None:
+    """Raise ValueError at the first field of a saved plan that does not have the type
+    :meth:`Plan.to_json` writes."""
+
+    def typed(value: Any, types: tuple[type, ...], where: str) -> None:
+        ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+        if not ok:
+            raise ValueError(f"{where} is {_JSON_NAMES.get(type(value), 'a number')}, not {' or '.join(_JSON_NAMES[t] for t in types)}")
+
+    if "changes" not in d:
+        raise ValueError("no changes field")
+    for name, types in _PLAN_FIELDS.items():
+        if name in d:
+            typed(d[name], types, name)
+    for name in ("targets", "unsafe"):
+        for i, item in enumerate(d.get(name, [])):
+            typed(item, (str,), f"{name}[{i}]")
+    for k, v in d.get("accounts", {}).items():
+        typed(v, (str,), f"accounts.{k}")
+    for i, n in enumerate(d.get("notes", [])):
+        typed(n, (dict,), f"notes[{i}]")
+        for name in ("address", "message"):
+            typed(n.get(name), (str,), f"notes[{i}].{name}")
+    for i, c in enumerate(d["changes"]):
+        typed(c, (dict,), f"changes[{i}]")
+        unknown = sorted(set(c) - set(_CHANGE_FIELDS))
+        if unknown:
+            raise ValueError(f"changes[{i}] has unknown field(s) {', '.join(map(repr, unknown))}")
+        for name in _REQUIRED_CHANGE_FIELDS:
+            if name not in c:
+                raise ValueError(f"changes[{i}] lacks {name!r}")
+        for name, value in c.items():
+            typed(value, _CHANGE_FIELDS[name], f"changes[{i}].{name}")
+        if c["action"] not in {a.value for a in Action}:
+            raise ValueError(f"changes[{i}].action {c['action'][:20]!r} is not one of {', '.join(a.value for a in Action)}")
+        for j, x in enumerate(c.get("diffs", [])):
+            typed(x, (dict,), f"changes[{i}].diffs[{j}]")
+            if set(x) != {"field", "before", "after"} or not isinstance(x["field"], str):
+                raise ValueError(f"changes[{i}].diffs[{j}] is not {{field, before, after}}")
 
 
 def canonical(value: Any) -> str:

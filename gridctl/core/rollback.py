@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import GridctlError
 from ..manifest.model import Manifest
-from ..plan import Change, Plan, check_safety
+from ..plan import Change, Plan, check_plan_shape, check_safety
 from .engine import change_rules
 from .journal import read_entries, run_path
 
@@ -26,9 +26,14 @@ def rollback_plan(workdir: Path, run_id: str | None, manifest: Manifest) -> tupl
     skipped: list[str] = []
     for e in reversed([e for e in entries if e.get("type") == "done"]):
         if e.get("inverse"):
+            try:
+                check_plan_shape({"changes": [e["inverse"]]})
+            except ValueError as exc:  # a damaged journal line: reported, never half-read
+                skipped.append(f"{e.get('address', '?')} (its undo in {path} is damaged: {exc})")
+                continue
             changes.append(Change.from_dict(e["inverse"]))
         else:
-            skipped.append(f"{e['address']} ({e['action']}: the previous value is unknown or the object is gone)")
+            skipped.append(f"{e.get('address', '?')} ({e.get('action', '?')}: the previous value is unknown or the object is gone)")
     plan = Plan(
         changes=changes,
         manifest_file=str(manifest.file),

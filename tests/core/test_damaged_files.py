@@ -10,6 +10,7 @@ or exit 1 with a message naming the damaged file — never a traceback or "inter
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -19,6 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
+from gridctl.plan import canonical
 
 MANIFEST = """
 version: 1
@@ -281,3 +284,50 @@ def test_plan_and_state_show_run_beside_an_apply(grid):
     ends = [json.loads(line) for line in journal.read_bytes().splitlines() if b'"end"' in line]
     assert [e["status"] for e in ends] == ["ok"]  # the plan neither replayed nor closed it
     assert "an apply is in progress" not in grid.run("state", "show").out
+
+
+# -- a saved plan ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "named"),
+    [
+        ("reversible", "no", "changes[0].reversible is a string, not true/false"),
+        ("order", "x", "changes[0].order is a string, not an integer"),
+        ("reason", 5, "changes[0].reason is an integer, not a string"),
+        ("diffs", [{"field": 5, "before": 1, "after": 2}], "changes[0].diffs[0]"),
+        ("before", [1], "changes[0].before is a list, not an object or null"),
+    ],
+)
+def test_a_saved_plan_with_a_wrongly_typed_field_is_refused_naming_it(grid, field, value, named):
+    """Even with a plan_id that matches (edited by hand, the id recomputed), a change whose field
+    has the wrong type is refused by show and apply — not shown or applied as if it made sense."""
+    from gridctl.plan import Plan
+
+    applied(grid)
+    grid.write("grid.yaml", MANIFEST.replace("description: first", "description: second"))
+    assert grid.run("plan", "--out", "plan.json").code == 0
+    doc = json.loads((grid.dir / "plan.json").read_text())
+    doc["changes"][0][field] = value
+    doc["plan_id"] = hashlib.sha256(canonical({k: doc[k] for k in Plan([]).body()}).encode()).hexdigest()
+    (grid.dir / "plan.json").write_text(json.dumps(doc))
+    for args in (("show", "plan.json"), ("apply", "plan.json")):
+        r = grid.run(*args)
+        clean(r)
+        assert r.code == 1 and "plan.json: not a gridctl plan" in r.err and named in r.err, (args, r.all)
+    assert grid.api("alice", "GET", "/repos/alice/r1").json()["description"] == "first"
+
+
+def test_rollback_skips_a_damaged_undo_naming_the_journal(grid):
+    workdir = applied(grid)
+    path = sorted((workdir / "journal").glob("*.jsonl"))[-1]
+    entries = [json.loads(line) for line in path.read_bytes().splitlines()]
+    done = [e for e in entries if e.get("type") == "done" and e.get("inverse")]
+    assert len(done) >= 2
+    done[0]["inverse"]["action"] = 5
+    path.write_text("".join(json.dumps(e) + "\n" for e in entries))
+    r = grid.run("rollback", "--auto-approve")
+    clean(r)
+    assert r.code == 0, r.all
+    assert f"cannot roll back {done[0]['address']} (its undo in {path} is damaged: changes[0].action" in r.err, r.err
+    assert "rolled back" in r.err, r.err  # the others were undone
