@@ -11,6 +11,27 @@ import pytest
 os.environ.setdefault("GRIDCTL_API_URL", "http://127.0.0.1:9")
 os.environ.pop("GITHUB_TOKEN", None)
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A real PostgreSQL server's admin URL (see tests/pgserver.py); never skipped."""
+    from tests.pgserver import server_url
+
+    try:
+        with server_url() as url:
+            yield url
+    except (RuntimeError, OSError) as exc:  # pragma: no cover - a machine without PostgreSQL
+        pytest.fail(f"PostgreSQL is needed by this test and none could be reached or started: {exc}")
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh database on the test PostgreSQL server, dropped after the test."""
+    from tests.pgserver import fresh_database
+
+    with fresh_database(postgres_server) as url:
+        yield url
+
+
 #: what strict sandboxes validated in xdist workers, merged in the controller
 _FROM_WORKERS: Counter[tuple[str, int]] = Counter()
 
