@@ -553,32 +553,43 @@ class Dispatcher:
     # -- firing ------------------------------------------------------------------------------------
     def request(self, t: DispatchTemplate, given: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         """The request a dispatch sends: path and body."""
-        body = {"ref": self.ref(t), "inputs": wire_inputs(given), "return_run_details": True}
-        return f"POST /repos/{t.repo}/actions/workflows/{workflow_key(t.workflow)}/dispatches", body
+        return f"POST {self._dispatch_path(t)}", self._dispatch_body(t, given)
+
+    @staticmethod
+    def _dispatch_path(t: DispatchTemplate) -> str:
+        return f"/repos/{t.repo}/actions/workflows/{workflow_key(t.workflow)}/dispatches"
+
+    def _dispatch_body(self, t: DispatchTemplate, given: dict[str, Any]) -> dict[str, Any]:
+        return {"ref": self.ref(t), "inputs": wire_inputs(given), "return_run_details": True}
 
     def fire(self, t: DispatchTemplate, given: dict[str, Any], decision: Decision | None = None) -> Fired:
-        ref = self.ref(t)
-        inputs = wire_inputs(given)
+        body = self._dispatch_body(t, given)
+        ref, inputs = body["ref"], body["inputs"]
         client = self.clients[t.account]
-        what = f"dispatch {t.repo} {t.workflow}"
-
-        def go() -> Any:
-            repo = client.gh.get_repo(t.repo)  # lazy: the client's Github is lazy, no GET
-            path = workflow_path(t.workflow)
-            wf = repo.get_workflow(path.rsplit("/", 1)[-1] if path else int(str(t.workflow).strip()))
-            # throw=True: the default (False) returns False instead of raising
-            return wf.create_dispatch(ref, inputs, throw=True, return_run_details=True)
-
+        # With return_run_details GitHub answers 200 with workflow_run_id, run_url and html_url
+        # (an older GitHub: 204, no body). Not retried after a transient failure: a dispatch
+        # cannot be looked up before its run shows, and a second one would start a second run
+        # (GitHub Docs, "Create a workflow dispatch event":
+        # https://docs.github.com/en/rest/actions/workflows#create-a-workflow-dispatch-event).
         try:
-            result = client.call(what, go, idempotent=False)
+            result = client.raw("POST", self._dispatch_path(t), body, idempotent=False)
         except GitHubError as exc:
             raise DispatchError(f"{t.name}: GitHub refused the dispatch: {_refusal(exc, t)}") from None
         if decision is not None and decision.runner is not None and decision.runner.get("id") is not None:
             self.reserved.add(decision.runner["id"])
         self.fired_runs[self._wf_key(t)] += 1
-        if result is True:  # an older GitHub that answers 204 without the run's details
+        if not isinstance(result, dict) or "workflow_run_id" not in result:  # 204: no run details
             return Fired(t.name, t.repo, str(t.workflow), ref, inputs, None, None, None)
-        return Fired(t.name, t.repo, str(t.workflow), ref, inputs, int(result.id), str(result.url), str(result.html_url))
+        return Fired(
+            t.name,
+            t.repo,
+            str(t.workflow),
+            ref,
+            inputs,
+            int(result["workflow_run_id"]),
+            str(result.get("run_url")),
+            str(result.get("html_url")),
+        )
 
 
 def _refusal(exc: GitHubError, t: DispatchTemplate) -> str:

@@ -8,10 +8,10 @@ own ``Github`` instance for the account.
   PyGithub's paginated lists offer no way to send a conditional request; GitHub counts no
   rate-limit point for a 304 (GitHub Docs, "Best practices for using the REST API", on
   conditional requests). Lists follow ``Link`` headers at ``per_page=100``.
-* Writes use PyGithub's own methods where they exist (``client.call``), checking the booleans
-  some of them return instead of raising, and raw requests (``client.raw``) for the endpoints
-  PyGithub lacks (Codespaces secrets, runner groups, runner labels, a repository's JIT
-  runner configuration).
+* Writes are raw requests (``client.raw``: method, path, body) through the same requester, so
+  every answer's status is classified by the one policy. PyGithub's write methods are not used:
+  some return False on any non-2xx instead of raising (a 502 and a 422 look alike), and some
+  cost extra calls (a public-key GET per secret, a GET before an edit).
 * Every request runs under the one :class:`~gridctl.github.retry.RetryPolicy`. A
   non-idempotent POST is retried only after ``verify()`` re-reads and proves nothing was created.
 """
@@ -401,19 +401,6 @@ class AccountClient:
             return data
 
         return self._run(verb, url, once, idempotent, verify)
-
-    def call(self, what: str, fn: Callable[[], Any], *, idempotent: bool = True, verify: Callable[[], Any] | None = None) -> Any:
-        """Run a PyGithub method under the retry policy. Only methods that raise on a non-2xx
-        answer belong here: PyGithub's boolean mutators (``delete_secret``, ``Variable.edit``
-        ...) return False on a 502 as on a 422, which no policy can classify — gridctl sends
-        those requests with :meth:`raw` instead."""
-
-        def once() -> Any:
-            self._throttle_write()
-            self.stats.record("PYGITHUB", 200, None)
-            return fn()
-
-        return self._run("CALL", what, once, idempotent, verify)
 
     def _run(self, verb: str, url: str, once: Callable[[], Any], idempotent: bool, verify: Callable[[], Any] | None) -> Any:
         """``once()`` under the one retry policy (the same tenacity policy reads use). A write

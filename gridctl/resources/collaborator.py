@@ -12,12 +12,12 @@
 * a pending invitation with the declared role is "in progress": no change, a note for an
   outside invitee (an account of the manifest gets an ``invitation`` accept instead);
   with another role it is an UPDATE (``PATCH /repos/{r}/invitations/{id}``, role vocabulary);
-  an accepted collaborator with another role is an UPDATE through ``add_to_collaborators``
-  (PUT vocabulary pull|triage|push|maintain|admin).
+  an accepted collaborator with another role is an UPDATE through
+  ``PUT /repos/{r}/collaborators/{login}`` (PUT vocabulary pull|triage|push|maintain|admin).
 * an expired invitation of a declared collaborator is ignored, so the plan invites again.
 * ``role`` is GitHub's role name on both sides (``write``, not the manifest's ``push``); the
   manifest's word rides in ``meta["as_written"]`` so plans can show ``"push" (GitHub: "write")``.
-* CREATE invites (``add_to_collaborators``); DELETE removes the collaborator or cancels the
+* CREATE invites (the same PUT); DELETE removes the collaborator or cancels the
   pending invitation. ``before`` always carries ``login`` (``plan.check_safety`` refuses removing
   gridctl's own access).
 
@@ -38,6 +38,7 @@ access, drop the collaborator from the manifest.
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from ..errors import GitHubError
 from ..manifest.model import PERMISSION_OF, ROLE_OF, Manifest
@@ -203,17 +204,13 @@ class Collaborator(Kind):
         client = ctx.client(change.account)
         full = change.scope
         meta = change.meta
-        repo = client.gh.get_repo(full)  # lazy: no request
         if change.action == Action.CREATE:
             login, role = change.after["login"], change.after["role"]  # type: ignore[index]
-            inv = client.call(
-                f"invite {login} to {full} as {role}",
-                lambda: repo.add_to_collaborators(login, PERMISSION_OF.get(role, role)),
-            )
+            inv = self._put(client, full, login, role)
             entry = {"kind": self.name, "scope": full, "account": change.account, "login": login}
             result: dict[str, Any] = {"invited": inv is not None}
             if inv is not None:
-                result["invitation_id"] = inv.id
+                result["invitation_id"] = inv["id"]
             return ApplyResult(entry, result=result)
         if change.action == Action.UPDATE:
             login, role = change.after["login"], change.after["role"]  # type: ignore[index]
@@ -236,38 +233,42 @@ class Collaborator(Kind):
                         ) from None
                     raise
                 return ApplyResult(entry, result={"invitation_id": inv_id})
-            client.call(
-                f"set the role of {login} in {full} to {role}",
-                lambda: repo.add_to_collaborators(login, PERMISSION_OF.get(role, role)),
-            )
+            self._put(client, full, login, role)
             return ApplyResult(entry)
         if change.action == Action.DELETE:
             login = (change.before or {}).get("login") or meta.get("login") or meta["key"]
             pending = meta.get("pending")
             if pending is True:
                 inv_id = int(meta["invitation_id"])
-                self._cancel(client, repo, full, login, inv_id)
+                self._cancel(client, full, login, inv_id)
                 return ApplyResult(None, result={"invitation_id": inv_id})
-            client.call(f"remove {login} from {full}", lambda: repo.remove_from_collaborators(login))
+            # https://docs.github.com/en/rest/collaborators/collaborators#remove-a-repository-collaborator
+            client.raw("DELETE", f"/repos/{full}/collaborators/{quote(login, safe='')}")
             if pending is None:
                 # a rollback of an invite: the invitation may still be pending — cancel it too
                 for inv in client.get_list(f"/repos/{full}/invitations") or []:
                     if str((inv.get("invitee") or {}).get("login", "")).lower() == login.lower():
-                        self._cancel(client, repo, full, login, int(inv["id"]))
+                        self._cancel(client, full, login, int(inv["id"]))
             return ApplyResult(None)
         raise NotImplementedError(change.action)
 
     @staticmethod
-    def _cancel(client: Any, repo: Any, full: str, login: str, inv_id: int) -> None:
+    def _put(client: Any, full: str, login: str, role: str) -> dict[str, Any] | None:
+        """Invite ``login`` with ``role``, or set an existing collaborator's role. GitHub answers
+        201 with the invitation it created, or 204 with no body when nothing needed an
+        invitation (GitHub Docs, "Add a repository collaborator":
+        https://docs.github.com/en/rest/collaborators/collaborators#add-a-repository-collaborator)."""
+        body = {"permission": PERMISSION_OF.get(role, role)}
+        data = client.raw("PUT", f"/repos/{full}/collaborators/{quote(login, safe='')}", body)
+        return data if isinstance(data, dict) else None
+
+    @staticmethod
+    def _cancel(client: Any, full: str, login: str, inv_id: int) -> None:
         def gone() -> bool:  # a DELETE that answered nothing may have happened: look first
             return all(int(i["id"]) != inv_id for i in client.get_list(f"/repos/{full}/invitations") or [])
 
-        client.call(
-            f"cancel the invitation of {login} to {full}",
-            lambda: repo.remove_invitation(inv_id),
-            idempotent=False,
-            verify=gone,
-        )
+        # https://docs.github.com/en/rest/collaborators/invitations#delete-a-repository-invitation
+        client.raw("DELETE", f"/repos/{full}/invitations/{inv_id}", idempotent=False, verify=gone)
 
     def inverse(self, change: Change, result: ApplyResult) -> Change | None:
         # the manifest's word for the role describes the forward change's after, not the inverse's
@@ -368,9 +369,11 @@ class Invitation(Kind):
                     f"{acc} ({login}) has no pending invitation to {full} (declined, expired or cancelled?); plan again to invite"
                 )
             inv_id = found
-            invitee.call(
-                f"accept the invitation to {full} as {login}",
-                lambda: invitee.gh.get_user().accept_invitation(inv_id),
+            # no body: GitHub's description defines none for this PATCH (PyGithub's
+            # accept_invitation sends ``{}``)
+            invitee.raw(
+                "PATCH",
+                f"/user/repository_invitations/{inv_id}",
                 idempotent=False,
                 verify=lambda: self._has_access(ctx, change.account, full, login),
             )

@@ -114,7 +114,6 @@ class DeployKey(Kind):
         client = ctx.client(change.account)
         full = change.scope
         title = change.meta["key"]
-        repo = client.gh.get_repo(full)
         result: dict[str, Any] = {}
         if change.action in (Action.DELETE, Action.REPLACE):
             key_id = change.meta.get("id")
@@ -126,7 +125,8 @@ class DeployKey(Kind):
                     f"deploy key {title} (id {key_id}) is no longer on {full}; run gridctl plan again", status=404
                 )
             result["old_public_key"] = normalize_key(old["key"])  # a public key: kept for a rollback
-            client.call(f"delete deploy key {title} from {full}", lambda: repo.get_key(int(key_id)).delete())
+            # https://docs.github.com/en/rest/deploy-keys/deploy-keys#delete-a-deploy-key
+            client.raw("DELETE", f"/repos/{full}/keys/{int(key_id)}")
             if change.action == Action.DELETE:
                 return ApplyResult(None, result=result)
         text = self._key_text(ctx, change)
@@ -138,13 +138,15 @@ class DeployKey(Kind):
                     return k
             return None
 
-        created = client.call(
-            f"create deploy key {title} in {full}",
-            lambda: repo.create_key(title, text, read_only),
+        # https://docs.github.com/en/rest/deploy-keys/deploy-keys#create-a-deploy-key
+        created = client.raw(
+            "POST",
+            f"/repos/{full}/keys",
+            {"title": title, "key": text, "read_only": read_only},
             idempotent=False,
             verify=verify,
         )
-        new_id = created["id"] if isinstance(created, dict) else created.id
+        new_id = created["id"]
         result["id"] = new_id
         entry = {"kind": self.name, "scope": full, "account": change.account, "id": new_id}
         return ApplyResult(entry, result=result)

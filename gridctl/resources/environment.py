@@ -5,10 +5,12 @@ and only the protection fields the manifest sets: ``wait_timer``, ``prevent_self
 ``reviewers`` (user logins) and ``protected_branches_only`` (derived from GitHub's
 ``deployment_branch_policy``). One list call per repository reads them all.
 
-GitHub's create-or-update (PyGithub ``create_environment``) always sends every protection field,
-so an update first reads the environment as it is at apply time and sends the unmanaged fields
-back unchanged (team reviewers and custom branch policies included). Environment names are
-case-insensitive on GitHub: live environments are matched to the declared spelling.
+GitHub's create-or-update (``PUT /repos/{r}/environments/{name}``, "Create or update an
+environment": https://docs.github.com/en/rest/deployments/environments#create-or-update-an-environment)
+is sent with every protection field, so an update first reads the environment as it is at apply
+time and sends the unmanaged fields back unchanged (team reviewers and custom branch policies
+included). Environment names are case-insensitive on GitHub: live environments are matched to
+the declared spelling.
 
 ``env-variable`` is one scope per (repository, environment): ``"<owner>/<repo> env <name>"``, so
 a repository's destruction forgets them with it. It reads one list per environment (``per_page``
@@ -169,16 +171,13 @@ class Environment(Kind):
 
     # -- apply ------------------------------------------------------------------------------------
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
-        from github.EnvironmentDeploymentBranchPolicy import EnvironmentDeploymentBranchPolicyParams
-        from github.EnvironmentProtectionRuleReviewer import ReviewerParams
-
         client = ctx.client(change.account)
         full = change.scope
         name = change.meta.get("github_name") or change.meta["key"]
-        repo = client.gh.get_repo(full)
         url = f"/repos/{full}/environments/{quote(name, safe='')}"
         if change.action == Action.DELETE:
-            client.call(f"delete environment {name} in {full}", lambda: repo.delete_environment(name))
+            # https://docs.github.com/en/rest/deployments/environments#delete-an-environment
+            client.raw("DELETE", url)
             child = env_scope_name(full, change.meta["key"]).lower()
             forget = {a: None for a, e in ctx.env.state.resources.items() if str(e.get("scope", "")).lower() == child}
             return ApplyResult(None, more_state=forget, result={"id": change.meta.get("id")})
@@ -206,8 +205,8 @@ class Environment(Kind):
             user_ids = [known.get(login.lower()) or _user_id(client, login) for login in after["reviewers"]]
         else:
             user_ids = [uid for _, uid in cur["users"] if uid is not None]
-        reviewers = [ReviewerParams("User", int(i)) for i in user_ids] + [
-            ReviewerParams("Team", int(t)) for t in cur["teams"]
+        reviewers = [{"type": "User", "id": int(i)} for i in user_ids] + [
+            {"type": "Team", "id": int(t)} for t in cur["teams"]
         ]
         policy = cur["policy"]
         if "protected_branches_only" in after:
@@ -215,24 +214,21 @@ class Environment(Kind):
                 policy = {"protected_branches": True, "custom_branch_policies": False}
             elif policy and policy.get("protected_branches"):
                 policy = None  # all branches (a custom policy is left alone)
-        params = (
-            EnvironmentDeploymentBranchPolicyParams(
-                bool(policy["protected_branches"]), bool(policy["custom_branch_policies"])
-            )
-            if policy
-            else None
-        )
-        result = client.call(
-            f"{'create' if change.action == Action.CREATE else 'update'} environment {name} in {full}",
-            lambda: repo.create_environment(
-                name,
-                wait_timer=wait_timer,
-                reviewers=reviewers,
-                prevent_self_review=prevent,
-                deployment_branch_policy=params,
+        body = {
+            "wait_timer": wait_timer,
+            "reviewers": reviewers,
+            "prevent_self_review": prevent,
+            "deployment_branch_policy": (
+                {
+                    "protected_branches": bool(policy["protected_branches"]),
+                    "custom_branch_policies": bool(policy["custom_branch_policies"]),
+                }
+                if policy
+                else None
             ),
-        )
-        env_id = getattr(result, "raw_data", {}).get("id") if result is not None else None
+        }
+        result = client.raw("PUT", url, body)
+        env_id = result.get("id") if isinstance(result, dict) else None
         entry = {"kind": self.name, "scope": full, "account": change.account}
         if env_id is not None:
             entry["id"] = env_id

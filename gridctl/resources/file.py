@@ -1,8 +1,9 @@
 """Kind ``file``: files committed through the contents API (``repos.<r>.files``).
 
 Never a force push: every write is one commit made with a compare-and-swap on the file's blob
-SHA (``update_file``/``delete_file`` send the SHA read at plan time; a file changed on GitHub in
-between makes GitHub answer 409, reported as such — nothing is retried or overwritten).
+SHA (the contents ``PUT`` of an update and the ``DELETE`` send the SHA read at plan time; a file
+changed on GitHub in between makes GitHub answer 409, reported as such — nothing is retried or
+overwritten).
 
 Plans hold git blob SHAs and sizes, never file content. Reading costs one directory listing per
 distinct (parent directory, branch) — ``GET /repos/{r}/contents/{dir}?ref={branch}`` lists each
@@ -167,7 +168,10 @@ class File(Kind):
         path = change.meta["key"]
         branch = change.meta.get("branch")
         kw: dict[str, Any] = {"branch": branch} if branch else {}
-        repo = client.gh.get_repo(full)
+        # create, update (with the blob SHA it replaces) and delete: one contents URL
+        # (https://docs.github.com/en/rest/repos/contents#create-or-update-file-contents,
+        # https://docs.github.com/en/rest/repos/contents#delete-a-file)
+        url = _contents_url(full, path)
         where = f"{full}:{path}" + (f" on {branch}" if branch else "")
 
         def live_sha() -> str | None:
@@ -184,14 +188,16 @@ class File(Kind):
             self._cas(
                 client,
                 where,
-                f"delete file {where}",
-                lambda: repo.delete_file(path, message, sha, **kw),
+                "DELETE",
+                url,
+                {"message": message, "sha": sha, **kw},
                 verify=lambda: live_sha() is None or None,
             )
             return ApplyResult(None, result={"deleted": sha})
 
         content = self._content(ctx, change)
         want = blob_sha(content)
+        encoded = base64.b64encode(content).decode("ascii")
         message = change.meta.get("message") or f"gridctl: update {path}"
 
         def update(sha: str) -> None:
@@ -199,8 +205,9 @@ class File(Kind):
             self._cas(
                 client,
                 where,
-                f"update file {where}",
-                lambda: repo.update_file(path, message, content, sha=sha, **kw),
+                "PUT",
+                url,
+                {"message": message, "content": encoded, "sha": sha, **kw},
                 verify=lambda: live_sha() == want or None,
             )
 
@@ -209,8 +216,9 @@ class File(Kind):
                 self._cas(
                     client,
                     where,
-                    f"create file {where}",
-                    lambda: repo.create_file(path, message, content, **kw),
+                    "PUT",
+                    url,
+                    {"message": message, "content": encoded, **kw},
                     verify=lambda: live_sha() == want or None,
                 )
             except GitHubError as exc:
@@ -261,9 +269,11 @@ class File(Kind):
         root = client.get(f"/repos/{full}/git/trees/{tree}") if tree else None
         return any(e.get("path") == path and e.get("sha") == current for e in (root or {}).get("tree") or [])
 
-    def _cas(self, client: Any, where: str, what: str, fn: Any, *, verify: Any) -> None:
+    def _cas(self, client: Any, where: str, verb: str, url: str, body: dict[str, Any], *, verify: Any) -> None:
+        """One contents write, retried after a transient failure only when ``verify`` shows it
+        did not happen (a lost answer to a PUT that did land would otherwise answer 409)."""
         try:
-            client.call(what, fn, idempotent=False, verify=verify)
+            client.raw(verb, url, body, idempotent=False, verify=verify)
         except GitHubError as exc:
             if exc.status == 409:
                 raise GitHubError(

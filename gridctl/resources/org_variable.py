@@ -5,12 +5,9 @@ Managed fields: ``value``, ``visibility`` (all | private | selected) and, for ``
 (``per_page`` at most 30) plus, for each variable whose visibility is ``selected``, one call
 for its repositories (GitHub has no bulk form).
 
-Writes: create through PyGithub ``Organization.create_variable`` (a ``selected`` variable goes
-through one raw POST with ``selected_repository_ids``, since PyGithub would need a Repository
-object, i.e. an uncached GET, per repository); update with one raw PATCH carrying value,
-visibility and the repository ids (PyGithub's ``OrganizationVariable.edit`` first GETs the
-variable and cannot send ids); delete through PyGithub. Repository names are resolved to ids at
-apply time (``GET /repos/{r}``, ETag-cached), so repositories created in the same run work.
+Writes: raw requests through the account's client (a POST carrying ``selected_repository_ids``
+for a ``selected`` variable, one PATCH with value, visibility and ids, a DELETE); repository
+names are resolved to ids at apply time (``GET /repos/{r}``, ETag-cached), so repositories created in the same run work.
 """
 
 from __future__ import annotations

@@ -29,7 +29,10 @@ from .base import ApplyResult, Item, Kind, Scope
 if TYPE_CHECKING:
     from .base import ApplyContext, PlanEnv, Reader
 
-#: settings PyGithub's create_repo accepts for a user / for an organization
+#: settings sent in the create request, for a user / for an organization (the body fields of
+#: https://docs.github.com/en/rest/repos/repos#create-a-repository-for-the-authenticated-user and
+#: https://docs.github.com/en/rest/repos/repos#create-an-organization-repository); the rest is
+#: set by an update right after
 _CREATE_USER = {"description", "homepage", "has_issues", "has_wiki", "has_projects", "has_discussions", "allow_squash_merge", "allow_merge_commit", "allow_rebase_merge", "delete_branch_on_merge"}
 _CREATE_ORG = {"description", "homepage", "visibility", "has_issues", "has_wiki", "has_projects", "allow_squash_merge", "allow_merge_commit", "allow_rebase_merge", "delete_branch_on_merge", "allow_update_branch", "is_template", "allow_auto_merge"}
 
@@ -174,7 +177,6 @@ class Repository(Kind):
     # -- apply ------------------------------------------------------------------------------------
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
         client = ctx.client(change.account)
-        gh = client.gh
         full = change.scope
         owner, name = full.split("/")
         meta = change.meta
@@ -189,12 +191,14 @@ class Repository(Kind):
             if meta.get("auto_init"):
                 kwargs["auto_init"] = True
 
-            def create() -> Any:
-                target = gh.get_organization(owner) if org else gh.get_user()
-                return target.create_repo(name, **kwargs)
-
             try:
-                client.call(f"create repository {full}", create, idempotent=False, verify=lambda: client.get(f"/repos/{full}"))
+                client.raw(
+                    "POST",
+                    f"/orgs/{owner}/repos" if org else "/user/repos",
+                    {"name": name, **kwargs},
+                    idempotent=False,
+                    verify=lambda: client.get(f"/repos/{full}"),
+                )
             except GitHubError as exc:
                 if exc.status == 422 and "already exists" in str(exc):
                     reason = unseen_reason(owner, client.login, client.scopes)
@@ -207,21 +211,22 @@ class Repository(Kind):
             passed = set(kwargs) | (set() if org else {"visibility"})
             rest = {k: v for k, v in settings.items() if k not in passed}
             if rest:
-                client.call(f"update repository {full}", lambda: gh.get_repo(full).edit(name=name, **rest))
+                _update(client, full, name, rest)
             data = client.get(f"/repos/{full}", missing_ok=False)
             entry = self._entry(change, data["id"], meta)
             return ApplyResult(entry, result={"id": data["id"]})
         if change.action == Action.UPDATE:
             fields = {d.field: d.after for d in change.diffs} if change.diffs else dict(change.after or {})
-            client.call(f"update repository {full}", lambda: gh.get_repo(full).edit(name=name, **fields))
+            _update(client, full, name, fields)
             return ApplyResult(self._entry(change, meta.get("id"), meta), result={"id": meta.get("id")})
         if change.action == Action.DELETE:
             forget = {a: None for a in ctx.env.state.resources if _child_of(a, ctx.env.state.resources[a], full)}
             if meta.get("hard_delete") or meta.get("on_destroy") == "delete":
-                client.call(f"delete repository {full}", lambda: gh.get_repo(full).delete())
+                # https://docs.github.com/en/rest/repos/repos#delete-a-repository
+                client.raw("DELETE", f"/repos/{full}")
                 return ApplyResult(None, more_state=forget, result={"deleted": True})
             if not (change.before or {}).get("archived"):
-                client.call(f"archive repository {full}", lambda: gh.get_repo(full).edit(name=name, archived=True))
+                _update(client, full, name, {"archived": True})
             return ApplyResult(None, more_state=forget, result={"archived": True})
         raise NotImplementedError(change.action)
 
@@ -247,6 +252,12 @@ class Repository(Kind):
             before = dict(change.before or {})
             return _flip(change, Action.UPDATE, before={**before, "archived": True}, after={**before, "archived": False}, meta=dict(change.meta))
         return None
+
+
+def _update(client: Any, full: str, name: str, fields: dict[str, Any]) -> None:
+    """PATCH the repository's settings (its ``name`` unchanged, as the request always carries it):
+    https://docs.github.com/en/rest/repos/repos#update-a-repository"""
+    client.raw("PATCH", f"/repos/{full}", {"name": name, **fields})
 
 
 def _managed_fields(reader: Reader, data: dict) -> list[str]:
@@ -284,7 +295,8 @@ class Topics(Kind):
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
         client = ctx.client(change.account)
         topics = (change.after or {}).get("topics", []) if change.action != Action.DELETE else []
-        client.call(f"set topics of {change.scope}", lambda: client.gh.get_repo(change.scope).replace_topics(list(topics)))
+        # every topic at once: https://docs.github.com/en/rest/repos/repos#replace-all-repository-topics
+        client.raw("PUT", f"/repos/{change.scope}/topics", {"names": list(topics)})
         if change.action == Action.DELETE:
             return ApplyResult(None)
         return ApplyResult({"kind": self.name, "scope": change.scope, "account": change.account})

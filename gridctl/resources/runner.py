@@ -22,8 +22,8 @@ by the lower-cased name (GitHub runner names are case-insensitive). Managed fiel
 ``status`` and ``busy`` are read too: they are never compared, but a planned delete shows
 them, so a plan that removes a runner says whether it is running a job.
 
-Registration: ``generate-jitconfig`` (repository: raw POST; organization: PyGithub's
-``Organization.create_self_hosted_runner_jitconfig``). The JIT configuration is a credential:
+Registration: one raw ``POST .../actions/runners/generate-jitconfig`` (an organization's or a
+repository's runners URL, the same body). The JIT configuration is a credential:
 it goes from GitHub's answer into a ``Sensitive`` and into its own 0600 file
 (:mod:`gridctl.fleet.jitfile`), never into a change, the plan, the journal or the state
 (which keep only the file's path). A JIT runner is ephemeral: after one job GitHub removes it,
@@ -424,19 +424,13 @@ class Runner(Kind):
         root = ctx.manifest.root
         jitfile.resolve(root, rel)  # refuse before registering anything
         gid = self._group_id(client, org, after.get("group"))
-        config: Sensitive
-        if org:
-            def jit() -> Any:
-                return client.gh.get_organization(org).create_self_hosted_runner_jitconfig(name, gid, labels, work_folder)
-
-            obj = client.call(f"register runner {name} in {org}", jit, idempotent=False)
-            config, rid = Sensitive(obj.encoded_jit_config), obj.runner.id
-            del obj  # its repr shows the configuration
-        else:
-            body = {"name": name, "runner_group_id": gid, "labels": labels, "work_folder": work_folder}
-            data = client.raw("POST", f"{runners_url(scope)}/generate-jitconfig", body, idempotent=False)
-            config, rid = Sensitive(data.pop("encoded_jit_config")), data["runner"]["id"]
-            del data
+        # one request for an organization's runner and a repository's: GitHub Docs, "Create
+        # configuration for a just-in-time runner for an organization / for a repository",
+        # https://docs.github.com/en/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-an-organization
+        body = {"name": name, "runner_group_id": gid, "labels": labels, "work_folder": work_folder}
+        data = client.raw("POST", f"{runners_url(scope)}/generate-jitconfig", body, idempotent=False)
+        config, rid = Sensitive(data.pop("encoded_jit_config")), data["runner"]["id"]
+        del data  # what is left names the runner; the configuration is only in ``config``
         try:
             jitfile.write(root, rel, config)
         except OSError as exc:

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from ..errors import GitHubError, GridctlError
 from ..plan import Action, Plan
@@ -132,7 +133,6 @@ def post_plan(
     comments = _comments(client, repo, number)
     mine = sorted((c for c in comments if (parse_marker(c.get("body")) or (None,))[0] == key), key=lambda c: c["id"])
     others = [parse_marker(c.get("body")) for c in comments if c not in mine]
-    issue = client.gh.get_repo(repo).get_issue(number)  # lazy: no request
     if mine:
         keep = mine[0]
         if (keep.get("body") or "").replace("\r\n", "\n") == body:
@@ -155,21 +155,27 @@ def post_plan(
                     return c
             return None
 
-        created = client.call(
-            f"comment on {repo}#{number}", lambda: issue.create_comment(body), idempotent=False, verify=find
+        # https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
+        created = client.raw(
+            "POST", f"/repos/{repo}/issues/{number}/comments", {"body": body}, idempotent=False, verify=find
         )
-        comment_id = int(created["id"] if isinstance(created, dict) else created.id)
-        url = str(created.get("html_url", "") if isinstance(created, dict) else created.html_url)
+        comment_id = int(created["id"])
+        url = str(created.get("html_url", ""))
         action, deleted = "created", 0
     worst = max([result_of(plan), *(r for _, r in (o for o in others if o))], key=RESULTS.index)
     label = f"gridctl:{worst}"
-    added, removed = sync_labels(client, repo, number, label, issue=issue)
+    added, removed = sync_labels(client, repo, number, label)
     return PostResult(action, comment_id, url, label, added, removed, deleted)
 
 
-def sync_labels(client: Any, repo: str, number: int, want: str, *, issue: Any = None) -> tuple[list[str], list[str]]:
-    """Give the pull request the label ``want`` and remove the other gridctl labels."""
-    issue = issue or client.gh.get_repo(repo).get_issue(number)
+def sync_labels(client: Any, repo: str, number: int, want: str) -> tuple[list[str], list[str]]:
+    """Give the pull request the label ``want`` and remove the other gridctl labels.
+
+    Adding takes a JSON array of names and leaves the labels already there alone, so sending it
+    again is harmless (GitHub Docs, "Add labels to an issue":
+    https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue); removing answers 404
+    for a label the issue no longer has
+    (https://docs.github.com/en/rest/issues/labels#remove-a-label-from-an-issue)."""
     current = {
         str(lb["name"]).lower(): str(lb["name"])
         for lb in (_pages(client, f"/repos/{repo}/issues/{number}/labels") or [])
@@ -178,14 +184,12 @@ def sync_labels(client: Any, repo: str, number: int, want: str, *, issue: Any = 
     removed: list[str] = []
     if want.lower() not in current:
         _ensure_label(client, repo, want)
-        client.call(f"label {repo}#{number} {want}", lambda: issue.add_to_labels(want))
+        client.raw("POST", f"/repos/{repo}/issues/{number}/labels", [want], idempotent=True)
         added.append(want)
     for name in LABELS:
         if name != want and name.lower() in current:
             try:
-                client.call(
-                    f"unlabel {repo}#{number} {name}", lambda n=current[name.lower()]: issue.remove_from_labels(n)
-                )
+                client.raw("DELETE", f"/repos/{repo}/issues/{number}/labels/{quote(current[name.lower()], safe='')}")
             except GitHubError as exc:
                 if exc.status != 404:  # already gone: that is what we wanted
                     raise
@@ -201,14 +205,9 @@ def _ensure_label(client: Any, repo: str, name: str) -> None:
     if exists():
         return
     color, description = LABELS[name]
-    gh_repo = client.gh.get_repo(repo)
-    try:
-        client.call(
-            f"create label {name} in {repo}",
-            lambda: gh_repo.create_label(name, color, description),
-            idempotent=False,
-            verify=exists,
-        )
+    body = {"name": name, "color": color, "description": description}
+    try:  # https://docs.github.com/en/rest/issues/labels#create-a-label
+        client.raw("POST", f"/repos/{repo}/labels", body, idempotent=False, verify=exists)
     except GitHubError as exc:
         if not (
             exc.status == 422 and any(isinstance(e, dict) and e.get("code") == "already_exists" for e in exc.errors)

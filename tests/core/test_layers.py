@@ -1,9 +1,11 @@
 """The package's shape holds: no import cycle between modules, every import points down the layer
 list written in the README (between the ``layers`` markers), the sandbox is imported only where
-the README allows it, and the engine (``gridctl/core``) never names a resource kind.
+the README allows it, the engine (``gridctl/core``) never names a resource kind, and only
+``gridctl/github/`` uses PyGithub.
 
 Imports are read with ``ast`` from the source, all of them: module level, inside functions and
-under ``if TYPE_CHECKING:``. Fixtures with an upward import and with a cycle show the check fails.
+under ``if TYPE_CHECKING:``. Fixtures with an upward import, with a cycle and with PyGithub used
+outside its layer show the checks fail.
 """
 
 from __future__ import annotations
@@ -220,6 +222,75 @@ def test_a_cycle_and_a_stray_sandbox_import_fail_the_check(tmp_path):
     assert "import cycle: gridctl.top.a <-> gridctl.top.b" in problems
     assert "gridctl.top.other:1 imports gridctl.sandbox.emu; only gridctl.top.wiring may" in problems
     assert len(problems) == 2, problems
+
+
+#: where PyGithub (the package ``github``) may be imported: gridctl's GitHub layer, and the
+#: sandbox's test helper that hands tests a real PyGithub client
+PYGITHUB_HOMES = ("gridctl.github", "gridctl.sandbox.testing")
+
+
+def pygithub_uses(root: Path) -> list[str]:
+    """Every use of PyGithub outside ``gridctl/github/``: an import of the ``github`` package
+    (``import github...``, ``from github... import``, ``importlib.import_module("github...")``)
+    anywhere but :data:`PYGITHUB_HOMES`, and any ``.gh`` attribute (an AccountClient's
+    ``Github``) outside ``gridctl/github/``. A relative ``from .. import github`` is gridctl's
+    own package, not PyGithub."""
+
+    def is_pygithub(name: str | None) -> bool:
+        return (name or "").split(".")[0] == "github"
+
+    out: list[tuple[str, int, str]] = []
+    for path in sorted((root / "gridctl").rglob("*.py")):
+        mod = module_name(root, path)
+        in_layer = mod == "gridctl.github" or mod.startswith("gridctl.github.")
+        may_import = any(mod == h or mod.startswith(h + ".") for h in PYGITHUB_HOMES)
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names if is_pygithub(a.name)]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] if node.level == 0 and is_pygithub(node.module) else []
+            elif isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant):
+                fn = node.func
+                called = fn.attr if isinstance(fn, ast.Attribute) else fn.id if isinstance(fn, ast.Name) else ""
+                arg = node.args[0].value
+                names = [arg] if called in ("import_module", "__import__") and isinstance(arg, str) and is_pygithub(arg) else []
+            elif isinstance(node, ast.Attribute) and node.attr == "gh" and not in_layer:
+                out.append((mod, node.lineno, "uses .gh (PyGithub)"))
+                continue
+            else:
+                continue
+            if names and not may_import:
+                out.append((mod, node.lineno, f"imports {names[0]} (PyGithub)"))
+    return [f"{mod}:{line} {what}; only gridctl/github/ may" for mod, line, what in sorted(out)]
+
+
+def test_only_the_github_layer_uses_pygithub():
+    """The README's promise: gridctl/github/ is the only code that talks to PyGithub."""
+    problems = pygithub_uses(ROOT)
+    assert problems == [], "\n".join(problems)
+
+
+def test_a_pygithub_use_outside_the_github_layer_fails_the_check(tmp_path):
+    root = _fixture(tmp_path, {
+        "gridctl/__init__.py": "",
+        "gridctl/github/__init__.py": "",
+        "gridctl/github/client.py": "from github import Github\nimport github.Auth\ndef f(c):\n    return c.gh\n",
+        "gridctl/sandbox/__init__.py": "",
+        "gridctl/sandbox/testing.py": "def pygithub():\n    from github import Github\n",
+        "gridctl/core/__init__.py": "from .. import github\nfrom ..github import client\nimport gridctl.github.client\n",
+        "gridctl/core/a.py": "def f():\n    from github.GithubException import GithubException\n",
+        "gridctl/core/b.py": "import os, github\n",
+        "gridctl/core/c.py": "def f(client):\n    return client.gh.get_repo('o/r')\n",
+        "gridctl/core/d.py": "import importlib\nX = importlib.import_module('github.Auth')\n",
+        "gridctl/sandbox/other.py": "def f(client):\n    return client.gh\n",
+    })
+    assert pygithub_uses(root) == [
+        "gridctl.core.a:2 imports github.GithubException (PyGithub); only gridctl/github/ may",
+        "gridctl.core.b:1 imports github (PyGithub); only gridctl/github/ may",
+        "gridctl.core.c:2 uses .gh (PyGithub); only gridctl/github/ may",
+        "gridctl.core.d:2 imports github.Auth (PyGithub); only gridctl/github/ may",
+        "gridctl.sandbox.other:2 uses .gh (PyGithub); only gridctl/github/ may",
+    ]
 
 
 def test_core_names_no_resource_kind():
