@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests`` (the README's test command), lint, typecheck, bench, spec."""
+"""Developer sessions: ``nox -s tests`` (the README's test command), lint, typecheck, bench, spec, webhook_schemas."""
 
 from __future__ import annotations
 
@@ -68,3 +68,13 @@ def spec(session: nox.Session) -> None:
             "python", "-m", "gridctl.sandbox.openapi.build",
             str(Path(tmp) / "package" / "generated" / "api.github.com.deref.json"),
         )
+
+
+@nox.session(python=False)
+def webhook_schemas(session: nox.Session) -> None:
+    """Regenerate gridctl/sandbox/webhooks/schemas.json from the npm package @octokit/webhooks-schemas."""
+    with tempfile.TemporaryDirectory() as tmp:
+        session.run("npm", "pack", "--silent", "@octokit/webhooks-schemas@7.6.1", "--pack-destination", tmp, external=True)
+        tarball = next(Path(tmp).glob("*.tgz"))
+        session.run("tar", "xzf", str(tarball), "-C", tmp, external=True)
+        session.run("python", "-m", "gridctl.sandbox.webhooks.build", str(Path(tmp) / "package" / "schema.json"))

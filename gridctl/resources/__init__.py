@@ -3,7 +3,9 @@
 
 ``Kind.order`` decides dependency order; the order here is the order kinds are asked for token
 scopes and manifest sections. Names must be unique — :func:`register` refuses a duplicate.
-:func:`load_manifest` loads a manifest with every kind's sections plugged in.
+:func:`load_manifest` loads a manifest with every kind's sections plugged in, and the
+controller's (``pools``, ``groups``, ``serve``: :mod:`gridctl.serve.declare`), which are
+checked like the rest of the manifest but are not GitHub objects.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from ..manifest import load as _load
 from ..manifest.model import Manifest
 from ..manifest.schema import load_schema
 from ..manifest.sections import Section, merged_schema
+from ..serve.declare import SECTIONS as CONTROLLER_SECTIONS
 from .base import Kind
 
 MODULES = (
@@ -47,8 +50,8 @@ for _name in MODULES:
         register(_kind)
 
 
-#: every kind's manifest sections, in registry order
-SECTIONS: tuple[Section, ...] = tuple(s for k in KINDS.values() for s in k.sections)
+#: every kind's manifest sections, in registry order, then the controller's
+SECTIONS: tuple[Section, ...] = tuple(s for k in KINDS.values() for s in k.sections) + CONTROLLER_SECTIONS
 
 
 def manifest_schema() -> dict[str, Any]:

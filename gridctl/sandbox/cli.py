@@ -5,6 +5,7 @@
     gridctl sandbox user add acme --org --admins alice --members bob --url ...
     gridctl sandbox token alice --scopes repo,workflow --url ...
     gridctl sandbox stats --url ...
+    gridctl sandbox runner --jit-file runner.jit                      # a stand-in runner process
 
 Account commands talk to a running sandbox over HTTP (``--url`` or ``GRIDCTL_SANDBOX_URL``), or
 edit a stopped sandbox's ``--data`` folder directly (refused while a server holds its lock).
@@ -281,6 +282,29 @@ def token(
             typer.echo(out["token"])
 
     _run(action)
+
+
+# -- runner ----------------------------------------------------------------------------------------
+@app.command()
+def runner(
+    jit_file: str | None = typer.Option(None, "--jit-file", help="File holding the runner's JIT configuration."),
+    jitconfig: str | None = typer.Option(
+        None, "--jitconfig", help="The JIT configuration itself (ps shows it: prefer --jit-file or ACTIONS_RUNNER_INPUT_JITCONFIG)."
+    ),
+    url: str | None = typer.Option(None, "--url", help=f"The sandbox (default: ${URL_ENV}, else the JIT configuration's server)."),
+) -> None:
+    """Run a stand-in runner: come online with a JIT configuration, take a job, run it, exit (ephemeral)."""
+    from .standin import RunnerError, main
+
+    def say(line: str) -> None:
+        typer.echo(line)
+        sys.stdout.flush()
+
+    try:
+        code = main(jit_file, jitconfig, url, say)
+    except RunnerError as exc:
+        _fail(str(exc))
+    raise typer.Exit(code)
 
 
 # -- stats -----------------------------------------------------------------------------------------

@@ -45,6 +45,11 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     #: when set, the reply is paginated and this is the total number of items
     total: int | None = None
+    #: a body sent as these bytes instead of JSON (a raw file; set ``Content-Type`` in ``headers``)
+    raw: bytes | None = None
+    #: the documented media type the body follows, when not ``application/json`` (strict mode
+    #: validates against that media type's schema; a body that is not JSON is not validated)
+    media_type: str | None = None
 
 
 def json_reply(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Reply:

@@ -140,6 +140,7 @@ class Sandbox:
         self.port = sock.getsockname()[1]
         if not self.config.public_url:
             self.config.public_url = f"http://{self.host}:{self.port}"
+        self.app.start_services()
         return self
 
     def _run(self) -> None:
@@ -152,6 +153,7 @@ class Sandbox:
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self.app is not None:
+            self.app.stop_services()
             self.app.store.close()
         if self._lock is not None:
             self._lock.release()
@@ -233,11 +235,15 @@ def serve(
                     await task
                     return
                 await asyncio.sleep(0.01)
+            app.start_services()
             if ready is not None:
                 ready(config.public_url)
             await task
 
-        asyncio.run(main())
+        try:
+            asyncio.run(main())
+        finally:
+            app.stop_services()
         return app
     finally:
         if sock is not None:

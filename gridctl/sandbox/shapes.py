@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from .errors import role_at_least
 from .world import node_id
 
 if TYPE_CHECKING:
@@ -87,6 +88,7 @@ def private_user(ctx: Ctx, user: dict, public_repos: int, private_repos: int) ->
             "collaborators": 0,
             "two_factor_authentication": True,
             "plan": {"name": "pro", "space": 976562499, "private_repos": 9999, "collaborators": 0},
+            "notification_email": user.get("email"),
         }
     )
     return out
@@ -125,10 +127,16 @@ def organization(ctx: Ctx, org: dict, *, full: bool = True, public_repos: int = 
                 "archived_at": None,
                 "default_repository_permission": org.get("default_repository_permission", "read"),
                 "members_can_create_repositories": True,
+                # profile fields are sent even when not filled in: empty (the description types
+                # them as strings) or, where it allows it, null
+                "name": org.get("name") or "",
+                "company": "",
+                "blog": "",
+                "location": "",
+                "email": org.get("email") or "",
+                "twitter_username": None,
             }
         )
-        if org.get("name"):
-            out["name"] = org["name"]
         if owner_view:  # what github.com adds for an owner of the organization
             private = sum(1 for r in ctx.world.repos_of(login) if r["private"])
             out.update(
@@ -151,9 +159,34 @@ def organization(ctx: Ctx, org: dict, *, full: bool = True, public_repos: int = 
                     "plan": {"name": "team", "space": 976562499, "private_repos": 999999, "filled_seats": len(org.get("members", {})), "seats": 50},
                     "two_factor_requirement_enabled": False,
                     "web_commit_signoff_required": False,
+                    "members_can_change_repo_visibility": True,
+                    "members_can_create_teams": True,
+                    "members_can_delete_issues": False,
+                    "members_can_delete_repositories": True,
+                    "members_can_invite_outside_collaborators": True,
+                    "members_can_view_dependency_insights": True,
+                    "readers_can_create_discussions": True,
+                    "display_commenter_full_name_setting_enabled": False,
+                    "deploy_keys_enabled_for_repositories": True,
+                    "default_repository_branch": "main",
+                    # code security defaults for new repositories: all off, as for a new organization
+                    **{f"{feature}_enabled_for_new_repositories": False for feature in _NEW_REPO_SECURITY},
+                    "secret_scanning_push_protection_custom_link_enabled": False,
+                    "secret_scanning_push_protection_custom_link": None,
                 }
             )
     return out
+
+
+#: the ``*_enabled_for_new_repositories`` settings an organization's owners see
+_NEW_REPO_SECURITY = (
+    "advanced_security",
+    "dependabot_alerts",
+    "dependabot_security_updates",
+    "dependency_graph",
+    "secret_scanning",
+    "secret_scanning_push_protection",
+)
 
 
 _REPO_URL_TEMPLATES = {
@@ -288,6 +321,29 @@ def repository(ctx: Ctx, repo: dict, *, level: str = "full") -> dict[str, Any]:
         return out
     out["network_count"] = 0
     out["subscribers_count"] = 0
+    out["custom_properties"] = dict(repo.get("custom_properties") or {})
+    out["master_branch"] = repo["default_branch"]  # the old name of default_branch, still sent
+    out["has_pull_requests"] = repo.get("has_pull_requests", True)
+    out["pull_request_creation_policy"] = repo.get("pull_request_creation_policy", "all")
+    # a token for cloning over HTTPS, for callers who may push to a private repository
+    out["temp_clone_token"] = _clone_token(repo) if repo["private"] and role_at_least(role, "write") else ""
+    if ctx.user is not None and role == "admin":  # the code security settings, shown to admins
+        off = {"status": "disabled"}
+        out["security_and_analysis"] = {
+            "secret_scanning": dict(off),
+            "secret_scanning_push_protection": dict(off),
+            "dependabot_security_updates": dict(off),
+            "secret_scanning_non_provider_patterns": dict(off),
+        }
+        if not repo["private"]:  # GitHub Advanced Security is on for every public repository
+            out["security_and_analysis"]["advanced_security"] = {"status": "enabled"}
     if owner.get("type") == "Organization":
         out["organization"] = simple_user(ctx, owner)
     return out
+
+
+def _clone_token(repo: dict) -> str:
+    """A stand-in for GitHub's short-lived clone token: not a credential (nothing accepts it)."""
+    import hashlib
+
+    return "SBX" + hashlib.sha256(f"clone:{repo['id']}:{repo['updated_at']}".encode()).hexdigest()[:26].upper()

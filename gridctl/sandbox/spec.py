@@ -118,14 +118,15 @@ class Operation:
         schema: dict = to_json_schema(media["schema"])
         return schema
 
-    def response_schema(self, status: int) -> dict | None | bool:
-        """The JSON schema of the documented response, ``None`` for a bodiless one,
+    def response_schema(self, status: int, media_type: str | None = None) -> dict | None | bool:
+        """The JSON schema of the documented response (of ``media_type`` when the operation
+        documents that one, else of ``application/json``), ``None`` for a bodiless one,
         ``False`` when the status is not documented for this operation."""
         resp = self.raw.get("responses", {}).get(str(status))
         if resp is None:
             return False
         content = resp.get("content") or {}
-        media = content.get("application/json") or next(iter(content.values()), None)
+        media = (content.get(media_type) if media_type else None) or content.get("application/json") or next(iter(content.values()), None)
         if not media or "schema" not in media:
             return None
         schema: dict = to_json_schema(media["schema"])
@@ -203,8 +204,8 @@ class Spec:
         return Draft4Validator(schema, format_checker=format_checker)
 
     @functools.cache  # noqa: B019  (one Spec per process: load_spec() is cached)
-    def response_validator(self, op_id: str, status: int) -> Draft4Validator | None | bool:
-        schema = self.operations[op_id].response_schema(status)
+    def response_validator(self, op_id: str, status: int, media_type: str | None = None) -> Draft4Validator | None | bool:
+        schema = self.operations[op_id].response_schema(status, media_type)
         if schema is False or schema is None:
             return schema
         return Draft4Validator(schema, format_checker=format_checker)
@@ -213,7 +214,7 @@ class Spec:
         schema = self._validation_error if status == 422 else self._basic_error
         return Draft4Validator(schema, format_checker=format_checker)
 
-    def check_response(self, op_id: str, status: int, body: bytes) -> list[str]:
+    def check_response(self, op_id: str, status: int, body: bytes, media_type: str | None = None) -> list[str]:
         """Problems with one response, as readable strings (empty when it conforms).
 
         A documented status is checked against its own schema. An error status the
@@ -221,7 +222,7 @@ class Spec:
         ``basic-error`` / ``validation-error`` shapes that github.com uses everywhere.
         """
         problems: list[str] = []
-        validator = self.response_validator(op_id, status)
+        validator = self.response_validator(op_id, status, media_type)
         if status in (204, 304):
             if body:
                 problems.append(f"{op_id} {status}: body must be empty")

@@ -88,6 +88,8 @@ class World:
         #: the app's RateLimiter and config, for the few routes that report on them
         self.limiter: Any = None
         self.config: Any = None
+        #: in-memory state of the background services (job broker, webhook deliveries), by area
+        self.services: dict[str, Any] = {}
         self._repo_index: dict[str, str] = {}
         self.reindex()
 
@@ -223,7 +225,7 @@ class World:
     def delete_repo(self, repo: dict) -> None:
         self._repo_index.pop(f"{repo['owner'].lower()}/{repo['name'].lower()}", None)
         self.store.delete("repos", repo["id"])
-        for table in ("invitations", "runners", "runs", "issues", "comments"):
+        for table in ("invitations", "runners", "runs", "jobs", "hooks", "hook_deliveries", "issues", "comments"):
             for rec in self.store.values(table):
                 if rec.get("repo_id") == repo["id"]:
                     self.store.delete(table, rec["id"])

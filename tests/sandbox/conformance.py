@@ -77,10 +77,12 @@ def run_case(seed: Any, case: Case) -> Any:
     path = fill(case.path, vars)
     session = seed.api(case.login)
     if case.raw is not None:
-        resp = session.request(case.method, seed.url + path, data=case.raw, headers={"Content-Type": "application/json"})
+        resp = session.request(case.method, seed.url + path, data=case.raw, headers={"Content-Type": "application/json"},
+                               allow_redirects=False)
     elif case.body is not None:
         resp = session.request(case.method, seed.url + path, data=json.dumps(fill_body(case.body, vars)),
-                               headers={"Content-Type": "application/json"})
+                               headers={"Content-Type": "application/json"}, allow_redirects=False)
     else:
-        resp = session.request(case.method, seed.url + path)
+        # a redirect is the answer under test, not a hop to follow
+        resp = session.request(case.method, seed.url + path, allow_redirects=False)
     return resp

@@ -234,7 +234,7 @@ def add_collaborator(ctx: Ctx) -> Reply:
         if role is not None and pending["role"] != role:
             pending["role"] = role
             world.save("invitations", pending["id"], pending)
-        return json_reply(invitation(ctx, pending, repo), status=201)
+        return _invitation_created(ctx, pending, repo)
     inv = {
         "id": world.next_id("invitations", 1),
         "repo_id": repo["id"],
@@ -244,7 +244,13 @@ def add_collaborator(ctx: Ctx) -> Reply:
         "created_at": world.now_iso(),
     }
     world.save("invitations", inv["id"], inv)
-    return json_reply(invitation(ctx, inv, repo), status=201)
+    return _invitation_created(ctx, inv, repo)
+
+
+def _invitation_created(ctx: Ctx, inv: dict, repo: dict) -> Reply:
+    """201 with the invitation, and ``Location`` naming it (github.com sends one on every 201)."""
+    body = invitation(ctx, inv, repo)
+    return json_reply(body, status=201, headers={"Location": body["url"]})
 
 
 @route(

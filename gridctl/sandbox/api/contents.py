@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -179,12 +181,105 @@ def get_content(ctx: Ctx) -> Reply:
     entry = git.lookup(sha, path)
     if entry is None:
         raise not_found()
+    param, as_json = requested_media(ctx.headers.get("accept", ""))
+    media = {"X-GitHub-Media-Type": f"github.v3; param={param}" + ("; format=json" if as_json else "")} if param else {}
     if entry["type"] == "tree":
         tree = git.get(entry["sha"]) or {"entries": []}
         prefix = f"{path}/" if path else ""
         items = [content_item(ctx, repo, git, e, prefix + e["path"], ref) for e in tree["entries"]]
-        return json_reply(items)
-    return json_reply(_file_body(ctx, repo, git, entry, path, ref))
+        if param == "object":
+            root_entry = {"type": "tree", "mode": "040000", "sha": entry["sha"], "path": path}
+            whole = content_item(ctx, repo, git, root_entry, path, ref) if path else _root_item(ctx, repo, entry["sha"], ref)
+            return Reply(body={**whole, "entries": items}, headers=media, media_type=OBJECT_MEDIA)
+        return json_reply(items, headers=media)  # raw and html describe files: a directory stays a list
+    if param in ("raw", "html") and entry["type"] == "blob":
+        data = git.blob_data(entry["sha"])
+        if param == "raw":
+            return Reply(raw=data, headers={**media, "Content-Type": "application/vnd.github.raw; charset=utf-8"})
+        page = render_html(path, data).encode()
+        return Reply(raw=page, headers={**media, "Content-Type": "application/vnd.github.html; charset=utf-8"})
+    body = _file_body(ctx, repo, git, entry, path, ref)
+    return Reply(body=body, headers=media, media_type=OBJECT_MEDIA if param == "object" else None)
+
+
+#: the media type of answers in the object format (documented with a schema of its own)
+OBJECT_MEDIA = "application/vnd.github.object"
+_MEDIA = re.compile(r"application/vnd\.github(?:\.v3)?\.(raw|html|object)(\+json)?", re.IGNORECASE)
+
+
+def requested_media(accept: str) -> tuple[str | None, bool]:
+    """``(param, +json)`` of the contents media type the ``Accept`` header asks for
+    (``application/vnd.github.raw+json`` -> ``("raw", True)``), ``(None, False)`` for plain JSON.
+
+    GitHub Docs, "Repository contents" and "Media types"
+    (https://docs.github.com/en/rest/repos/contents#get-repository-content,
+    https://docs.github.com/en/rest/using-the-rest-api/getting-started-with-the-rest-api#media-types):
+    ``raw`` returns a file's (or symlink's) bytes, ``html`` the file rendered to HTML, ``object``
+    the contents as one object whatever they are (a directory gets ``entries``); the versioned
+    spelling ``application/vnd.github.v3.raw`` means the same.
+    """
+    m = _MEDIA.search(accept)
+    if m is None:
+        return None, False
+    return m.group(1).lower(), bool(m.group(2))
+
+
+def _root_item(ctx: Ctx, repo: dict, tree_sha: str, ref: str) -> dict[str, Any]:
+    api = api_root(ctx, repo)
+    self_url = f"{api}/contents/?ref={quote(ref, safe='')}"
+    html_url = f"{html_root(ctx, repo)}/tree/{quote(ref)}"
+    git_url = f"{api}/git/trees/{tree_sha}"
+    return {
+        "name": "", "path": "", "sha": tree_sha, "size": 0, "url": self_url, "html_url": html_url,
+        "git_url": git_url, "download_url": None, "type": "dir",
+        "_links": {"self": self_url, "git": git_url, "html": html_url},
+    }
+
+
+_MARKDOWN = (".md", ".markdown", ".mdown", ".mkdn", ".mkd")
+
+
+def render_html(path: str, data: bytes) -> str:
+    """A file as HTML. GitHub renders markup with its Markup library; the sandbox renders the
+    common Markdown blocks (headings, fenced code, paragraphs) and shows any other file as
+    escaped preformatted text, in the wrapper github.com uses for rendered files."""
+    text = data.decode(errors="replace")
+    if not path.lower().endswith(_MARKDOWN):
+        return f'<div id="file" class="blob"><pre>{html.escape(text)}</pre></div>'
+    out: list[str] = []
+    para: list[str] = []
+    code: list[str] | None = None
+
+    def flush() -> None:
+        if para:
+            out.append("<p>" + html.escape(" ".join(para)) + "</p>")
+            para.clear()
+
+    for line in text.splitlines():
+        if code is not None:
+            if line.startswith("```"):
+                out.append("<pre><code>" + html.escape("\n".join(code)) + "</code></pre>")
+                code = None
+            else:
+                code.append(line)
+            continue
+        heading = re.match(r"^(#{1,6})\s+(.*)$", line)
+        if line.startswith("```"):
+            flush()
+            code = []
+        elif heading:
+            flush()
+            level = len(heading.group(1))
+            out.append(f"<h{level}>{html.escape(heading.group(2).strip())}</h{level}>")
+        elif not line.strip():
+            flush()
+        else:
+            para.append(line.strip())
+    flush()
+    if code is not None:
+        out.append("<pre><code>" + html.escape("\n".join(code)) + "</code></pre>")
+    body = "\n".join(out)
+    return f'<div id="file" class="md" data-path="{html.escape(path)}"><article class="markdown-body entry-content container-lg" itemprop="text">{body}</article></div>'
 
 
 def _check_branch(git: Git, repo: dict, branch: str) -> str | None:
@@ -257,7 +352,11 @@ def put_content(ctx: Ctx) -> Reply:
         # the first branch pushed to an empty repository becomes its default branch
         repo["default_branch"] = branch
     ctx.world.touch(repo)
-    return json_reply(_file_commit(ctx, repo, git, commit_sha, path, branch), status=200 if existing else 201)
+    answer = _file_commit(ctx, repo, git, commit_sha, path, branch)
+    if existing:
+        return json_reply(answer)
+    # a created file: 201 with ``Location`` naming it, as github.com answers every creation
+    return json_reply(answer, status=201, headers={"Location": answer["content"]["url"]})
 
 
 @route("DELETE", "/repos/{owner}/{repo}/contents/{path:path}", "repos/delete-file", content=True)

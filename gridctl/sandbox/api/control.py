@@ -198,4 +198,6 @@ def conformance(app: Any, body: dict, params: dict, query: dict) -> Any:
         "strict": app.config.strict,
         "validated": [{"operation": op, "status": st, "count": n} for (op, st), n in sorted(app.validated.items())],
         "violations": list(app.violations),
+        # bodies clients sent to operations that take none (github.com ignores them)
+        "stray_request_bodies": dict(sorted(app.stray_bodies.items())),
     }

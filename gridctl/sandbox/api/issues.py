@@ -219,6 +219,9 @@ def _issue_shape(ctx: Ctx, repo: dict, issue: dict) -> dict:
         "performed_via_github_app": None,
         "author_association": _association(ctx.world, repo, issue["user"]),
         "reactions": _reactions(f"{api}/reactions"),
+        # the sandbox has no sub-issues or issue dependencies: every count is zero
+        "sub_issues_summary": {"total": 0, "completed": 0, "percent_completed": 0},
+        "issue_dependencies_summary": {"blocked_by": 0, "blocking": 0, "total_blocked_by": 0, "total_blocking": 0},
     }
     pull = issue.get("pull")
     if pull:

@@ -1,4 +1,11 @@
-"""Repositories: create (user, org), get, update, delete, lists, topics."""
+"""Repositories: create (user, org), get, update, delete, lists, topics.
+
+A rename (``PATCH /repos/{o}/{r}`` with ``name``) keeps the old name as a redirect to the
+repository (table ``renames``; :func:`gridctl.sandbox.routing.follow_renames` answers it) until a
+new repository takes that name or the repository is deleted, as github.com does (GitHub Docs,
+"Renaming a repository",
+https://docs.github.com/en/repositories/creating-and-managing-repositories/renaming-a-repository).
+Every ``/repos/{o}/{r}...`` route is also served as ``/repositories/{id}...``."""
 
 from __future__ import annotations
 
@@ -8,7 +15,7 @@ from typing import Any
 from ..errors import ApiError, not_found, validation_failed
 from ..gitobjects import auto_init
 from ..http import Ctx, Reply, empty, json_reply
-from ..routing import route
+from ..routing import RENAMES, route
 from ..shapes import repository
 from ..world import REPO_DEFAULTS
 
@@ -56,6 +63,8 @@ def _create(ctx: Ctx, owner: dict, body: dict[str, Any], *, org: bool) -> Reply:
     settings = {k: v for k, v in body.items() if k in REPO_DEFAULTS}
     settings["visibility"] = visibility
     repo = ctx.world.create_repo(owner, name, settings)
+    # a new repository takes the name back: the old name's redirect ends
+    ctx.world.store.delete(RENAMES, f"{owner['login'].lower()}/{name.lower()}")
     if body.get("auto_init"):
         auto_init(ctx.world, repo, ctx.user)
     ctx.world.save("repos", repo["id"], repo)
@@ -88,17 +97,6 @@ def get_repo(ctx: Ctx) -> Reply:
     return json_reply(repository(ctx, repo), headers={"Last-Modified": _http_date(repo["updated_at"])})
 
 
-@route("GET", "/repositories/{repository_id:int}", "repos/get", alias=True)
-def get_repo_by_id(ctx: Ctx) -> Reply:
-    """``/repositories/{id}``: undocumented, but github.com serves it (its Link headers and
-    rename redirects use it) and PyGithub's ``get_repo(id)`` calls it."""
-    repo = ctx.world.repo_by_id(ctx.params["repository_id"])
-    if repo is None:
-        raise not_found()
-    ctx.params["owner"], ctx.params["repo"] = repo["owner"], repo["name"]
-    return get_repo(ctx)
-
-
 @route("PATCH", "/repos/{owner}/{repo}", "repos/update")
 def update_repo(ctx: Ctx) -> Reply:
     world = ctx.world
@@ -116,7 +114,12 @@ def update_repo(ctx: Ctx) -> Reply:
         other = world.find_repo(repo["owner"], new)
         if other is not None and other["id"] != repo["id"]:
             raise validation_failed("Repository", "name", "custom", "name already exists on this account")
+        old = repo["name"]
         world.rename_repo(repo, new)
+        owner_key = repo["owner"].lower()
+        world.store.delete(RENAMES, f"{owner_key}/{new.lower()}")
+        if old.lower() != new.lower():  # the old name now redirects (see routing.follow_renames)
+            world.save(RENAMES, f"{owner_key}/{old.lower()}", {"repo_id": repo["id"]})
     if "visibility" in body or "private" in body:
         vis = body.get("visibility") or ("private" if body["private"] else "public")
         if vis == "internal":
@@ -148,6 +151,9 @@ def delete_repo(ctx: Ctx) -> Reply:
     if world.role(ctx.login, repo, ctx.scopes) != "admin" or "delete_repo" not in ctx.scopes:
         raise ApiError(403, "Must have admin rights to Repository.", headers={"X-Accepted-OAuth-Scopes": "delete_repo"})
     world.delete_repo(repo)
+    for key, moved in list(world.store.tables.get(RENAMES, {}).items()):
+        if moved.get("repo_id") == repo["id"]:
+            world.store.delete(RENAMES, key)
     return empty()
 
 

@@ -3,10 +3,11 @@
 GitHub operations (groups ``runners-repo`` and ``runners-org``): list (``?name=``), get,
 delete, runner application downloads, registration and remove tokens, just-in-time (JIT)
 configurations, and runner labels. Both scopes are served by one set of handlers that take a
-:class:`Scope` (``_OPERATIONS``, registered once per scope). Control routes stand in for the
-runner process itself: ``POST /_sandbox/runners/connect`` (a JIT runner comes online),
-``POST /_sandbox/runners/{id}`` (set status / busy) and ``GET /_sandbox/runners`` (inspect every
-runner).
+:class:`Scope` (``_OPERATIONS``, registered once per scope). Control routes set a runner's
+state by hand: ``POST /_sandbox/runners/connect`` (a JIT runner comes online, without a
+listener: it takes no job), ``POST /_sandbox/runners/{id}`` (set status / busy) and
+``GET /_sandbox/runners`` (inspect every runner). A runner that takes jobs listens through the
+broker of :mod:`.jobs` (``gridctl sandbox runner`` does).
 
 Records (see LAYOUT.md): table ``runners`` keyed by id. A JIT configuration is a credential:
 the sandbox returns it once and keeps only its sha256 (``jit_sha256``).
@@ -349,17 +350,30 @@ def _list(ctx: Ctx, scope: Scope) -> Reply:
     return ctx.paginate([runner_json(r) for r in items], key="runners")
 
 
-def _delete(ctx: Ctx, scope: Scope) -> Reply:
-    world = ctx.world
-    rec = _runner(ctx, scope)
-    if rec["busy"]:
-        raise ApiError(422, f'Bad request - Runner "{rec["name"]}" is still running a job!')
+def remove_runner(world: World, rec: dict) -> None:
+    """Delete a runner record, taking it out of its group."""
     if rec.get("org") and rec.get("repo_id") is None:
         group = find_group(world, rec["org"], rec["runner_group_id"])
         if group is not None and rec["id"] in group["runner_ids"]:
             group["runner_ids"].remove(rec["id"])
             save_group(world, group)
     world.store.delete("runners", rec["id"])
+
+
+def runner_by_jit(world: World, config: str) -> dict | None:
+    """The runner registered with the JIT configuration ``config`` (compared by its sha256)."""
+    digest = hashlib.sha256(config.encode()).hexdigest()
+    for rec in world.store.values("runners"):
+        if rec.get("jit_sha256") and secrets.compare_digest(rec["jit_sha256"], digest):
+            return rec
+    return None
+
+
+def _delete(ctx: Ctx, scope: Scope) -> Reply:
+    rec = _runner(ctx, scope)
+    if rec["busy"]:
+        raise ApiError(422, f'Bad request - Runner "{rec["name"]}" is still running a job!')
+    remove_runner(ctx.world, rec)
     return empty()
 
 
@@ -478,14 +492,12 @@ _register("org", "/orgs/{org}/actions/runners", _org_scope, _ORG_SCOPES)
 @control("POST", "/runners/connect")
 def connect(app: Any, body: dict, params: dict, query: dict) -> Any:
     """``{"encoded_jit_config": "..."}``: the runner started with that configuration comes online."""
-    config = str_field(body, "encoded_jit_config", max_length=1 << 20)
-    digest = hashlib.sha256(config.encode()).hexdigest()
-    for rec in app.world.store.values("runners"):
-        if rec.get("jit_sha256") and secrets.compare_digest(rec["jit_sha256"], digest):
-            rec["status"] = "online"
-            app.world.save("runners", rec["id"], rec)
-            return {"id": rec["id"], "name": rec["name"]}
-    raise ApiError(404, "No runner was configured with that JIT configuration.")
+    rec = runner_by_jit(app.world, str_field(body, "encoded_jit_config", max_length=1 << 20))
+    if rec is None:
+        raise ApiError(404, "No runner was configured with that JIT configuration.")
+    rec["status"] = "online"
+    app.world.save("runners", rec["id"], rec)
+    return {"id": rec["id"], "name": rec["name"]}
 
 
 @control("POST", "/runners/{runner_id:int}")

@@ -7,8 +7,11 @@ a stable id, the enabled/disabled state and dates. A workflow whose file is dele
 from the lists; its record stays, so a file that comes back at the same path gets the same id,
 as on github.com.
 
-Runs are records in the ``runs`` table. Nothing executes them: a dispatch creates a ``queued``
-run, and the sandbox control route ``POST /_sandbox/runs/{run_id}`` moves it along.
+Runs are records in the ``runs`` table. A dispatch creates a ``queued`` run with the jobs of
+the workflow file at the dispatched ref (:mod:`.jobs`), which self-hosted runners listening
+through the sandbox broker take and complete; the run's status follows its jobs. The control
+route ``POST /_sandbox/runs/{run_id}`` still moves a run by hand (a run completed that way ends
+its unfinished jobs with it).
 """
 
 from __future__ import annotations
@@ -23,9 +26,9 @@ from ..gitobjects import Git
 from ..http import Ctx, Reply, empty, json_reply
 from ..inputs import str_field
 from ..routing import control, route
-from ..shapes import repository, simple_user
 from ..world import node_id
 from .contents import WORKFLOW_DIR, api_root, html_root
+from .jobs import cancel_jobs, create_jobs, run_changed, run_shape, settle_jobs
 
 RUN_STATUSES = ("queued", "in_progress", "completed", "requested", "waiting", "pending")
 CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out", "action_required", "stale")
@@ -266,6 +269,7 @@ def create_dispatch(ctx: Ctx) -> Reply:
         "run_started_at": now,
     }
     world.save("runs", run["id"], run)
+    create_jobs(world, repo, run, doc)
     if body.get("return_run_details"):
         return json_reply(
             {
@@ -278,70 +282,6 @@ def create_dispatch(ctx: Ctx) -> Reply:
 
 
 # -- runs ---------------------------------------------------------------------------------------------------------
-def _actor(ctx: Ctx, login: str | None) -> dict:
-    user = ctx.world.find_user(login) if login else None
-    return simple_user(ctx, user or {"login": "ghost", "id": 10137, "type": "User"})
-
-
-def run_shape(ctx: Ctx, repo: dict, run: dict) -> dict:
-    api = api_root(ctx, repo)
-    html = html_root(ctx, repo)
-    git = Git(ctx.world, repo)
-    run_url = f"{api}/actions/runs/{run['id']}"
-    commit = git.get(run["head_sha"])
-    head_commit = None
-    if commit is not None:
-        head_commit = {
-            "id": run["head_sha"],
-            "tree_id": commit["tree"],
-            "message": commit["message"],
-            "timestamp": commit["committer"]["date"],
-            "author": {"name": commit["author"]["name"], "email": commit["author"]["email"]},
-            "committer": {"name": commit["committer"]["name"], "email": commit["committer"]["email"]},
-        }
-    suite = run["id"] + 7_000_000_000
-    minimal = repository(ctx, repo, level="minimal")
-    actor = _actor(ctx, run.get("actor"))
-    return {
-        "id": run["id"],
-        "name": run.get("name") or run["path"],
-        "node_id": node_id("WorkflowRun", run["id"]),
-        "check_suite_id": suite,
-        "check_suite_node_id": node_id("CheckSuite", suite),
-        "head_branch": run["head_branch"],
-        "head_sha": run["head_sha"],
-        "path": run["path"],
-        "display_title": run.get("display_title") or run.get("name") or run["path"],
-        "run_number": run["run_number"],
-        "run_attempt": 1,
-        "referenced_workflows": [],
-        "event": run["event"],
-        "status": run["status"],
-        "conclusion": run["conclusion"],
-        "workflow_id": run["workflow_id"],
-        "url": run_url,
-        "html_url": f"{html}/actions/runs/{run['id']}",
-        "pull_requests": [],
-        "created_at": run["created_at"],
-        "updated_at": run["updated_at"],
-        "actor": actor,
-        "triggering_actor": actor,
-        "run_started_at": run["run_started_at"],
-        "jobs_url": f"{run_url}/jobs",
-        "logs_url": f"{run_url}/logs",
-        "check_suite_url": f"{api}/check-suites/{suite}",
-        "artifacts_url": f"{run_url}/artifacts",
-        "cancel_url": f"{run_url}/cancel",
-        "rerun_url": f"{run_url}/rerun",
-        "previous_attempt_url": None,
-        "workflow_url": f"{api}/actions/workflows/{run['workflow_id']}",
-        "head_commit": head_commit,
-        "repository": minimal,
-        "head_repository": minimal,
-        "head_repository_id": repo["id"],
-    }
-
-
 def _repo_runs(ctx: Ctx, repo: dict, workflow_id: int | None = None) -> list[dict]:
     runs = [r for r in ctx.world.store.values("runs") if r["repo_id"] == repo["id"]]
     if workflow_id is not None:
@@ -397,10 +337,13 @@ def cancel_run(ctx: Ctx) -> Reply:
     run = _find_run(ctx, repo)
     if run["status"] == "completed":
         raise ApiError(409, "Cannot cancel a workflow run that is completed.")
-    run["status"] = "completed"
-    run["conclusion"] = "cancelled"
-    run["updated_at"] = ctx.world.now_iso()
-    ctx.world.save("runs", run["id"], run)
+    cancel_jobs(ctx.world, run)
+    if run["status"] != "completed" or run["conclusion"] != "cancelled":  # a run without jobs
+        run["status"] = "completed"
+        run["conclusion"] = "cancelled"
+        run["updated_at"] = ctx.world.now_iso()
+        ctx.world.save("runs", run["id"], run)
+        run_changed(ctx.world, run, "completed")
     return json_reply({}, status=202)
 
 
@@ -422,10 +365,15 @@ def move_run(app: Any, body: dict, params: dict, query: dict) -> Any:
             raise ApiError(422, f"conclusion must be one of {', '.join(CONCLUSIONS)}")
     elif conclusion is not None:
         raise ApiError(422, "only a completed run has a conclusion")
+    if status == "completed":
+        settle_jobs(app.world, run, str(conclusion))
+    before = run["status"]
     run["status"] = status
     run["conclusion"] = conclusion
     run["updated_at"] = app.world.now_iso()
     app.world.save("runs", run["id"], run)
+    if status != before and status in ("in_progress", "completed"):
+        run_changed(app.world, run, status)  # workflow_run webhooks, as for a run its jobs move
     return run
 
 
