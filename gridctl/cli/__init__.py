@@ -17,7 +17,7 @@ import typer
 
 from .. import __version__
 from ..sandbox.cli import app as sandbox_app
-from . import comment, dispatch, imports, plan, queue, runners, state
+from . import comment, dispatch, imports, plan, queue, runners, serve, state
 from .common import EXIT_CODES, RootGroup
 
 app = typer.Typer(
@@ -57,7 +57,7 @@ def _root(
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(state.state_app, name="state")
 #: the order of ``gridctl --help``
-for _module in (plan, runners, dispatch, queue, comment, imports, state):
+for _module in (plan, runners, dispatch, queue, comment, imports, state, serve):
     _module.register(app)
 
 
