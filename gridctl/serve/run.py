@@ -10,6 +10,7 @@ released, the database closed, and the process exits 0.
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import GridctlError, SourceError
@@ -47,7 +48,7 @@ def store_url(m: Manifest, workdir: Path) -> str:
     return database_url(db, m.root)
 
 
-def serve(m: Manifest, workdir: Path, listen: tuple[str, int] | None = None, say: object = print) -> int:
+def serve(m: Manifest, workdir: Path, listen: tuple[str, int] | None = None, say: Callable[[str], None] = print) -> int:
     import uvicorn
 
     spec = serve_of(m)
@@ -61,9 +62,8 @@ def serve(m: Manifest, workdir: Path, listen: tuple[str, int] | None = None, say
         app = create_app(store, ApiConfig(groups=groups, users=users, is_leader=lead.check))
         config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
         server = uvicorn.Server(config)
-        if callable(say):
-            say(f"gridctl: serving the controller API on http://{host}:{port} "
-                f"({'leader' if lead.held else 'follower'}; {len(groups)} group(s), {len(users)} API user(s))")
+        say(f"gridctl: serving the controller API on http://{host}:{port} "
+            f"({'leader' if lead.held else 'follower'}; {len(groups)} group(s), {len(users)} API user(s))")
         # uvicorn stops gracefully on SIGTERM/SIGINT and then raises the signal again for the
         # handler that was there before; that handler only notes it: a requested stop exits 0
         stops: list[int] = []

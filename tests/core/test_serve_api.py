@@ -4,7 +4,6 @@ roles, the queue's shapes our users' scripts expect, JSON errors for malformed i
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 
@@ -14,15 +13,11 @@ import uvicorn
 
 from gridctl.serve.api import ApiConfig, GroupView, create_app, token_digest
 from gridctl.serve.store import Store
+from tests.pgserver import free_port
 
 ADMIN = "adm-" + "a1" * 16
 READER = "ro-" + "b2" * 16
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def api(postgres_url):
         users={token_digest(ADMIN): ("ann", "admin"), token_digest(READER): ("rob", "readonly")},
         is_leader=lambda: True,
     )
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(store, config), host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

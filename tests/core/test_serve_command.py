@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,12 @@ from pathlib import Path
 
 import requests
 
+from tests.pgserver import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN = "adm-" + "c3" * 16
 VIEWER = "ro-" + "d4" * 16
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start(work: Path, port: int, env: dict[str, str]) -> subprocess.Popen[str]:
@@ -56,7 +52,7 @@ def test_serve_runs_the_api_keeps_the_queue_and_stops_on_sigterm(tmp_path):
     shutil.copytree(ROOT / "examples" / "serve", work, ignore=shutil.ignore_patterns(".gridctl"))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDCTL_", "GITHUB_"))}
     env.update({"GRID_API_ADMIN_TOKEN": ADMIN, "GRID_API_READONLY_TOKEN": VIEWER})
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     proc = start(work, port, env)
     try:

@@ -897,7 +897,8 @@ class Scheduler:
 
 
 # -- routes ----------------------------------------------------------------------------------------
-def _find_run(ctx: Ctx, repo: dict) -> dict:
+def find_run(ctx: Ctx, repo: dict) -> dict:
+    """The run ``{run_id}`` of ``repo`` (a 404 for another repository's run)."""
     raw = str(ctx.params["run_id"])
     run = ctx.world.store.get("runs", raw) if raw.isdigit() else None
     if run is None or run["repo_id"] != repo["id"]:
@@ -908,7 +909,7 @@ def _find_run(ctx: Ctx, repo: dict) -> dict:
 @route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}/jobs", "actions/list-jobs-for-workflow-run")
 def list_jobs(ctx: Ctx) -> Reply:
     repo = ctx.repo("read")
-    run = _find_run(ctx, repo)
+    run = find_run(ctx, repo)
     if ctx.query.get("filter", "latest") not in ("latest", "all"):
         raise ApiError(422, "Invalid request.\n\nFor 'filter', must be one of: latest, all.")
     # one attempt per run in the sandbox: latest and all list the same jobs
@@ -923,7 +924,7 @@ def list_jobs(ctx: Ctx) -> Reply:
 )
 def list_attempt_jobs(ctx: Ctx) -> Reply:
     repo = ctx.repo("read")
-    run = _find_run(ctx, repo)
+    run = find_run(ctx, repo)
     if str(ctx.params["attempt_number"]) != "1":
         raise not_found()
     return ctx.paginate([job_shape(ctx, repo, j) for j in run_jobs(ctx.world, run["id"])], key="jobs")

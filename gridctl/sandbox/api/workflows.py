@@ -28,7 +28,7 @@ from ..inputs import str_field
 from ..routing import control, route
 from ..world import node_id
 from .contents import WORKFLOW_DIR, api_root, html_root
-from .jobs import cancel_jobs, create_jobs, run_changed, run_shape, settle_jobs
+from .jobs import cancel_jobs, create_jobs, find_run, run_changed, run_shape, settle_jobs
 
 RUN_STATUSES = ("queued", "in_progress", "completed", "requested", "waiting", "pending")
 CONCLUSIONS = ("success", "failure", "cancelled", "skipped", "neutral", "timed_out", "action_required", "stale")
@@ -317,24 +317,16 @@ def list_workflow_runs(ctx: Ctx) -> Reply:
     return ctx.paginate([run_shape(ctx, repo, r) for r in _repo_runs(ctx, repo, rec["id"])], key="workflow_runs")
 
 
-def _find_run(ctx: Ctx, repo: dict) -> dict:
-    raw = str(ctx.params["run_id"])
-    run = ctx.world.store.get("runs", raw) if raw.isdigit() else None
-    if run is None or run["repo_id"] != repo["id"]:
-        raise not_found()
-    return run
-
-
 @route("GET", "/repos/{owner}/{repo}/actions/runs/{run_id}", "actions/get-workflow-run")
 def get_run(ctx: Ctx) -> Reply:
     repo = ctx.repo("read")
-    return json_reply(run_shape(ctx, repo, _find_run(ctx, repo)))
+    return json_reply(run_shape(ctx, repo, find_run(ctx, repo)))
 
 
 @route("POST", "/repos/{owner}/{repo}/actions/runs/{run_id}/cancel", "actions/cancel-workflow-run")
 def cancel_run(ctx: Ctx) -> Reply:
     repo = ctx.repo("write")
-    run = _find_run(ctx, repo)
+    run = find_run(ctx, repo)
     if run["status"] == "completed":
         raise ApiError(409, "Cannot cancel a workflow run that is completed.")
     cancel_jobs(ctx.world, run)
