@@ -7,13 +7,23 @@ tokens are looked up by SHA-256 (never kept or logged in clear) and compared in 
 The shapes follow what our users' own dispatcher exposes, so their scripts carry over:
 ``GET /api/v1/status``, ``GET /api/v1/groups``, ``GET|POST /api/v1/groups/{id}/queue``,
 ``PUT /api/v1/groups/{id}/queue/reorder``, ``DELETE /api/v1/jobs/{id}``, plus
-``GET /api/v1/history``. Every error is JSON with a ``message``.
+``GET /api/v1/history``; runners: ``GET /api/v1/runners``, ``POST /api/v1/runners/scale-up|scale-down``,
+``DELETE /api/v1/runners/{id}``, ``GET /api/v1/runners/{id}/logs``, and ``GET /api/v1/pools``.
+Every error is JSON with a ``message``.
+
+``POST /webhooks`` takes GitHub's webhook deliveries. Each must carry ``X-Hub-Signature-256``,
+the HMAC-SHA256 of the exact body with the webhook secret, checked in constant time ("Validating
+webhook deliveries", https://docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries);
+a delivery whose ``X-GitHub-Delivery`` GUID was seen before is a replay and refused. Deliveries
+only wake the controller's loop (it reads the truth from the REST API); each is counted by
+event and result in ``gridctl_webhook_deliveries``.
 """
 
 # no ``from __future__ import annotations``: FastAPI reads the endpoints' annotations at run time,
 # and they name dependencies defined inside create_app
 import hashlib
 import hmac
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -53,6 +63,23 @@ class ApiConfig:
     #: whether this instance leads (scales and dispatches); others only serve the API
     is_leader: Callable[[], bool] = lambda: False
     extra_status: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    #: the webhook secret (None: deliveries are refused)
+    webhook_secret: bytes | None = None
+    #: an accepted delivery: (event, payload) — wakes the loop
+    on_webhook: Callable[[str, dict[str, Any]], None] = lambda event, payload: None
+    #: counts a delivery: (event, result)
+    count_webhook: Callable[[str, str], None] = lambda event, result: None
+    #: the pools and runners as the controller sees them, and what it is asked to do
+    pools: Callable[[], list[dict[str, Any]]] = field(default=lambda: [])
+    runners: Callable[[bool], list[dict[str, Any]]] = field(default=lambda include_removed: [])
+    runner_log: Callable[[str], str | None] = lambda key: None
+    #: (kind, pool, count, runner) -> None; raises ApiError when it cannot be done
+    request: Callable[[str, str | None, int, str | None], None] | None = None
+
+
+#: the largest delivery accepted (GitHub caps payloads at 25 MB,
+#: https://docs.github.com/en/webhooks/webhook-events-and-payloads#payload-cap)
+MAX_WEBHOOK_BYTES = 25 * 1024 * 1024
 
 
 def token_digest(token: str) -> str:
@@ -91,19 +118,21 @@ def _entry(e: Entry) -> dict[str, Any]:
     return {
         "id": e.id, "group": e.group, "template": e.template, "inputs": e.inputs, "priority": e.priority,
         "position": e.position, "state": e.state, "created_by": e.created_by, "created_at": iso(e.created_at),
-        "dispatched_at": iso(e.dispatched_at), "run_id": e.run_id, "run_url": e.run_url,
+        "dispatch_started_at": iso(e.dispatch_started_at), "dispatched_at": iso(e.dispatched_at), "run_id": e.run_id, "run_url": e.run_url,
         "conclusion": e.conclusion, "completed_at": iso(e.completed_at), "error": e.error,
     }
 
 
-def create_app(store: Store, config: ApiConfig) -> FastAPI:
+def create_app(store: Store, config: ApiConfig, registry: CollectorRegistry | None = None) -> FastAPI:
     app = FastAPI(title="gridctl controller", version=__version__, docs_url="/docs", redoc_url=None)
-    registry = CollectorRegistry()
+    registry = registry or CollectorRegistry()
     requests_total = Counter("gridctl_api_requests", "API requests by route and status", ["route", "status"], registry=registry)
     _install_errors(app, requests_total)
     user, admin = _auth(config)
     _ops_routes(app, store, config, registry)
     _queue_routes(app, store, config, user, admin)
+    _runner_routes(app, config, user, admin)
+    _webhook_route(app, store, config)
     return app
 
 
@@ -249,3 +278,102 @@ def _queue_routes(app: FastAPI, store: Store, config: ApiConfig, user: Callable[
             group(group_id)
         return [_entry(e) for e in store.history(group_id, limit)]
 
+
+
+class Scale(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pool: str = Field(min_length=1, max_length=200)
+    count: int = Field(default=1, ge=1, le=1000)
+
+
+def _runner_routes(app: FastAPI, config: ApiConfig, user: Callable[..., User], admin: Callable[..., User]) -> None:
+    def find(key: str) -> dict[str, Any]:
+        for r in config.runners(True):
+            if str(r.get("id")) == key or r.get("name") == key or str(r.get("github_id")) == key:
+                return r
+        raise ApiError(404, f"no runner {key[:200]!r} launched by this controller")
+
+    def ask(kind: str, pool: str | None, count: int, runner: str | None) -> None:
+        if config.request is None or not config.is_leader():
+            raise ApiError(409, "this instance does not lead: ask the leader (see /health)")
+        config.request(kind, pool, count, runner)
+
+    @app.get("/api/v1/pools")
+    def pools(_: Annotated[User, Depends(user)]) -> list[dict[str, Any]]:
+        return config.pools()
+
+    @app.get("/api/v1/runners")
+    def runners(_: Annotated[User, Depends(user)], include_removed: Annotated[bool, Query(alias="all")] = False) -> list[dict[str, Any]]:
+        return config.runners(include_removed)
+
+    @app.post("/api/v1/runners/scale-up", status_code=202)
+    def scale_up(body: Scale, _: Annotated[User, Depends(admin)]) -> dict[str, Any]:
+        ask("scale-up", body.pool, body.count, None)
+        return {"message": f"launching up to {body.count} runner(s) in pool {body.pool} (never beyond its max)"}
+
+    @app.post("/api/v1/runners/scale-down", status_code=202)
+    def scale_down(body: Scale, _: Annotated[User, Depends(admin)]) -> dict[str, Any]:
+        ask("scale-down", body.pool, body.count, None)
+        return {"message": f"removing up to {body.count} idle runner(s) of pool {body.pool} (never a busy one)"}
+
+    @app.delete("/api/v1/runners/{runner_id}", status_code=202)
+    def remove(runner_id: str, _: Annotated[User, Depends(admin)]) -> dict[str, Any]:
+        r = find(runner_id)
+        if r["status"] == "removed":
+            raise ApiError(409, f"runner {r['name']} was removed already")
+        if r["status"] == "busy":
+            raise ApiError(409, f"runner {r['name']} is running a job: it goes by itself after the job")
+        ask("remove", r["pool"], 1, r["name"])
+        return {"message": f"removing runner {r['name']}"}
+
+    @app.get("/api/v1/runners/{runner_id}/logs")
+    def logs(runner_id: str, _: Annotated[User, Depends(user)]) -> Response:
+        r = find(runner_id)
+        text = config.runner_log(r["name"])
+        if text is None:
+            raise ApiError(404, f"no launcher output for runner {r['name']} on this instance")
+        return Response(text, media_type="text/plain; charset=utf-8")
+
+
+def _webhook_route(app: FastAPI, store: Store, config: ApiConfig) -> None:
+    @app.post("/webhooks")
+    async def webhook(request: Request) -> JSONResponse:
+        event = (request.headers.get("x-github-event") or "")[:60]
+        label = event if event in ("workflow_job", "workflow_run", "ping") else "other"
+        guid = request.headers.get("x-github-delivery") or ""
+        signature = request.headers.get("x-hub-signature-256") or ""
+
+        def refuse(status: int, result: str, message: str) -> JSONResponse:
+            config.count_webhook(label, result)
+            return JSONResponse({"message": message}, status_code=status)
+
+        if config.webhook_secret is None:
+            return refuse(503, "not_configured", "webhooks are not configured: set serve.webhook_secret")
+        size = int(request.headers.get("content-length") or 0) if (request.headers.get("content-length") or "").isdigit() else 0
+        if size > MAX_WEBHOOK_BYTES:
+            return refuse(413, "too_large", f"a delivery is at most {MAX_WEBHOOK_BYTES} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_WEBHOOK_BYTES:
+                return refuse(413, "too_large", f"a delivery is at most {MAX_WEBHOOK_BYTES} bytes")
+        if not signature.startswith("sha256="):
+            return refuse(401, "unsigned", "X-Hub-Signature-256 is missing")
+        expected = "sha256=" + hmac.new(config.webhook_secret, body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace")):
+            return refuse(401, "bad_signature", "X-Hub-Signature-256 does not match the body")
+        if not guid or len(guid) > 100:
+            return refuse(400, "malformed", "X-GitHub-Delivery is missing")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return refuse(400, "malformed", "the body is not JSON")
+        if not isinstance(payload, dict):
+            return refuse(400, "malformed", "the body is not a JSON object")
+        if not store.remember_delivery(guid, event):
+            return refuse(409, "replayed", "this delivery was received before")
+        config.count_webhook(label, "accepted")
+        if event == "ping":
+            return JSONResponse({"message": "pong"})
+        config.on_webhook(event, payload)
+        return JSONResponse({"message": "accepted"}, status_code=202)

@@ -1,39 +1,100 @@
-"""``gridctl serve`` (preview): the controller's store and HTTP API, from the manifest's ``serve:``.
+"""``gridctl serve``: the controller process — its loop, its HTTP API, its database.
 
-What runs today: the database (migrated on start), leadership (one leader per database), and the
-API with its users — ``/health``, ``/metrics``, the dispatch queue under ``/api/v1``. Scaling
-pools and dispatching queue entries (:mod:`gridctl.serve.decide` is ready) join this process
-next. SIGTERM/SIGINT stop it cleanly: the server finishes the requests in hand, leadership is
-released, the database closed, and the process exits 0.
+The main thread runs the loop (:class:`~gridctl.serve.controller.Controller`) and takes the
+signals; the API (uvicorn) serves from a second thread. What a signal does:
+
+* **SIGTERM / SIGINT**: stop taking work, finish the step in hand, unregister idle and starting
+  runners (busy runners finish their job; being ephemeral, they then go by themselves), stop
+  the API, release leadership, exit 0. A restart resumes from the database.
+* **SIGHUP** (or a change of the manifest file, noticed at each step): read the manifest again
+  and take its pools and groups without a restart; a manifest with errors is reported and the
+  running configuration kept.
+
+``--sandbox`` runs everything on the embedded sandbox: the manifest is applied there first (its
+repositories and workflows exist), a webhook is registered on every repository a pool or a
+group uses, pools without a launcher start the sandbox's stand-in runner, API users whose token
+source is not set get a generated token (written to a 0600 file whose path is printed, never the
+token), and an empty queue gets one entry per template, so the loop has work to show.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import secrets
 import signal
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ..errors import GridctlError, SourceError
 from ..manifest.model import Manifest
 from ..manifest.sources import Source, read_source
-from .api import ApiConfig, GroupView, create_app, token_digest
-from .declare import database_url, groups_of, serve_of
+from .api import ApiConfig, ApiError, GroupView, create_app, token_digest
+from .controller import Controller, Metrics, Request, record_view
+from .declare import database_url, groups_of, pools_of, serve_of
+from .launch import Launchers
 from .store import Leadership, Store, default_url
 
+log = logging.getLogger("gridctl.serve")
 
-def api_users(m: Manifest) -> dict[str, tuple[str, str]]:
+#: the events a sandbox webhook subscribes to
+HOOK_EVENTS = ["workflow_job", "workflow_run"]
+
+
+def _generated(workdir: Path, name: str) -> str:
+    """A token for a sandbox demo user, kept in a 0600 file so it stays the same across runs."""
+    folder = workdir / "sandbox"
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path = folder / "api-tokens.json"
+    known: dict[str, str] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            known = dict(json.loads(path.read_text()))
+    if name not in known:
+        known[name] = "gridapi_" + secrets.token_hex(20)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump(known, fh, indent=1)
+    return known[name]
+
+
+def api_users(m: Manifest, generate_in: Path | None = None) -> dict[str, tuple[str, str]]:
     """``serve.api.users`` as the API takes them: sha256(token) -> (name, role). A user whose
-    token source is unavailable is an error naming the user, never what the source holds."""
+    token source is unavailable is an error naming the user, never what the source holds
+    (with ``generate_in``, the sandbox demo, such a user gets a generated token instead)."""
     out: dict[str, tuple[str, str]] = {}
     for user in serve_of(m).users:
         try:
             token = read_source(user.token, m.root, allow_outside=True).strip()
         except SourceError as exc:
-            raise GridctlError(f"serve.api.users.{user.name}: token source unavailable: {exc}") from None
+            if generate_in is None:
+                raise GridctlError(f"serve.api.users.{user.name}: token source unavailable: {exc}") from None
+            token = _generated(generate_in, user.name)
         if not token:
             raise GridctlError(f"serve.api.users.{user.name}: the token source is empty")
         out[token_digest(token)] = (user.name, user.role)
     return out
+
+
+def webhook_secret(m: Manifest, generate: bool) -> bytes | None:
+    src = serve_of(m).webhook_secret
+    if src is None:
+        return secrets.token_hex(20).encode() if generate else None
+    try:
+        value = read_source(src, m.root, allow_outside=True).strip()
+    except SourceError as exc:
+        if generate:
+            return secrets.token_hex(20).encode()
+        raise GridctlError(f"serve.webhook_secret: source unavailable: {exc}") from None
+    if not value:
+        raise GridctlError("serve.webhook_secret: the source is empty")
+    return value.encode()
 
 
 def store_url(m: Manifest, workdir: Path) -> str:
@@ -48,32 +109,237 @@ def store_url(m: Manifest, workdir: Path) -> str:
     return database_url(db, m.root)
 
 
-def serve(m: Manifest, workdir: Path, listen: tuple[str, int] | None = None, say: Callable[[str], None] = print) -> int:
+def secret_env_names(node: Any, depth: int = 0, seen: set[int] | None = None) -> set[str]:
+    """Every environment variable the manifest names as a source (of a token or a secret)."""
+    seen = set() if seen is None else seen
+    if depth > 12 or id(node) in seen:
+        return set()
+    seen.add(id(node))
+    if isinstance(node, Source):
+        return {str(node.target)} if node.kind == "env" else set()
+    out: set[str] = set()
+    if isinstance(node, dict):
+        for v in node.values():
+            out |= secret_env_names(v, depth + 1, seen)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            out |= secret_env_names(v, depth + 1, seen)
+    elif dataclasses.is_dataclass(node) and not isinstance(node, type):
+        for f in dataclasses.fields(node):
+            out |= secret_env_names(getattr(node, f.name, None), depth + 1, seen)
+    return out
+
+
+@contextlib.contextmanager
+def _github(manifest_file: Path, workdir: Path, *, sandbox: bool, api_url: str | None, say: Callable[[str], None]) -> Iterator[Any]:
+    """A session whose clients the controller uses; with ``sandbox``, on the embedded sandbox
+    with the manifest applied."""
+    from ..core.session import Options, Session
+
+    if not sandbox:
+        with Session.connect(manifest_file, Options(api_url=api_url, workdir=workdir)) as s:
+            yield s
+        return
+    with Session.open(manifest_file, Options(sandbox=True, check_tokens=False, workdir=workdir, write_interval=0.0), operation="apply") as s:
+        plan = s.plan()
+        if plan.changes:
+            s.apply(plan)
+            say(f"gridctl: applied the manifest to the embedded sandbox ({len(plan.changes)} change(s))")
+        yield s
+
+
+def _hooks(ctl: Controller, url: str, secret: bytes, say: Callable[[str], None]) -> None:
+    """The sandbox demo: a webhook on every repository a pool or a group uses."""
+    repos: dict[str, str] = {}
+    for p in ctl.pools:
+        if not p.is_org:
+            repos.setdefault(p.scope, p.account)
+    for g in ctl.groups:
+        for name in g.templates:
+            t = ctl.template(name)
+            if t is not None:
+                repos.setdefault(t.repo, t.account)
+    for repo, account in repos.items():
+        client = ctl.clients[account]
+        hooks = client.get_list(f"/repos/{repo}/hooks") or []
+        if any((h.get("config") or {}).get("url") == url for h in hooks):
+            continue
+        client.raw("POST", f"/repos/{repo}/hooks", {"name": "web", "active": True, "events": HOOK_EVENTS,
+                                                   "config": {"url": url, "content_type": "json", "secret": secret.decode()}})
+        say(f"gridctl: webhook {url} registered on {repo}")
+
+
+def _seed(store: Store, ctl: Controller, say: Callable[[str], None]) -> None:
+    if store.counts():
+        return
+    n = 0
+    for g in ctl.groups:
+        for i, name in enumerate(g.templates):
+            store.add_entry(g.name, name, {}, priority=i, created_by="sandbox-demo")
+            n += 1
+    if n:
+        say(f"gridctl: queued {n} demo entr{'y' if n == 1 else 'ies'} (one per template) in the empty queue")
+
+
+def serve(
+    m: Manifest,
+    manifest_file: Path,
+    workdir: Path,
+    listen: tuple[str, int] | None = None,
+    say: Callable[[str], None] = print,
+    *,
+    sandbox: bool = False,
+    api_url: str | None = None,
+    reload: Callable[[], Manifest] | None = None,
+) -> int:
     import uvicorn
 
     spec = serve_of(m)
     host, port = listen or (spec.host, spec.port)
-    users = api_users(m)
+    users = api_users(m, generate_in=workdir if sandbox else None)
+    if sandbox and any(not _source_set(u.token, m) for u in spec.users):
+        say(f"gridctl: API tokens of users without a token source set are in {workdir / 'sandbox' / 'api-tokens.json'}")
+    secret = webhook_secret(m, generate=sandbox)
     store = Store.open(store_url(m, workdir))
     lead = Leadership(store)
+    stop = threading.Event()
+    hup = threading.Event()
     try:
-        lead.try_acquire()
-        groups = {g.name: GroupView(g.name, tuple(g.templates), tuple(g.labels), g.max_concurrent) for g in groups_of(m).values()}
-        app = create_app(store, ApiConfig(groups=groups, users=users, is_leader=lead.check))
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False)
-        server = uvicorn.Server(config)
-        say(f"gridctl: serving the controller API on http://{host}:{port} "
-            f"({'leader' if lead.held else 'follower'}; {len(groups)} group(s), {len(users)} API user(s))")
-        # uvicorn stops gracefully on SIGTERM/SIGINT and then raises the signal again for the
-        # handler that was there before; that handler only notes it: a requested stop exits 0
-        stops: list[int] = []
-        previous = {sig: signal.signal(sig, lambda signum, _frame: stops.append(signum)) for sig in (signal.SIGTERM, signal.SIGINT)}
-        try:
-            server.run()
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
+        with _github(manifest_file, workdir, sandbox=sandbox, api_url=api_url, say=say) as session:
+            from prometheus_client import CollectorRegistry
+
+            registry = CollectorRegistry()
+            metrics = Metrics(registry)
+            launchers = Launchers(workdir, strip_env=secret_env_names(m), standin_default=sandbox)
+            ctl = Controller(m, session.clients, store, lead, launchers, metrics=metrics, poll_interval=spec.poll_interval, say=say)
+            groups: dict[str, GroupView] = {}
+
+            def set_groups(man: Manifest) -> None:
+                groups.clear()
+                groups.update({g.name: GroupView(g.name, tuple(g.templates), tuple(g.labels), g.max_concurrent) for g in groups_of(man).values()})
+
+            set_groups(m)
+
+            def configure(man: Manifest) -> None:
+                ctl.configure(man)
+                set_groups(man)
+            config = ApiConfig(
+                groups=groups, users=users, is_leader=lambda: lead.held, webhook_secret=secret,
+                on_webhook=lambda event, payload: _on_webhook(ctl, event, payload),
+                count_webhook=lambda event, result: metrics.webhooks.labels(event, result).inc(),
+                pools=lambda: _pools_view(ctl),
+                runners=lambda include_removed: [record_view(r, ctl.last_seen.get(r.name)) for r in store.runners(include_removed=include_removed)],
+                runner_log=lambda name: launchers.log_tail(name) if (launchers.folder(name)).exists() else None,
+                request=lambda kind, pool, count, runner: _request(ctl, kind, pool, count, runner),
+                extra_status=lambda: {"pools": _pools_view(ctl), "last_step": ctl.last_step},
+            )
+            app = create_app(store, config, registry)
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False))
+            thread = threading.Thread(target=server.run, name="gridctl-api", daemon=True)
+
+            def on_stop(signum: int, _frame: Any) -> None:
+                stop.set()
+                ctl.wake.set()
+
+            def on_hup(signum: int, _frame: Any) -> None:
+                hup.set()
+                ctl.wake.set()
+
+            previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+            previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
+            try:
+                thread.start()
+                for _ in range(600):
+                    if server.started or not thread.is_alive():
+                        break
+                    time.sleep(0.05)
+                if not server.started:
+                    raise GridctlError(f"the API could not listen on {host}:{port} (is the address in use?)")
+                lead.try_acquire()
+                say(f"gridctl: serving the controller API on http://{host}:{port} "
+                    f"({'leader' if lead.held else 'follower'}; {len(ctl.pools)} pool(s), {len(groups)} group(s), {len(users)} API user(s))")
+                if sandbox and secret is not None:
+                    hook_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a bind-all address is not a URL
+                    _hooks(ctl, f"http://{hook_host}:{port}/webhooks", secret, say)
+                    _seed(store, ctl, say)
+                _loop(ctl, manifest_file, stop, hup, reload, configure, say)
+                removed = ctl.drain()
+                if removed:
+                    say(f"gridctl: unregistered {removed} idle runner(s); busy runners finish their job")
+            finally:
+                server.should_exit = True
+                thread.join(timeout=15)
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
     finally:
         lead.release()
         store.close()
+    say("gridctl: the controller stopped")
     return 0
+
+
+def _source_set(src: Source, m: Manifest) -> bool:
+    try:
+        return bool(read_source(src, m.root, allow_outside=True).strip())
+    except SourceError:
+        return False
+
+
+def _on_webhook(ctl: Controller, event: str, payload: dict[str, Any]) -> None:
+    repo = (payload.get("repository") or {}).get("full_name")
+    if event == "workflow_job" and isinstance(repo, str):
+        ctl.hint(repo)
+    else:
+        ctl.wake.set()
+
+
+def _request(ctl: Controller, kind: str, pool: str | None, count: int, runner: str | None) -> None:
+    if pool is not None and pool not in ctl.pool_by_name:
+        raise ApiError(404, f"no pool {pool[:200]!r}" + (f" (pools: {', '.join(sorted(ctl.pool_by_name))})" if ctl.pool_by_name else ""))
+    ctl.requests.put(Request(kind, pool, count, runner))
+    ctl.wake.set()
+
+
+def _pools_view(ctl: Controller) -> list[dict[str, Any]]:
+    out = []
+    records = ctl.store.runners()
+    for p in ctl.pools:
+        mine = [record_view(r, ctl.last_seen.get(r.name)) for r in records if r.pool == p.name]
+        states: dict[str, int] = {}
+        for r in mine:
+            states[r["status"]] = states.get(r["status"], 0) + 1
+        out.append({"name": p.name, "scope": p.scope, "labels": list(p.labels), "min": p.min, "max": p.max, "runners": states})
+    return out
+
+
+def _loop(ctl: Controller, manifest_file: Path, stop: threading.Event, hup: threading.Event,
+          reload: Callable[[], Manifest] | None, configure: Callable[[Manifest], None], say: Callable[[str], None]) -> None:
+    def mtime() -> float:
+        try:
+            return manifest_file.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    seen = mtime()
+    while not stop.is_set():
+        if reload is not None and (hup.is_set() or mtime() != seen):
+            hup.clear()
+            seen = mtime()
+            try:
+                fresh = reload()
+            except GridctlError as exc:
+                say(f"warning: the manifest was not reloaded (the running configuration stays): {exc}")
+            else:
+                configure(fresh)
+                say(f"gridctl: reloaded the manifest: {len(pools_of(fresh))} pool(s), {len(groups_of(fresh))} group(s)")
+        try:
+            ctl.step()
+        except GridctlError as exc:
+            say(f"warning: this step stopped early: {exc}")
+        except Exception as exc:  # noqa: BLE001 - the loop keeps going; the log has the details
+            log.debug("step failed", exc_info=True)
+            say(f"warning: this step failed ({type(exc).__name__}); retrying at the next poll")
+        if stop.is_set():
+            break
+        ctl.wake.wait(ctl.next_wait())
+        ctl.wake.clear()

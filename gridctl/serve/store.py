@@ -64,6 +64,7 @@ entries = sa.Table(
     sa.Column("conclusion", sa.String(40)),
     sa.Column("completed_at", sa.DateTime(timezone=True)),
     sa.Column("error", sa.String(1000)),
+    sa.Column("runner", sa.String(200)),
 )
 runners = sa.Table(
     "runners", metadata,
@@ -78,6 +79,13 @@ runners = sa.Table(
     sa.Column("idle_since", sa.DateTime(timezone=True)),
     sa.Column("removed_at", sa.DateTime(timezone=True)),
     sa.Column("launcher_pid", sa.Integer),
+    sa.Column("scope", sa.String(200), nullable=False, server_default=""),
+    sa.Column("account", sa.String(200), nullable=False, server_default=""),
+    sa.Column("offline_since", sa.DateTime(timezone=True)),
+    sa.Column("busy", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("launcher_start", sa.BigInteger),
+    sa.Column("reason", sa.String(40), nullable=False, server_default=""),
+    sa.Column("removed_why", sa.String(300)),
 )
 events = sa.Table(
     "events", metadata,
@@ -126,6 +134,8 @@ class Entry:
     conclusion: str | None = None
     completed_at: datetime | None = None
     error: str | None = None
+    #: the runner (its name) the dispatch counted on
+    runner: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> Entry:
@@ -137,6 +147,47 @@ class Entry:
             dispatch_key=m["dispatch_key"], dispatch_started_at=_aware(m["dispatch_started_at"]),
             dispatched_at=_aware(m["dispatched_at"]), run_id=m["run_id"], run_url=m["run_url"],
             conclusion=m["conclusion"], completed_at=_aware(m["completed_at"]), error=m["error"],
+            runner=m["runner"],
+        )
+
+
+#: runner record states: ``launching`` (recorded before the JIT registration), ``registered``
+#: (GitHub knows it; its launcher was started), ``removed`` (gone from GitHub; launcher ended)
+RUNNER_STATES = ("launching", "registered", "removed")
+
+
+@dataclass(frozen=True)
+class RunnerRecord:
+    """A runner the controller launched."""
+
+    id: int
+    pool: str
+    name: str
+    scope: str
+    account: str
+    state: str
+    labels: tuple[str, ...]
+    launched_at: datetime
+    reason: str = ""
+    github_id: int | None = None
+    launcher_pid: int | None = None
+    launcher_start: int | None = None
+    online_at: datetime | None = None
+    idle_since: datetime | None = None
+    offline_since: datetime | None = None
+    busy: bool = False
+    removed_at: datetime | None = None
+    removed_why: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> RunnerRecord:
+        m = row._mapping
+        return cls(
+            id=m["id"], pool=m["pool"], name=m["name"], scope=m["scope"], account=m["account"], state=m["state"],
+            labels=tuple(m["labels"] or ()), launched_at=_aware(m["launched_at"]),  # type: ignore[arg-type]
+            reason=m["reason"], github_id=m["github_id"], launcher_pid=m["launcher_pid"], launcher_start=m["launcher_start"],
+            online_at=_aware(m["online_at"]), idle_since=_aware(m["idle_since"]), offline_since=_aware(m["offline_since"]),
+            busy=bool(m["busy"]), removed_at=_aware(m["removed_at"]), removed_why=m["removed_why"],
         )
 
 
@@ -265,16 +316,48 @@ class Store:
             ).rowcount
         return bool(n)
 
-    def begin_dispatch(self, entry_id: int) -> str | None:
+    def begin_dispatch(self, entry_id: int, runner: str | None = None) -> str | None:
         """Claim a queued entry for dispatch, before the POST: returns its dispatch key, or None
-        when another controller (or an earlier attempt) already took it. Atomic: one winner."""
+        when another controller (or an earlier attempt) already took it. Atomic: one winner.
+        ``runner`` is the idle runner the dispatch counts on (kept for the next decisions)."""
         key = secrets.token_hex(16)
         with self._tx() as conn:
             n = conn.execute(
                 entries.update().where(entries.c.id == entry_id, entries.c.state == "queued")
-                .values(state="dispatching", dispatch_key=key, dispatch_started_at=now())
+                .values(state="dispatching", dispatch_key=key, dispatch_started_at=now(), runner=runner)
             ).rowcount
         return key if n == 1 else None
+
+    def requeue(self, entry_id: int, key: str, why: str) -> bool:
+        """A dispatch that certainly did not start a run (GitHub refused it, or no run appeared
+        for it): the entry goes back to the queue, keeping its place."""
+        with self._tx() as conn:
+            n = conn.execute(
+                entries.update().where(entries.c.id == entry_id, entries.c.dispatch_key == key, entries.c.state == "dispatching")
+                .values(state="queued", dispatch_key=None, dispatch_started_at=None, runner=None, error=why[:1000])
+            ).rowcount
+        return bool(n)
+
+    def fail_queued(self, entry_id: int, reason: str) -> bool:
+        """A queued entry that can no longer be dispatched (its group or template went away)."""
+        with self._tx() as conn:
+            n = conn.execute(
+                entries.update().where(entries.c.id == entry_id, entries.c.state == "queued")
+                .values(state="failed", error=reason[:1000], completed_at=now())
+            ).rowcount
+        return bool(n)
+
+    def active(self) -> list[Entry]:
+        """Every entry that is not over (queued or in flight), oldest first."""
+        with self._tx() as conn:
+            return [Entry.from_row(r) for r in conn.execute(
+                sa.select(entries).where(entries.c.state.in_(("queued", *IN_FLIGHT))).order_by(entries.c.id))]
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        """(group, state) -> number of entries, every state."""
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(entries.c.group_name, entries.c.state, sa.func.count()).group_by(entries.c.group_name, entries.c.state))
+            return {(g, st): int(n) for g, st, n in rows}
 
     def dispatched(self, entry_id: int, key: str, *, run_id: int | None = None, run_url: str | None = None) -> bool:
         """GitHub accepted the dispatch (and, when known, which run it started)."""
@@ -315,7 +398,87 @@ class Store:
     # -- events ---------------------------------------------------------------------------------
     def event(self, kind: str, subject: str, **detail: Any) -> None:
         with self._tx() as conn:
-            conn.execute(events.insert(), {"at": now(), "kind": kind, "subject": subject, "detail": detail})
+            conn.execute(events.insert(), {"at": now(), "kind": kind, "subject": subject[:200], "detail": detail})
+
+    def last_event(self, kind: str, subject: str) -> datetime | None:
+        with self._tx() as conn:
+            at = conn.execute(sa.select(sa.func.max(events.c.at)).where(events.c.kind == kind, events.c.subject == subject)).scalar()
+        return _aware(at)
+
+    def events(self, limit: int = 100, kind: str | None = None) -> list[dict[str, Any]]:
+        q = sa.select(events)
+        if kind is not None:
+            q = q.where(events.c.kind == kind)
+        with self._tx() as conn:
+            rows = conn.execute(q.order_by(events.c.id.desc()).limit(limit))
+            return [{"id": r.id, "at": _aware(r.at), "kind": r.kind, "subject": r.subject, "detail": r.detail} for r in rows]
+
+    # -- runners the controller launched --------------------------------------------------------
+    def add_runner(self, pool: str, name: str, *, scope: str, account: str, labels: Sequence[str], reason: str) -> RunnerRecord:
+        """Recorded *before* the JIT registration: a crash after it leaves a name to look for."""
+        with self._tx() as conn:
+            row = conn.execute(
+                runners.insert().returning(*runners.c),
+                {"pool": pool, "name": name, "scope": scope, "account": account, "state": "launching", "labels": list(labels),
+                 "launched_at": now(), "reason": reason},
+            ).one()
+        return RunnerRecord.from_row(row)
+
+    def runner_registered(self, name: str, github_id: int) -> None:
+        with self._tx() as conn:
+            conn.execute(runners.update().where(runners.c.name == name, runners.c.state == "launching")
+                         .values(state="registered", github_id=github_id))
+
+    def runner_started(self, name: str, pid: int, start: int | None) -> None:
+        with self._tx() as conn:
+            conn.execute(runners.update().where(runners.c.name == name).values(launcher_pid=pid, launcher_start=start))
+
+    def runner_seen(self, name: str, *, online: bool, busy: bool, github_id: int | None = None) -> None:
+        """What GitHub shows of the runner now: keeps ``online_at``, ``idle_since`` and
+        ``offline_since`` (the decision's clocks) moving only when the state changes."""
+        at = now()
+        with self._tx() as conn:
+            row = conn.execute(sa.select(runners).where(runners.c.name == name)).first()
+            if row is None:
+                return
+            r = RunnerRecord.from_row(row)
+            values: dict[str, Any] = {"busy": busy}
+            if github_id is not None and r.github_id is None:
+                values.update(github_id=github_id)
+            if r.state == "launching" and github_id is not None:
+                values.update(state="registered")
+            if online:
+                values.update(offline_since=None)
+                if r.online_at is None:
+                    values.update(online_at=at)
+                values.update(idle_since=None if busy else (r.idle_since or at))
+            else:
+                values.update(idle_since=None, offline_since=r.offline_since or at)
+            conn.execute(runners.update().where(runners.c.name == name).values(**values))
+
+    def runner_removed(self, name: str, why: str) -> bool:
+        with self._tx() as conn:
+            n = conn.execute(runners.update().where(runners.c.name == name, runners.c.state != "removed")
+                             .values(state="removed", removed_at=now(), removed_why=why[:300], busy=False)).rowcount
+        return bool(n)
+
+    def runners(self, *, include_removed: bool = False, pool: str | None = None, limit: int = 1000) -> list[RunnerRecord]:
+        q = sa.select(runners)
+        if not include_removed:
+            q = q.where(runners.c.state != "removed")
+        if pool is not None:
+            q = q.where(runners.c.pool == pool)
+        with self._tx() as conn:
+            return [RunnerRecord.from_row(r) for r in conn.execute(q.order_by(runners.c.id.desc()).limit(limit))]
+
+    def runner(self, key: str | int) -> RunnerRecord | None:
+        """By record id, GitHub id or name."""
+        cond = runners.c.name == str(key)
+        if isinstance(key, int) or str(key).isdigit():
+            cond = sa.or_(cond, runners.c.id == int(key), runners.c.github_id == int(key))
+        with self._tx() as conn:
+            row = conn.execute(sa.select(runners).where(cond).order_by(runners.c.id.desc())).first()
+        return RunnerRecord.from_row(row) if row else None
 
 
 class Leadership:
