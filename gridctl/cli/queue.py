@@ -9,10 +9,13 @@ nothing was recorded. Queue commands take no state lock: any number of workers m
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
+import typing
 from collections.abc import Callable
 from contextlib import AbstractContextManager, ExitStack, nullcontext
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,17 +26,31 @@ from .common import ApiUrlOpt, FileOpt, SandboxOpt, StateDirOpt, err, run_comman
 if TYPE_CHECKING:
     from ..fleet.taskqueue import TaskQueue
 
-
-def connect(
-    file: Path, name: str, sandbox: bool, api_url: str | None, state_dir: Path | None, account: str | None
-) -> AbstractContextManager[TaskQueue]:
-    from ..core.session import open_queue
-
-    return open_queue(file, name, sandbox=sandbox, api_url=api_url, workdir=state_dir, account=account)
+AccountOpt = typer.Option(None, "--account", help="Act with this manifest account's token (default: the queue's account).")
 
 
-def finish(outcome: str, name: str, task: str, result: str | None, node: str | None, file: Path, sandbox: bool,
-           api_url: str | None, state_dir: Path | None, account: str | None) -> None:
+@dataclass(frozen=True)
+class Where:
+    """The options every queue command but ``check`` takes, after its own: the manifest, the API,
+    the working folder and the account (see :func:`queue_command`)."""
+
+    file: Path = FileOpt
+    sandbox: bool = SandboxOpt
+    api_url: str | None = ApiUrlOpt
+    state_dir: Path | None = StateDirOpt
+    account: str | None = AccountOpt
+
+    def connect(self, name: str) -> AbstractContextManager[TaskQueue]:
+        from ..core.session import open_queue
+
+        return open_queue(self.file, name, sandbox=self.sandbox, api_url=self.api_url, workdir=self.state_dir,
+                          account=self.account)
+
+
+_WHERE_HINTS = typing.get_type_hints(Where)
+
+
+def finish(outcome: str, name: str, task: str, result: str | None, node: str | None, where: Where) -> None:
     def go() -> None:
         from ..errors import GridctlError
 
@@ -43,12 +60,37 @@ def finish(outcome: str, name: str, task: str, result: str | None, node: str | N
                 data = sys.stdin.buffer.read() if result == "-" else Path(result).read_bytes()
             except OSError as exc:
                 raise GridctlError(f"cannot read the result file {result} ({exc.__class__.__name__})") from None
-        with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+        with where.connect(name) as tq:
             tq.finish(task, outcome, data, node)
         size = f" (result: {len(data)} bytes)" if data is not None else ""
         typer.echo(f"{task}: {outcome}{size}")
 
     run_command(go)
+
+
+def queue_command(q: typer.Typer, command_name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn`` as ``queue COMMAND_NAME`` with its own parameters, then the options of
+    :class:`Where`; ``fn`` gets those as one ``where: Where`` keyword argument. Typer reads the
+    command's parameters from its signature, so the signature shown to it is ``fn``'s own
+    parameters (type hints resolved) followed by :class:`Where`'s fields."""
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        hints = typing.get_type_hints(fn)
+        own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(fn).parameters.values() if p.name != "where"]
+        shared = [inspect.Parameter(f.name, inspect.Parameter.KEYWORD_ONLY, default=f.default, annotation=_WHERE_HINTS[f.name])
+                  for f in fields(Where)]
+
+        def command(**kwargs: Any) -> Any:
+            where = Where(**{f.name: kwargs.pop(f.name) for f in fields(Where)})
+            return fn(**kwargs, where=where)
+
+        command.__doc__, command.__name__ = fn.__doc__, fn.__name__
+        command.__dict__["__signature__"] = inspect.Signature(own + shared)
+        q.command(command_name)(command)
+        return fn
+
+    return register
+
 
 
 def register(app: typer.Typer) -> None:
@@ -57,7 +99,6 @@ def register(app: typer.Typer) -> None:
     q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap, and work (a worker node).", no_args_is_help=True)
     app.add_typer(q, name="queue")
     NameArg = typer.Argument(..., metavar="NAME", help="The queue (queues.<NAME> in the manifest).")
-    AccountOpt = typer.Option(None, "--account", help="Act with this manifest account's token (default: the queue's account).")
     NodeOpt = typer.Option(None, "--node", help="The worker node's id (letters, digits, '_', '.', ':', '@', '-').")
 
     @q.command("check")
@@ -73,63 +114,54 @@ def register(app: typer.Typer) -> None:
 
         run_command(go)
 
-    @q.command("submit")
+    @queue_command(q, "submit")
     def submit(
         name: str = NameArg,
         files: list[Path] = typer.Argument(..., metavar="FILE", help="Task files (JSON or YAML): all validated, then one commit."),
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
+        *,
+        where: Where,
     ) -> None:
         """Validate task files and add them to the queue in one commit (a task_id that exists
         in any state of the queue is refused)."""
 
         def go() -> None:
             tasks = _load(files)  # every problem of every file, before any API call
-            with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+            with where.connect(name) as tq:
                 paths = tq.submit(tasks)
             for t, p in zip(tasks, paths, strict=True):
                 typer.echo(f"submitted {t['task_id']} to queue {name} ({p})")
 
         run_command(go)
 
-    @q.command("ls")
+    @queue_command(q, "ls")
     def ls(
         name: str = NameArg,
         json_out: bool = typer.Option(False, "--json", help="Print JSON."),
         tasks: bool = typer.Option(False, "--tasks", help="Also list every task: state, age, priority and node."),
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
+        *,
+        where: Where,
     ) -> None:
         """Tasks per state with the oldest one's age, and the worker nodes with their last
         heartbeat (one API call, plus one per node; --tasks reads the tasks whose node is not
         known otherwise, at most 200)."""
 
         def go() -> None:
-            with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+            with where.connect(name) as tq:
                 view = tq.overview(tasks=tasks)
-                where = tq.where()
+                location = tq.where()
             if json_out:
-                typer.echo(json.dumps({"queue": name, "where": where, **view}, indent=2))
+                typer.echo(json.dumps({"queue": name, "where": location, **view}, indent=2))
                 return
-            _print_overview(name, where, view)
+            _print_overview(name, location, view)
 
         run_command(go)
 
-    @q.command("claim")
+    @queue_command(q, "claim")
     def claim(
         name: str = NameArg,
         node: str = typer.Option(..., "--node", help="The worker node's id, recorded in the task."),
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
+        *,
+        where: Where,
     ) -> None:
         """Move the best task (highest priority, then oldest) to in_progress/ for NODE and print
         it as JSON on stdout. Exit 3 when the queue has nothing to claim."""
@@ -137,7 +169,7 @@ def register(app: typer.Typer) -> None:
         def go() -> int:
             from ..fleet.taskqueue import EXIT_EMPTY
 
-            with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+            with where.connect(name) as tq:
                 task = tq.claim(node)
             if task is None:
                 err(f"gridctl: queue {name} has no task to claim")
@@ -156,22 +188,19 @@ def register(app: typer.Typer) -> None:
             task: str = typer.Argument(..., metavar="TASK", help="The task_id."),
             result: str = typer.Option(None, "--result", help="A file with the task's output ('-': stdin), kept as <task_id>.result."),
             node: str = NodeOpt,
-            file: Path = FileOpt,
-            sandbox: bool = SandboxOpt,
-            api_url: str = ApiUrlOpt,
-            state_dir: Path = StateDirOpt,
-            account: str = AccountOpt,
+            *,
+            where: Where,
         ) -> None:
-            finish(outcome, name, task, result, node, file, sandbox, api_url, state_dir, account)
+            finish(outcome, name, task, result, node, where)
 
         command.__doc__ = (f"Move an in-progress task to {outcome}/ with its result. With --node, only the node\n"
                            "        holding the task may (exit 4 otherwise).")
-        q.command(command_name)(command)
+        queue_command(q, command_name)(command)
 
     finisher("complete", "completed")
     finisher("fail", "failed")
 
-    @q.command("work")
+    @queue_command(q, "work")
     def work(
         name: str = NameArg,
         node: str = typer.Option(..., "--node", help="This node's id: letters, digits, '_', '.', '@', '-' (its file: nodes/<ID>.json)."),
@@ -185,11 +214,8 @@ def register(app: typer.Typer) -> None:
                                     help="Run each task through this command; {script} (one whole argument) is the task's script, "
                                          "e.g. 'docker run --rm -i --network=none --read-only IMAGE sh -c {script}'. Also {task_id}, {timeout}, {workdir}."),
         show_output: bool = typer.Option(False, "--show-output", help="Print each task's kept output (control characters escaped)."),
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
+        *,
+        where: Where,
     ) -> None:
         """Work as a node: register nodes/<ID>.json, then claim -> run under the task's timeout ->
         complete or fail with its result -> repeat, heartbeating while it runs or waits.
@@ -198,9 +224,9 @@ def register(app: typer.Typer) -> None:
         def go() -> int:
             from ..fleet.queueworker import Worker, WorkOptions, parse_isolate
             from ..fleet.taskqueue import find_queue
-            from ..manifest.load import load_manifest
+            from ..resources import load_manifest
 
-            m = load_manifest(file, resolve=False)
+            m = load_manifest(where.file, resolve=False)
             spec = find_queue(m, name)
             opts = WorkOptions(
                 node=node, once=once, max_tasks=max_tasks, idle_exit=_duration("--idle-exit", idle_exit),
@@ -210,11 +236,11 @@ def register(app: typer.Typer) -> None:
             )
             with ExitStack() as stack:
                 session: Callable[[], AbstractContextManager[TaskQueue]]
-                if sandbox:  # the embedded sandbox serves one command at a time: hold it per step
+                if where.sandbox:  # the embedded sandbox serves one command at a time: hold it per step
                     def session() -> AbstractContextManager[TaskQueue]:
-                        return connect(file, name, sandbox, api_url, state_dir, account)
+                        return where.connect(name)
                 else:
-                    tq = stack.enter_context(connect(file, name, sandbox, api_url, state_dir, account))
+                    tq = stack.enter_context(where.connect(name))
 
                     def session() -> AbstractContextManager[TaskQueue]:
                         return nullcontext(tq)
@@ -222,15 +248,8 @@ def register(app: typer.Typer) -> None:
 
         raise typer.Exit(run_command(go) or 0)
 
-    @q.command("reap")
-    def reap(
-        name: str = NameArg,
-        file: Path = FileOpt,
-        sandbox: bool = SandboxOpt,
-        api_url: str = ApiUrlOpt,
-        state_dir: Path = StateDirOpt,
-        account: str = AccountOpt,
-    ) -> None:
+    @queue_command(q, "reap")
+    def reap(name: str = NameArg, *, where: Where) -> None:
         """Return orphaned tasks to the queue (attempts + 1; to failed/ once a task's
         max_attempts is reached), in one commit. A task held by a node that heartbeats (gridctl
         queue work) is orphaned when the node is silent for orphan_after, whatever the claim's
@@ -239,13 +258,13 @@ def register(app: typer.Typer) -> None:
         def go() -> None:
             from ..util.text import safe
 
-            with connect(file, name, sandbox, api_url, state_dir, account) as tq:
+            with where.connect(name) as tq:
                 moved = tq.reap()
             if not moved:
                 typer.echo(f"queue {name}: nothing to reap")
             for task_id, state, why in moved:
-                where = "back to the queue" if state == "queue" else f"moved to {state}/"
-                typer.echo(f"{task_id}: {where} ({safe(why)})")
+                to = "back to the queue" if state == "queue" else f"moved to {state}/"
+                typer.echo(f"{task_id}: {to} ({safe(why)})")
 
         run_command(go)
 

@@ -18,7 +18,6 @@ from typing import Any
 from jsonschema import Draft202012Validator
 
 from ..errors import Diagnostic, ManifestError, SourceError
-from ..util.durations import seconds
 from ..util.text import printable
 from . import keys as keymod
 from .model import (
@@ -33,17 +32,13 @@ from .model import (
     KeySet,
     Manifest,
     OrgSecretSpec,
-    OrgVariableSpec,
-    QueueSpec,
     RepoSpec,
-    RunnerGroupSpec,
-    RunnerSpec,
     SecretRef,
     StateSpec,
 )
 from .schema import load_schema
 from .schema import validate as schema_validate
-from .sections import Section, SectionContext, merged_schema, parse_sections
+from .sections import Section, SectionContext, merged_schema, parse_sections, scalar, unknown_account
 from .sources import Sensitive, Source, read_source, read_values, resolve_path
 from .yamlpos import PathT, Positions, YamlLoadError, load_yaml
 
@@ -207,6 +202,8 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     m.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
     _build(m, c)
     parse_sections(SectionContext(m, c.error, c.warn), sections)
+    _check_retired(m, c)
+    _check_limits(m, c)
     if resolve and not c.failed:
         _resolve(m, c, tokens=tokens, secrets=secrets)
     if c.failed:
@@ -246,20 +243,15 @@ def _masked(d: Diagnostic) -> Diagnostic:
 
 def _build(m: Manifest, c: _Collector) -> None:
     """The frame and the sections not yet owned by a kind, in dependency order (accounts and
-    keys first: everything else refers to them)."""
+    keys first: everything else refers to them). The kinds' sections are parsed after it, and
+    the checks that span sections (retired accounts, GitHub's limits) run last."""
     _build_accounts(m, c)
     _build_keys(m, c)
     _build_repos(m, c)
     _build_codespaces(m, c)
     _build_org_secrets(m, c)
-    _build_org_variables(m, c)
-    _build_runner_groups(m, c)
-    _build_runners(m, c)
     _build_dispatch(m, c)
-    _build_queues(m, c)
     _build_state(m, c)
-    _check_retired(m, c)
-    _check_limits(m, c)
 
 
 def _build_accounts(m: Manifest, c: _Collector) -> None:
@@ -413,85 +405,6 @@ def _build_org_secrets(m: Manifest, c: _Collector) -> None:
                 m.org_secrets.append(OrgSecretSpec(acc_id, typ, name, ref, vis, repos, ap + (typ, name)))
 
 
-def _build_org_variables(m: Manifest, c: _Collector) -> None:
-    d = m.data
-    for acc_id, variables in (d.get("org_variables") or {}).items():
-        ap = ("org_variables", acc_id)
-        if not _need_org(acc_id, ap, m, c):
-            continue
-        for name, v in variables.items():
-            vp = ap + (name,)
-            if name.upper().startswith("GITHUB_"):
-                c.error(vp, f"variable {name}: names starting with GITHUB_ are reserved by GitHub", key=True)
-            if isinstance(v, dict):
-                vis, repos = _visibility(v, vp, m, c, acc_id)
-                value = v["value"]
-            else:
-                vis, repos, value = "all", [], v
-            m.org_variables.append(OrgVariableSpec(acc_id, name.upper(), _scalar(value), vis, repos, vp))
-
-
-def _build_runner_groups(m: Manifest, c: _Collector) -> None:
-    d = m.data
-    for acc_id, groups in (d.get("runner_groups") or {}).items():
-        ap = ("runner_groups", acc_id)
-        if not _need_org(acc_id, ap, m, c):
-            continue
-        for gname, g in groups.items():
-            gp = ap + (gname,)
-            if gname.lower() == "default":
-                c.error(gp, "the Default runner group is built in and cannot be declared", key=True)
-                continue
-            vis, repos = _visibility(g, gp, m, c, acc_id)
-            m.runner_groups.append(
-                RunnerGroupSpec(acc_id, gname, vis, repos, bool(g.get("allows_public_repos", False)), bool(g.get("restricted_to_workflows", False)), list(g.get("selected_workflows") or []), gp)
-            )
-
-
-def _build_runners(m: Manifest, c: _Collector) -> None:
-    d = m.data
-    runner_dir = (d.get("settings") or {}).get("runner_dir", "runners")
-    seen_runners: set[tuple[str, str]] = set()
-    for i, rs in enumerate(d.get("runners") or []):
-        rp = ("runners", i)
-        scope = rs["scope"]
-        account = None
-        if scope.startswith("org:"):
-            org = scope[4:]
-            acc = m.accounts.get(org) or m.account_for_owner(org)
-            if acc is None or not acc.is_org:
-                c.error(rp + ("scope",), f"runner scope {scope}: no organization account {org!r} in this manifest", "org:<name> names an account id or organization login declared with `org:`; a repository runner's scope is owner/repo")
-                continue
-            scope, account = f"org:{acc.login}", acc.id
-            groups = {g.name for g in m.runner_groups if g.account == acc.id} | {"default", "Default"}
-            if rs.get("group") and rs["group"] not in groups:
-                c.error(rp + ("group",), f"runner group {rs['group']!r} is not declared under runner_groups.{acc.id}")
-        else:
-            repo = m.repo(scope)
-            if repo is None:
-                if scope.count("/") != 1:
-                    c.error(rp + ("scope",), f"runner scope {scope!r} must be owner/repo or org:<name>")
-                    continue
-                acc = m.account_for_owner(scope.split("/")[0])
-                if acc is None:
-                    c.error(rp + ("scope",), f"no account manages {scope} (declare it under repos or add an account for its owner)")
-                    continue
-                account = acc.id
-            else:
-                scope, account = repo.full_name, repo.account
-            if rs.get("group") not in (None, "default", "Default"):
-                c.error(rp + ("group",), "repository runners can only be in the default group")
-        for j, name in enumerate(rs["names"]):
-            key = (scope.lower(), name.lower())
-            if key in seen_runners:
-                c.error(rp + ("names", j), f"runner {name} is declared twice in {scope}")
-                continue
-            seen_runners.add(key)
-            m.runners.append(
-                RunnerSpec(scope, account, name, list(rs.get("labels") or []), rs.get("group"), rs.get("work_folder", "_work"), (rs.get("jit_config") or {}).get("write_to", runner_dir), rp + ("names", j))
-            )
-
-
 def _build_dispatch(m: Manifest, c: _Collector) -> None:
     d = m.data
     for tname, t in (d.get("dispatch") or {}).items():
@@ -512,26 +425,6 @@ def _build_dispatch(m: Manifest, c: _Collector) -> None:
                 c.error(tp + ("repo",), f"dispatch template {tname}: no account can reach {t['repo']} (add `account:`)")
                 continue
         m.dispatch[tname] = DispatchTemplate(tname, t["repo"], acc_id, t["workflow"], t.get("ref"), dict(t.get("inputs") or {}), list((t.get("when_idle") or {}).get("labels") or []), t.get("max_concurrent"), tp)
-
-
-def _build_queues(m: Manifest, c: _Collector) -> None:
-    d = m.data
-    for qname, q in (d.get("queues") or {}).items():
-        qp = ("queues", qname)
-        repo = m.repo(q["repo"])
-        acc_id = q.get("account") or (repo.account if repo else None)
-        if acc_id is None and q["repo"].count("/") == 1:
-            acc = m.account_for_owner(q["repo"].split("/")[0])
-            acc_id = acc.id if acc else None
-        if acc_id is None or acc_id not in m.accounts:
-            c.error(qp + ("repo",), f"queue {qname}: no account manages {q['repo']}")
-            continue
-        parsed = seconds(q.get("orphan_after", "1h"))  # the schema admits only <int><s|m|h|d>
-        orphan_after = 3600.0 if parsed is None else parsed
-        qpath = q.get("path", "tasks").strip("/")
-        if ".." in qpath.split("/"):
-            c.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
-        m.queues[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), orphan_after, qp)
 
 
 def _build_state(m: Manifest, c: _Collector) -> None:
@@ -658,10 +551,7 @@ def _check_retired(m: Manifest, c: _Collector) -> None:
 
 
 def _unknown_account(acc: str, m: Manifest) -> str:
-    import difflib
-
-    near = difflib.get_close_matches(acc, list(m.accounts), n=1)
-    return f"unknown account {acc!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; accounts are: {', '.join(m.accounts)}"
+    return unknown_account(m, acc)
 
 
 def _unknown_key(key: str, m: Manifest) -> str:
@@ -673,37 +563,17 @@ def _unknown_key(key: str, m: Manifest) -> str:
 
 
 def _need_org(acc_id: str, path: PathT, m: Manifest, c: _Collector) -> bool:
-    if acc_id not in m.accounts:
-        c.error(path, _unknown_account(acc_id, m), key=True)
-        return False
-    if not m.accounts[acc_id].is_org:
-        c.error(path, f"{path[0]} needs an organization account, and {acc_id} is a user ({m.accounts[acc_id].login})", key=True)
-        return False
-    return True
+    return SectionContext(m, c.error, c.warn).need_org(acc_id, path)
 
 
 def _visibility(s: dict, path: PathT, m: Manifest, c: _Collector, acc_id: str) -> tuple[str, list[str]]:
-    repos = list(s.get("repos") or [])
-    vis = s.get("visibility") or ("selected" if repos else "all")
-    if repos and vis != "selected":
-        c.error(path + ("repos",), f"repos can only be listed with visibility: selected (this is {vis})")
-    org_login = m.accounts[acc_id].login.lower()
-    for i, r in enumerate(repos):
-        if r.count("/") != 1 or r.split("/")[0].lower() != org_login:
-            c.error(path + ("repos", i), f"{r!r} is not a repository of {m.accounts[acc_id].login}")
-    return vis, repos
+    return SectionContext(m, c.error, c.warn).visibility(s, path, acc_id)
 
 
 def _check_repo_refs(repos: list[str], path: PathT, m: Manifest, c: _Collector) -> None:
     for i, r in enumerate(repos):
         if not isinstance(r, str) or r.count("/") != 1:
             c.error(path + (i,), f"{r!r} must be owner/name")
-
-
-def _scalar(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    return str(v)
 
 
 def _variable_map(variables: dict, path: PathT, c: _Collector) -> dict[str, str]:
@@ -715,7 +585,7 @@ def _variable_map(variables: dict, path: PathT, c: _Collector) -> dict[str, str]
         if name.upper() in out:
             c.error(path + (name,), f"variable {name} is declared twice (names are case-insensitive)", key=True)
             continue
-        out[name.upper()] = _scalar(value)
+        out[name.upper()] = scalar(value)
     return out
 
 

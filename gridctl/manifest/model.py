@@ -240,11 +240,7 @@ class Manifest:
     repos: dict[str, RepoSpec] = field(default_factory=dict)  # by full_name (as written)
     codespaces_secrets: list[CodespacesSecretSpec] = field(default_factory=list)
     org_secrets: list[OrgSecretSpec] = field(default_factory=list)
-    org_variables: list[OrgVariableSpec] = field(default_factory=list)
-    runner_groups: list[RunnerGroupSpec] = field(default_factory=list)
-    runners: list[RunnerSpec] = field(default_factory=list)
     dispatch: dict[str, DispatchTemplate] = field(default_factory=dict)
-    queues: dict[str, QueueSpec] = field(default_factory=dict)
     state: StateSpec = field(default_factory=StateSpec)
     settings: dict[str, Any] = field(default_factory=dict)
     sha256: str = ""
@@ -252,6 +248,30 @@ class Manifest:
     sections: dict[str, Any] = field(default_factory=dict)
     #: warnings found while loading (printed by the commands, never fatal)
     warnings: list[Diagnostic] = field(default_factory=list)
+
+    @property
+    def org_variables(self) -> list[OrgVariableSpec]:
+        """``org_variables``, one spec per variable (the ``org-variable`` kind's section)."""
+        variables: list[OrgVariableSpec] = self.sections.get("org_variables", [])
+        return variables
+
+    @property
+    def runner_groups(self) -> list[RunnerGroupSpec]:
+        """``runner_groups`` (the ``runner-group`` kind's section)."""
+        groups: list[RunnerGroupSpec] = self.sections.get("runner_groups", [])
+        return groups
+
+    @property
+    def runners(self) -> list[RunnerSpec]:
+        """``runners``, one spec per declared name (the ``runner`` kind's section)."""
+        runners: list[RunnerSpec] = self.sections.get("runners", [])
+        return runners
+
+    @property
+    def queues(self) -> dict[str, QueueSpec]:
+        """``queues`` by name (the ``queue`` kind's section)."""
+        queues: dict[str, QueueSpec] = self.sections.get("queues", {})
+        return queues
 
     def account_for_owner(self, owner: str) -> Account | None:
         low = owner.lower()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 import difflib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -45,9 +45,55 @@ class SectionContext:
         self._warn(path, summary, detail, key=key)
 
     def unknown_account(self, acc: str) -> str:
+        return unknown_account(self.manifest, acc)
+
+    def need_org(self, acc_id: str, path: PathT) -> bool:
+        """Whether ``acc_id`` (the key at ``path``) is an organization account of the manifest;
+        an error at ``path`` when it is not."""
         m = self.manifest
-        near = difflib.get_close_matches(acc, list(m.accounts), n=1)
-        return f"unknown account {acc!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; accounts are: {', '.join(m.accounts)}"
+        if acc_id not in m.accounts:
+            self.error(path, self.unknown_account(acc_id), key=True)
+            return False
+        if not m.accounts[acc_id].is_org:
+            self.error(path, f"{path[0]} needs an organization account, and {acc_id} is a user ({m.accounts[acc_id].login})", key=True)
+            return False
+        return True
+
+    def per_org(self, raw: dict[str, Any], path: PathT) -> Iterator[tuple[str, str, Any, PathT]]:
+        """The entries of a section keyed by organization account, then by name, as ``(account,
+        name, value, path)``; an account that is not an organization is an error, its entries
+        skipped."""
+        for acc_id, entries in raw.items():
+            if self.need_org(acc_id, path + (acc_id,)):
+                for name, value in entries.items():
+                    yield acc_id, name, value, path + (acc_id, name)
+
+    def visibility(self, raw: dict[str, Any], path: PathT, acc_id: str) -> tuple[str, list[str]]:
+        """``visibility`` and ``repos`` of an organization-wide entry (``all`` unless repositories
+        are listed, then ``selected``); each repository must be the organization's."""
+        repos = list(raw.get("repos") or [])
+        vis = raw.get("visibility") or ("selected" if repos else "all")
+        if repos and vis != "selected":
+            self.error(path + ("repos",), f"repos can only be listed with visibility: selected (this is {vis})")
+        org = self.manifest.accounts[acc_id].login
+        for i, r in enumerate(repos):
+            if r.count("/") != 1 or r.split("/")[0].lower() != org.lower():
+                self.error(path + ("repos", i), f"{r!r} is not a repository of {org}")
+        return vis, repos
+
+
+def scalar(v: Any) -> str:
+    """A YAML scalar as the text GitHub stores (a variable's value): ``true``/``false`` for
+    booleans, numbers as written."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return str(v)
+
+
+def unknown_account(m: Manifest, acc: str) -> str:
+    """The message for an account id the manifest does not declare (with the nearest one)."""
+    near = difflib.get_close_matches(acc, list(m.accounts), n=1)
+    return f"unknown account {acc!r}" + (f" (did you mean {near[0]!r}?)" if near else "") + f"; accounts are: {', '.join(m.accounts)}"
 
 
 #: parser of a section under ``repos.<owner/name>``: (ctx, repo, raw value, path) -> spec

@@ -49,6 +49,11 @@ class Positions:
             p = p[:-1]
             table = self.values
 
+    def source(self, path: PathT) -> str | None:
+        """``file:line`` of the entry at ``path`` (its key), where a plan says an object is declared."""
+        pos = self.of(path, key=True)
+        return f"{pos.file}:{pos.line}" if pos else None
+
     def merge(self, other: Positions, prefix: PathT = ()) -> None:
         for k, v in other.values.items():
             self.values[prefix + k] = v

@@ -23,13 +23,12 @@ from .base import Kind
 
 MODULES = (
     "repository",  # repo, topics
-    "variable",  # variable (repository)
+    "variable",  # variable (repository), env-variable, org-variable
     "collaborator",  # collaborator, invitation (acceptance by the invitee)
     "secret",  # secret (repo actions/dependabot), env-secret, org-secret, codespaces-secret
-    "environment",  # environment, env-variable
+    "environment",  # environment
     "deploy_key",  # deploy-key
     "file",  # file
-    "org_variable",  # org-variable
     "runner",  # runner-group, runner
     "queue",  # queue layout
     "label",  # label

@@ -61,11 +61,10 @@ class DeployKey(Kind):
         out: dict[str, Item] = {}
         for title, dk in spec.deploy_keys.items():
             text = deploy_key_value(env.manifest, dk)
-            pos = env.manifest.positions.of(dk.path, key=True)
             out[title] = Item(
                 title,
                 attrs={"key": key_fingerprint(text.reveal()), "read_only": bool(dk.read_only)},
-                source=f"{pos.file}:{pos.line}" if pos else None,
+                source=env.manifest.positions.source(dk.path),
             )
         return out
 

@@ -1,4 +1,5 @@
-"""Kinds ``environment`` (deployment environments) and ``env-variable`` (their Actions variables).
+"""Kind ``environment``: deployment environments (their Actions variables are the kind
+``env-variable``, :mod:`.variable`; their secrets ``env-secret``, :mod:`.secret`).
 
 ``environment`` manages, per repository, the environments ``repos.<r>.environments`` declares,
 and only the protection fields the manifest sets: ``wait_timer``, ``prevent_self_review``,
@@ -12,9 +13,9 @@ time and sends the unmanaged fields back unchanged (team reviewers and custom br
 included). Environment names are case-insensitive on GitHub: live environments are matched to
 the declared spelling.
 
-``env-variable`` is one scope per (repository, environment): ``"<owner>/<repo> env <name>"``, so
-a repository's destruction forgets them with it. It reads one list per environment (``per_page``
-at most 30), and nothing at all for an environment that does not exist yet.
+An environment's variables and secrets have one scope per (repository, environment), named
+``"<owner>/<repo> env <name>"`` (:func:`env_scope_name`), so a repository's destruction forgets
+them with it.
 """
 
 from __future__ import annotations
@@ -26,10 +27,9 @@ from ..errors import GitHubError
 from ..plan import Action, Change
 from .base import ApplyResult, Item, Kind, Scope
 from .repository import repo_scopes
-from .variable import list_variables, write_variable
 
 if TYPE_CHECKING:
-    from ..manifest.model import EnvironmentSpec, Manifest, RepoSpec
+    from ..manifest.model import EnvironmentSpec, Manifest
     from .base import ApplyContext, PlanEnv, Reader
 
 #: the separator of an environment scope's name: "<owner>/<repo> env <environment>"
@@ -140,8 +140,7 @@ class Environment(Kind):
                 attrs["reviewers"] = sorted({r.lower() for r in e.reviewers})
             if e.protected_branches_only is not None:
                 attrs["protected_branches_only"] = bool(e.protected_branches_only)
-            pos = env.manifest.positions.of(e.path, key=True)
-            out[name] = Item(name, attrs=attrs, source=f"{pos.file}:{pos.line}" if pos else None)
+            out[name] = Item(name, attrs=attrs, source=env.manifest.positions.source(e.path))
         return out
 
     def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
@@ -242,71 +241,4 @@ def _user_id(client: Any, login: str) -> int:
     return int(data["id"])
 
 
-# -- environment variables ----------------------------------------------------------------------
-
-
-class EnvVariable(Kind):
-    name = "env-variable"
-    max_per_scope = 100
-    order = 65
-    prune_key = "variables"
-
-    def scopes(self, env: PlanEnv) -> list[Scope]:
-        out: list[Scope] = []
-        seen: set[str] = set()
-        for spec in env.manifest.repos.values():
-            for env_name in spec.environments:
-                sname = env_scope_name(spec.full_name, env_name)
-                seen.add(sname.lower())
-                out.append(Scope(self.name, spec.account, sname, spec.full_name, (("environment", env_name),)))
-        # managed variables of an environment no longer declared (its repository still is)
-        for entry in env.state.resources.values():
-            if entry.get("kind") != self.name or str(entry.get("scope", "")).lower() in seen:
-                continue
-            sname = str(entry["scope"])
-            repo_name, _, env_name = sname.partition(ENV_SEP)
-            repo_spec = env.manifest.repo(repo_name)
-            if repo_spec is None or not env_name or entry.get("account") not in env.clients:
-                continue
-            seen.add(sname.lower())
-            out.append(Scope(self.name, entry["account"], sname, repo_spec.full_name, (("environment", env_name),)))
-        return out
-
-    def _spec(self, env: PlanEnv, scope: Scope) -> tuple[RepoSpec | None, EnvironmentSpec | None]:
-        spec = env.manifest.repo(scope.repo or "")
-        if spec is None:
-            return None, None
-        return spec, spec.environments.get(scope.get("environment"))
-
-    def prune(self, env: PlanEnv, scope: Scope) -> bool:
-        # exhaustive only for a declared environment
-        return super().prune(env, scope) and self._spec(env, scope)[1] is not None
-
-    def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
-        _, e = self._spec(env, scope)
-        if e is None:
-            return {}
-        return {name: Item(name, attrs={"value": value}) for name, value in e.variables.items()}
-
-    def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
-        assert scope.repo is not None
-        e = find_live_environment(reader, scope.repo, scope.get("environment"))
-        if e is None:
-            return {}
-        items = list_variables(reader, f"/repos/{scope.repo}/environments/{quote(e['name'], safe='')}/variables")
-        return {
-            v["name"].upper(): Item(v["name"].upper(), attrs={"value": v["value"]}, meta={"github_env": e["name"]})
-            for v in items
-        }
-
-    def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
-        scope = self.scope_for_change(change)
-        full = scope.repo or change.scope.partition(ENV_SEP)[0]
-        env_name = change.meta.get("github_env") or scope.get("environment")
-        base = f"/repos/{full}/environments/{quote(env_name, safe='')}/variables"
-        write_variable(ctx.client(change.account), base, change, f"{full} environment {env_name}")
-        entry = {"kind": self.name, "scope": change.scope, "account": change.account}
-        return ApplyResult(None if change.action == Action.DELETE else entry)
-
-
-KINDS = [Environment(), EnvVariable()]
+KINDS = [Environment()]

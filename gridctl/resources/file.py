@@ -92,12 +92,11 @@ class File(Kind):
                 meta["message"] = f.message
             if spec.auto_init:
                 meta["auto_init"] = True
-            pos = env.manifest.positions.of(f.path, key=True)
             out[path] = Item(
                 path,
                 attrs={"sha": blob_sha(content), "size": len(content)},
                 meta=meta,
-                source=f"{pos.file}:{pos.line}" if pos else None,
+                source=env.manifest.positions.source(f.path),
             )
         return out
 

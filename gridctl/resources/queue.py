@@ -32,7 +32,10 @@ from urllib.parse import quote
 from ..errors import GridctlError
 from ..fleet.taskqueue import KEEP, STATES, TaskQueue, blob_sha
 from ..manifest.model import Manifest, QueueSpec
+from ..manifest.sections import Section, SectionContext
+from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
+from ..util.durations import seconds
 from .base import ApplyResult, Item, Kind, Scope
 
 if TYPE_CHECKING:
@@ -49,9 +52,55 @@ def _listing_url(repo: str, path: str) -> str:
     return f"/repos/{repo}/contents/{quote(path)}" if path else f"/repos/{repo}/contents"
 
 
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Git-backed task queues.",
+    "propertyNames": {"$ref": "#/$defs/localId"},
+    "additionalProperties": {"$ref": "#/$defs/queue"},
+}
+QUEUE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["repo"],
+    "properties": {
+        "repo": {"type": "string"},
+        "account": {"$ref": "#/$defs/localId"},
+        "path": {"type": "string", "minLength": 1},
+        "branch": {"type": "string", "minLength": 1},
+        "validate_pull_requests": {"type": "boolean"},
+        "orphan_after": {"type": "string", "pattern": "^[0-9]+(s|m|h|d)$"},
+    },
+}
+
+
+def parse(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> dict[str, QueueSpec]:
+    """``queues.<name>``: each queue with the account that manages its repository (``account:``,
+    else the repository's, else its owner's)."""
+    m = ctx.manifest
+    out: dict[str, QueueSpec] = {}
+    for qname, q in raw.items():
+        qp = path + (qname,)
+        repo = m.repo(q["repo"])
+        acc_id = q.get("account") or (repo.account if repo else None)
+        if acc_id is None and q["repo"].count("/") == 1:
+            acc = m.account_for_owner(q["repo"].split("/")[0])
+            acc_id = acc.id if acc else None
+        if acc_id is None or acc_id not in m.accounts:
+            ctx.error(qp + ("repo",), f"queue {qname}: no account manages {q['repo']}")
+            continue
+        parsed = seconds(q.get("orphan_after", "1h"))  # the schema admits only <int><s|m|h|d>
+        orphan_after = 3600.0 if parsed is None else parsed
+        qpath = q.get("path", "tasks").strip("/")
+        if ".." in qpath.split("/"):
+            ctx.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
+        out[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), orphan_after, qp)
+    return out
+
+
 class Queue(Kind):
     name = "queue"
     order = 85
+    sections = (Section("queues", "top", SCHEMA, parse, defs={"queue": QUEUE_SCHEMA}),)
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
         # the pull-request validation workflow is a file under .github/workflows/
@@ -81,8 +130,7 @@ class Queue(Kind):
         spec = env.manifest.queues.get(scope.get("queue"))
         if spec is None or not scope.get("declared"):
             return {}
-        pos = env.manifest.positions.of(spec.path, key=True)
-        source = f"{pos.file}:{pos.line}" if pos else None
+        source = env.manifest.positions.source(spec.path)
         out = {"layout": Item("layout", attrs={"path": spec.path_in_repo, "folders": sorted(STATES)}, source=source)}
         if spec.validate_pull_requests:
             text = workflow_text(spec)

@@ -104,7 +104,6 @@ class Repository(Kind):
         owner_acc = env.manifest.account_for_owner(spec.owner)
         acc = env.manifest.accounts[spec.account]
         owner_is_org = owner_acc.is_org if owner_acc else spec.owner.lower() != acc.login.lower()
-        pos = env.manifest.positions.of(spec.path, key=True)
         attrs = {k: _norm(k, v) for k, v in spec.settings.items()}
         # a declared repository is active unless it says archived: true (an archive-destroy
         # followed by a new apply must unarchive before anything is written into it)
@@ -121,7 +120,7 @@ class Repository(Kind):
                     "prevent_destroy": spec.prevent_destroy,
                     "on_destroy": spec.on_destroy,
                 },
-                source=f"{pos.file}:{pos.line}" if pos else None,
+                source=env.manifest.positions.source(spec.path),
             )
         }
 

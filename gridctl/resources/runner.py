@@ -55,13 +55,14 @@ from typing import TYPE_CHECKING, Any
 from ..errors import GitHubError, GridctlError, ManifestError
 from ..fleet import jitfile
 from ..fleet.waiting import wait_settings, wait_until_idle
-from ..manifest.model import Manifest
+from ..manifest.model import Manifest, RunnerGroupSpec, RunnerSpec
+from ..manifest.sections import Section, SectionContext
 from ..manifest.sources import Sensitive
+from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, attr_diffs
 
 if TYPE_CHECKING:
-    from ..manifest.model import RunnerSpec
     from .base import ApplyContext, PlanEnv, Reader
 
 DEFAULT_GROUP_ID = 1
@@ -81,11 +82,6 @@ def list_groups(reader: Reader, org: str) -> list[dict[str, Any]]:
     return reader.list(groups_url(org), key="runner_groups") or []
 
 
-def _pos(env: PlanEnv, path: Any) -> str | None:
-    pos = env.manifest.positions.of(path, key=True)
-    return f"{pos.file}:{pos.line}" if pos else None
-
-
 def _runner_dir(env: PlanEnv) -> str:
     return str((env.manifest.data.get("settings") or {}).get("runner_dir", "runners"))
 
@@ -103,11 +99,44 @@ def _state_scopes(env: PlanEnv, kind: str) -> dict[str, tuple[str, list[str]]]:
 
 
 # -- runner groups --------------------------------------------------------------------------------
+GROUPS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "Self-hosted runner groups, by organization account id.",
+    "propertyNames": {"$ref": "#/$defs/localId"},
+    "additionalProperties": {"type": "object", "additionalProperties": {"$ref": "#/$defs/runnerGroup"}},
+}
+GROUP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "visibility": {"enum": ["all", "selected", "private"]},
+        "repos": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+        "allows_public_repos": {"type": "boolean"},
+        "restricted_to_workflows": {"type": "boolean"},
+        "selected_workflows": {"type": "array", "items": {"type": "string"}},
+    },
+}
+
+
+def parse_groups(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> list[RunnerGroupSpec]:
+    """``runner_groups.<org account>.<name>``: the declared groups (the built-in Default group
+    cannot be declared)."""
+    out: list[RunnerGroupSpec] = []
+    for acc_id, gname, g, gp in ctx.per_org(raw, path):
+        if gname.lower() == "default":
+            ctx.error(gp, "the Default runner group is built in and cannot be declared", key=True)
+            continue
+        vis, repos = ctx.visibility(g, gp, acc_id)
+        out.append(
+            RunnerGroupSpec(acc_id, gname, vis, repos, bool(g.get("allows_public_repos", False)), bool(g.get("restricted_to_workflows", False)), list(g.get("selected_workflows") or []), gp)
+        )
+    return out
 
 
 class RunnerGroup(Kind):
     name = "runner-group"
     order = 100
+    sections = (Section("runner_groups", "top", GROUPS_SCHEMA, parse_groups, defs={"runnerGroup": GROUP_SCHEMA}),)
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
         return [(g.account, "admin:org", f"runner_groups.{g.account}") for g in m.runner_groups]
@@ -140,7 +169,7 @@ class RunnerGroup(Kind):
             if g.visibility == "selected":
                 attrs["repos"] = sorted({r.lower() for r in g.repos})
             key = g.name.lower()
-            out[key] = Item(key, attrs=attrs, meta={"name": g.name}, source=_pos(env, g.path))
+            out[key] = Item(key, attrs=attrs, meta={"name": g.name}, source=env.manifest.positions.source(g.path))
         return out
 
     def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:
@@ -270,9 +299,86 @@ def read_runners(reader: Reader, scope: Scope) -> list[dict[str, Any]] | None:
     return out
 
 
+RUNNERS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "description": "Self-hosted runner registrations (JIT config).",
+    "items": {"$ref": "#/$defs/runnerSet"},
+}
+RUNNER_SET_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["scope", "names"],
+    "properties": {
+        "scope": {"type": "string", "description": "owner/repo, or org:<account id or org login>."},
+        "names": {"type": "array", "minItems": 1, "uniqueItems": True, "items": {"type": "string", "pattern": "^[A-Za-z0-9._-]{1,64}$"}},
+        "labels": {"type": "array", "maxItems": 100, "uniqueItems": True, "items": {"type": "string", "minLength": 1, "maxLength": 256}},
+        "group": {"type": "string", "minLength": 1},
+        "work_folder": {"type": "string", "minLength": 1},
+        "jit_config": {"type": "object", "additionalProperties": False, "properties": {"write_to": {"type": "string", "minLength": 1}}},
+    },
+}
+
+
+def _runner_account(ctx: SectionContext, rs: dict[str, Any], rp: PathT) -> tuple[str, str] | None:
+    """The scope (``owner/repo`` or ``org:<login>``) and account of a runner set, or None after
+    an error."""
+    m = ctx.manifest
+    scope: str = rs["scope"]
+    if scope.startswith("org:"):
+        org = scope[4:]
+        acc = m.accounts.get(org) or m.account_for_owner(org)
+        if acc is None or not acc.is_org:
+            ctx.error(rp + ("scope",), f"runner scope {scope}: no organization account {org!r} in this manifest", "org:<name> names an account id or organization login declared with `org:`; a repository runner's scope is owner/repo")
+            return None
+        groups = {g.name for g in m.runner_groups if g.account == acc.id} | {"default", "Default"}
+        if rs.get("group") and rs["group"] not in groups:
+            ctx.error(rp + ("group",), f"runner group {rs['group']!r} is not declared under runner_groups.{acc.id}")
+        return f"org:{acc.login}", acc.id
+    repo = m.repo(scope)
+    if repo is None:
+        if scope.count("/") != 1:
+            ctx.error(rp + ("scope",), f"runner scope {scope!r} must be owner/repo or org:<name>")
+            return None
+        owner = m.account_for_owner(scope.split("/")[0])
+        if owner is None:
+            ctx.error(rp + ("scope",), f"no account manages {scope} (declare it under repos or add an account for its owner)")
+            return None
+        account = owner.id
+    else:
+        scope, account = repo.full_name, repo.account
+    if rs.get("group") not in (None, "default", "Default"):
+        ctx.error(rp + ("group",), "repository runners can only be in the default group")
+    return scope, account
+
+
+def parse_runners(ctx: SectionContext, raw: list[dict[str, Any]], path: PathT) -> list[RunnerSpec]:
+    """``runners: [{scope, names, ...}]``: one spec per name (a name declared twice in one scope
+    is an error)."""
+    runner_dir = (ctx.manifest.data.get("settings") or {}).get("runner_dir", "runners")
+    seen: set[tuple[str, str]] = set()
+    out: list[RunnerSpec] = []
+    for i, rs in enumerate(raw):
+        rp = path + (i,)
+        found = _runner_account(ctx, rs, rp)
+        if found is None:
+            continue
+        scope, account = found
+        for j, name in enumerate(rs["names"]):
+            key = (scope.lower(), name.lower())
+            if key in seen:
+                ctx.error(rp + ("names", j), f"runner {name} is declared twice in {scope}")
+                continue
+            seen.add(key)
+            out.append(
+                RunnerSpec(scope, account, name, list(rs.get("labels") or []), rs.get("group"), rs.get("work_folder", "_work"), (rs.get("jit_config") or {}).get("write_to", runner_dir), rp + ("names", j))
+            )
+    return out
+
+
 class Runner(Kind):
     name = "runner"
     order = 110
+    sections = (Section("runners", "top", RUNNERS_SCHEMA, parse_runners, defs={"runnerSet": RUNNER_SET_SCHEMA}),)
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
         return [(rn.account, "admin:org", f"runners (scope {rn.scope})") for rn in m.runners if rn.is_org]
@@ -316,7 +422,7 @@ class Runner(Kind):
                 "jit_file": rel,
                 "jit_present": jitfile.exists(root, rel),
             }
-            out[spec.name.lower()] = Item(spec.name.lower(), attrs=attrs, meta=meta, source=_pos(env, spec.path))
+            out[spec.name.lower()] = Item(spec.name.lower(), attrs=attrs, meta=meta, source=env.manifest.positions.source(spec.path))
         return out
 
     def live(self, reader: Reader, scope: Scope) -> dict[str, Item]:

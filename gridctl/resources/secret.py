@@ -60,11 +60,6 @@ def _q(part: str) -> str:
     return quote(part, safe="")
 
 
-def _source(env: PlanEnv, ref: SecretRef) -> str | None:
-    pos = env.manifest.positions.of(ref.path, key=True)
-    return f"{pos.file}:{pos.line}" if pos else None
-
-
 def _lower_sorted(names: list[str]) -> list[str]:
     return sorted({n.lower() for n in names})
 
@@ -78,7 +73,7 @@ class SecretKind(Kind):
     # -- planning -------------------------------------------------------------------------------
     def _item(self, env: PlanEnv, key: str, ref: SecretRef, attrs: dict[str, Any], meta: dict[str, Any]) -> Item:
         value = secret_value(env.manifest, ref)
-        return Item(key, attrs=attrs, meta=meta, secret=value, fingerprint=value.fingerprint(env.fp_key), source=_source(env, ref))
+        return Item(key, attrs=attrs, meta=meta, secret=value, fingerprint=value.fingerprint(env.fp_key), source=env.manifest.positions.source(ref.path))
 
     def compare(self, desired: Item, live: Item, state: dict[str, Any] | None) -> tuple[list[FieldDiff], str]:
         diffs = attr_diffs(desired.attrs, live.attrs)

@@ -248,6 +248,7 @@ def serve(
             previous = {sig: signal.signal(sig, on_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
             previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, on_hup)
             try:
+                lead.try_acquire()  # before the API answers: /health tells the truth from the first request
                 thread.start()
                 for _ in range(600):
                     if server.started or not thread.is_alive():
@@ -255,7 +256,6 @@ def serve(
                     time.sleep(0.05)
                 if not server.started:
                     raise GridctlError(f"the API could not listen on {host}:{port} (is the address in use?)")
-                lead.try_acquire()
                 say(f"gridctl: serving the controller API on http://{host}:{port} "
                     f"({'leader' if lead.held else 'follower'}; {len(ctl.pools)} pool(s), {len(groups)} group(s), {len(users)} API user(s))")
                 if sandbox and secret is not None:

@@ -84,6 +84,12 @@ class Grid:
             os.chdir(old)
         return Result(res.exit_code, res.stdout, res.stderr)
 
+    def check(self, code: int, *args: str, **kwargs: Any) -> Result:
+        """:meth:`run`, asserting the exit code (the whole output is the assertion's message)."""
+        r = self.run(*args, **kwargs)
+        assert r.code == code, r.all
+        return r
+
     def gh(self, login: str) -> Any:
         return pygithub(self.sb, self.tokens[login])
 

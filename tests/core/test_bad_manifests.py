@@ -16,6 +16,7 @@ import pytest
 
 from gridctl.sandbox.testing import strict_sandbox
 
+from ..helpers import grid_yaml
 from .conftest import Grid
 
 MANIFESTS = Path(__file__).resolve().parents[1] / "manifests"
@@ -94,8 +95,7 @@ def test_a_good_manifest_does_reach_the_sandbox(grid):
     grid.user("alice")
     copy_fixtures(grid.dir)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "-f", "good.yaml")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "-f", "good.yaml")
     assert grid.ctl("GET", "/stats")["total"]["requests"] > 0
 
 
@@ -148,28 +148,22 @@ CANARY = "canary-Zx81-do-not-print-" + "7f3a" * 6
         # the token is set, the manifest fails later on a reference (the token is never read)
         (
             "unknown-key",
-            """
-            version: 1
-            accounts:
-              main: {login: alice, token: {env: GRID_TOKEN_CANARY}}
+            grid_yaml("""\
             repos:
               alice/demo:
                 secrets:
                   actions:
                     API_KEY: {key: nope}
-            """,
+            """, "main: {login: alice, token: {env: GRID_TOKEN_CANARY}}", indent="            "),
             {},
         ),
         # the token is read, then a key source fails
         (
             "key-missing-after-token",
-            """
-            version: 1
-            accounts:
-              main: {login: alice, token: {env: GRID_TOKEN_CANARY}}
+            grid_yaml("""\
             keys:
               api: {source: {file: keys/absent.txt}}
-            """,
+            """, "main: {login: alice, token: {env: GRID_TOKEN_CANARY}}", indent="            "),
             {},
         ),
         # a token command that prints the secret on stdout and stderr, then fails
@@ -185,24 +179,18 @@ CANARY = "canary-Zx81-do-not-print-" + "7f3a" * 6
         # a deploy key whose (secret-holding) source is not an SSH key
         (
             "deploy-key-not-ssh",
-            """
-            version: 1
-            accounts:
-              main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+            grid_yaml("""\
             repos:
               alice/demo:
                 deploy_keys:
                   worker: {env: GRID_TOKEN_CANARY}
-            """,
+            """, indent="            "),
             {},
         ),
         # a key with several values used as a single secret
         (
             "format-single",
-            """
-            version: 1
-            accounts:
-              main: {login: alice, token: {env: GRID_TOKEN_CANARY}}
+            grid_yaml("""\
             keys:
               api: {source: {file: keys/two.txt, lines: true}}
             repos:
@@ -210,7 +198,7 @@ CANARY = "canary-Zx81-do-not-print-" + "7f3a" * 6
                 secrets:
                   actions:
                     API_KEY: {key: api, format: single}
-            """,
+            """, "main: {login: alice, token: {env: GRID_TOKEN_CANARY}}", indent="            "),
             {"keys/two.txt": f"{CANARY}-one\n{CANARY}-two\n"},
         ),
     ],

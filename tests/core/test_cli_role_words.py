@@ -25,8 +25,7 @@ def setup(grid, bob: str = "push") -> None:
 
 def test_create_shows_the_manifest_word_and_json_keeps_githubs(grid):
     setup(grid)
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     lines = [line.strip() for line in r.out.splitlines()]
     roles = [line for line in lines if line.startswith("role:")]
     assert roles == ['role: "push" (GitHub: "write")', 'role: "pull" (GitHub: "read")', 'role: "admin"', 'role: "write"']
@@ -44,13 +43,11 @@ def test_update_and_its_rollback(grid):
     setup(grid)
     assert grid.run("apply", "--auto-approve").code == 0
     grid.write("grid.yaml", MANIFEST.format(bob="pull"))
-    r = grid.run("plan", "--out", "plan.json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--out", "plan.json")
     assert 'role: "write" -> "pull" (GitHub: "read")' in r.out
     assert 'role: "write" -> "pull" (GitHub: "read")' in grid.run("show", "plan.json").out
     assert 'role: "write" -> "pull" (GitHub: "read")' in grid.run("show", "plan.json", "--format", "markdown").out
-    r = grid.run("apply", "plan.json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "plan.json")
     invitations = grid.api("alice", "GET", "/repos/alice/demo/invitations").json()
     assert {i["invitee"]["login"]: i["permissions"] for i in invitations}["bob"] == "read"
     # the undo restores GitHub's "write"; the manifest never said "pull" for it

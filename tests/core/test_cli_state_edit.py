@@ -12,12 +12,11 @@ from pathlib import Path
 from gridctl.core.session import Options, Session
 from gridctl.state.local import LocalBackend
 
+from ..helpers import grid_yaml
+
 FP_KEY = "state-edit-test-fingerprint-key"
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}
+MANIFEST = grid_yaml("""\
 keys:
   api: {{source: {{file: keys/api.key}}}}
 {state}
@@ -39,7 +38,7 @@ repos:
       docs/hello.md: {{source: files/hello.md}}
   alice/other:
     variables: {{REGION: us}}
-"""
+""", "main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}")
 
 
 def setup(grid, name: str = "old-name", state: str = "") -> None:
@@ -63,8 +62,7 @@ def rename_on_github(grid, old: str, new: str) -> None:
 
 def test_state_mv_of_a_renamed_repository_moves_everything_inside_it(grid):
     setup(grid)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     before = local_state(grid)
     old_addresses = [a for a in before["resources"] if "alice/old-name" in a]
     assert len(old_addresses) >= 9  # repo, topics, collaborator, variable, secret, label, env, env var, env secret, file
@@ -79,8 +77,7 @@ def test_state_mv_of_a_renamed_repository_moves_everything_inside_it(grid):
     assert grid.run("plan", "--detailed-exitcode").code != 0  # without the move: not "no changes"
 
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("state", "mv", "alice/old-name", "alice/new-name")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "mv", "alice/old-name", "alice/new-name")
     assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0  # nothing on GitHub
     assert "moved repo:alice/old-name -> repo:alice/new-name" in r.out
     assert len(r.out.splitlines()) == len(old_addresses)
@@ -96,8 +93,7 @@ def test_state_mv_of_a_renamed_repository_moves_everything_inside_it(grid):
     assert backup == before
     assert f"serial {before['serial']} -> {after['serial']}" in r.err and "state.json.backup" in r.err
     # the renamed repository, secrets included, plans no changes
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes." in r.out
 
     # moving onto an address that is taken, or something not in the state: refused, nothing written
@@ -116,8 +112,7 @@ def test_state_rm_forgets_without_touching_github(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     before = local_state(grid)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("state", "rm", "variable:alice/old-name:REGION", "label:alice/old-name:triage")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "rm", "variable:alice/old-name:REGION", "label:alice/old-name:triage")
     assert r.out.splitlines() == ["removed label:alice/old-name:triage", "removed variable:alice/old-name:REGION"]
     assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0
     after = local_state(grid)
@@ -131,8 +126,7 @@ def test_state_rm_forgets_without_touching_github(grid):
     assert r.code == 1 and "not in the state: variable:alice/nope:X" in r.err
     assert "repo:alice/other" in local_state(grid)["resources"]
     # a repository goes with everything inside it; then the manifest can drop it and GitHub keeps it
-    r = grid.run("state", "rm", "alice/old-name")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "rm", "alice/old-name")
     assert not [a for a in local_state(grid)["resources"] if "alice/old-name" in a]
     text = (grid.dir / "grid.yaml").read_text()
     grid.write("grid.yaml", text[: text.index("  alice/old-name:")] + text[text.index("  alice/other:") :])
@@ -176,8 +170,7 @@ def test_state_mv_and_rm_with_the_github_backend(grid, monkeypatch):
     assert grid.run("apply", "--auto-approve").code == 0
     before, commit = remote_state(grid), head(grid)
     rename_on_github(grid, "old-name", "new-name")
-    r = grid.run("state", "mv", "repo:alice/old-name", "repo:alice/new-name")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "mv", "repo:alice/old-name", "repo:alice/new-name")
     after = remote_state(grid)
     assert after["serial"] == before["serial"] + 1
     assert not [a for a in after["resources"] if "old-name" in a] and "repo:alice/new-name" in after["resources"]
@@ -196,6 +189,5 @@ def test_state_mv_and_rm_with_the_github_backend(grid, monkeypatch):
         r = grid.run("state", "rm", "variable:alice/other:REGION")
         assert r.code == 1 and "state locked by run " in r.err, r.all
     assert remote_state(grid) == after
-    r = grid.run("state", "rm", "variable:alice/other:REGION")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "rm", "variable:alice/other:REGION")
     assert "variable:alice/other:REGION" not in remote_state(grid)["resources"]

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import json
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  node-1: {login: bob, token: {env: GRID_TOKEN_BOB}}
-  node-2: {login: carol, token: {env: GRID_TOKEN_CAROL}}
+from ..helpers import ACME, ALICE, NODE_BOB, NODE_CAROL, grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/demo:
     visibility: private
     collaborators:
       node-1: push
       node-2: push
-"""
+""", ALICE, NODE_BOB, NODE_CAROL)
 
 
 def _users(grid, *logins):
@@ -48,22 +45,19 @@ def _invite_by_hand(grid, login, permission="push", full="alice/demo", accept=Fa
 
 def _converged(grid):
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     return r
 
 
 def test_one_apply_sends_and_accepts_invitations(grid):
     _users(grid, "alice", "bob", "carol")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     for login in ("bob", "carol"):
         assert f"+ collaborator alice/demo {login}" in r.out
         assert f"+ invitation alice/demo {login}" in r.out
     assert "Plan: 5 to create" in r.out, r.out  # repo + 2 invitations + 2 accepts
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     # the invitees have write access, seen with their own tokens
     for login in ("bob", "carol"):
         repo = grid.gh(login).get_repo("alice/demo")
@@ -71,8 +65,7 @@ def test_one_apply_sends_and_accepts_invitations(grid):
         assert list(grid.gh(login).get_user().get_invitations()) == []
     assert _roles(grid) == {"bob": "write", "carol": "write"}
     assert _invitations(grid) == {}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out and "note:" not in r.out
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
     assert state["collaborator:alice/demo:bob"]["login"] == "bob"
@@ -90,8 +83,7 @@ def test_one_apply_sends_and_accepts_invitations(grid):
 def test_plan_shows_where_collaborators_are_declared(grid):
     _users(grid, "alice", "bob", "carol")
     grid.write("grid.yaml", MANIFEST + "      dave: triage\n")
-    r = grid.run("plan", "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--format", "json")
     changes = {c["address"]: c for c in json.loads(r.out)["changes"]}
     assert changes["collaborator:alice/demo:bob"]["source"] == "grid.yaml:10"
     assert changes["collaborator:alice/demo:dave"]["source"] == "grid.yaml:12"
@@ -106,8 +98,7 @@ def test_accept_of_an_invitation_sent_earlier(grid):
     grid.write("grid.yaml", MANIFEST.replace("      node-2: push\n", ""))
     assert grid.run("apply", "--auto-approve", "--target", "repo").code == 0
     _invite_by_hand(grid, "bob", "push")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "collaborator alice/demo bob" not in r.out  # in progress, not a diff
     assert "+ invitation alice/demo bob" in r.out and "Plan: 1 to create" in r.out
     assert "waiting for bob" not in r.out  # bob is an account of the manifest: the accept is planned
@@ -124,8 +115,7 @@ def test_saved_plan_invites_and_accepts(grid):
     assert grid.run("plan", "--out", "plan.json").code == 0
     plan = json.loads((grid.dir / "plan.json").read_text())
     assert plan["summary"]["create"] == 4
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "plan.json", "--auto-approve")
     assert _roles(grid) == {"bob": "write", "carol": "write"}
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
@@ -168,12 +158,10 @@ def test_external_collaborator_stays_pending_with_a_note(grid):
     _users(grid, "alice", "bob", "carol", "dave")
     manifest = MANIFEST + "      dave: triage\n"
     grid.write("grid.yaml", manifest)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert "+ collaborator alice/demo dave" in r.out and "invitation alice/demo dave" not in r.out
     assert _invitations(grid) == {"dave": "triage"}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out
     assert "note: collaborator:alice/demo:dave: invitation sent; waiting for dave to accept" in r.out
     # once dave accepts, the note goes away and nothing is planned
@@ -187,8 +175,7 @@ def test_role_change_of_an_accepted_collaborator(grid):
     _users(grid, "alice", "bob", "carol")
     _converged(grid)
     grid.write("grid.yaml", MANIFEST.replace("node-1: push", "node-1: maintain"))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ collaborator alice/demo bob" in r.out and 'role: "write" -> "maintain"' in r.out
     assert "Plan: 0 to create, 1 to update" in r.out
     assert grid.run("apply", "--auto-approve").code == 0
@@ -196,8 +183,7 @@ def test_role_change_of_an_accepted_collaborator(grid):
     assert grid.gh("bob").get_repo("alice/demo").permissions.maintain is True
     assert grid.run("plan", "--detailed-exitcode").code == 0
     # rollback restores the old role
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert _roles(grid) == {"bob": "write", "carol": "write"}
 
 
@@ -209,12 +195,10 @@ def test_role_change_of_a_pending_invitation(grid):
     inv_id = grid.gh("alice").get_repo("alice/demo").get_pending_invitations()[0].id
     # "pull" in the manifest; the invitation endpoint only takes read|write|maintain|triage|admin
     grid.write("grid.yaml", MANIFEST + "      dave: pull\n")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ collaborator alice/demo dave" in r.out and 'role: "write" -> "pull" (GitHub: "read")' in r.out
     assert "still pending" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     invs = list(grid.gh("alice").get_repo("alice/demo").get_pending_invitations())
     assert [(i.id, i.permissions) for i in invs] == [(inv_id, "read")]  # the same invitation, updated
     r = grid.run("plan", "--detailed-exitcode")
@@ -230,8 +214,7 @@ def test_removal_of_managed_collaborators(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     assert _roles(grid) == {"bob": "write", "carol": "write"} and _invitations(grid) == {"dave": "write"}
     grid.write("grid.yaml", MANIFEST.replace("      node-2: push\n", ""))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- collaborator alice/demo carol" in r.out and "- collaborator alice/demo dave" in r.out
     assert "invitation alice/demo" not in r.out  # the accept is never undone by a plan
     assert "Plan: 0 to create, 0 to update, 0 to replace, 2 to delete" in r.out
@@ -239,8 +222,7 @@ def test_removal_of_managed_collaborators(grid):
     assert _roles(grid) == {"bob": "write"}
     assert _invitations(grid) == {}  # dave's pending invitation was cancelled
     assert list(grid.gh("dave").get_user().get_invitations()) == []
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
     assert not any(":carol" in a or ":dave" in a for a in state)
 
@@ -250,12 +232,10 @@ def test_unmanaged_collaborator_left_alone_unless_pruned(grid):
     _converged(grid)
     _invite_by_hand(grid, "erin", "pull", accept=True)
     _invite_by_hand(grid, "frank", "triage")  # pending
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "erin" not in r.out and "frank" not in r.out
     grid.write("grid.yaml", MANIFEST + "    prune: {collaborators: true}\n")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- collaborator alice/demo erin  (not declared, and prune is on)" in r.out
     assert "- collaborator alice/demo frank" in r.out
     assert "bob" not in r.out and "carol" not in r.out
@@ -273,19 +253,15 @@ def test_removing_own_access_needs_force(grid):
     _invite_by_hand(grid, "carol", "push", full="alice/shared", accept=True)
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          node-1: {login: bob, token: {env: GRID_TOKEN_BOB}}
+        grid_yaml("""\
         repos:
           alice/shared:
             account: node-1
             collaborators: {carol: push}
             prune: {collaborators: true}
-        """,
+        """, NODE_BOB, indent="        "),
     )
-    r = grid.run("plan", "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--format", "json")
     plan = json.loads(r.out)
     assert [c["address"] for c in plan["changes"]] == ["collaborator:alice/shared:bob"]
     assert plan["changes"][0]["before"]["login"] == "bob"
@@ -294,8 +270,7 @@ def test_removing_own_access_needs_force(grid):
     assert r.code != 0
     assert "own access" in r.all
     assert _roles(grid, "alice/shared") == {"bob": "admin", "carol": "write"}
-    r = grid.run("apply", "--auto-approve", "--force")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve", "--force")
     assert _roles(grid, "alice/shared") == {"carol": "write"}
 
 
@@ -306,8 +281,7 @@ def test_rollback_of_invite_and_accept(grid):
     assert grid.run("apply", "--auto-approve", "--target", "repo").code == 0
     _converged(grid)
     assert _roles(grid) == {"bob": "write", "carol": "write"}
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert "- collaborator alice/demo bob" in r.out and "- collaborator alice/demo carol" in r.out
     assert "invitation alice/demo" not in r.out  # an accept has no inverse...
     assert "cannot roll back invitation:alice/demo:bob" in r.err
@@ -323,8 +297,7 @@ def test_expired_invitation_is_sent_again(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     old = grid.gh("alice").get_repo("alice/demo").get_pending_invitations()[0].id
     grid.ctl("POST", "/clock", {"advance": 8 * 24 * 3600})
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ collaborator alice/demo dave" in r.out and "Plan: 1 to create" in r.out
     assert grid.run("apply", "--auto-approve").code == 0
     invs = list(grid.gh("alice").get_repo("alice/demo").get_pending_invitations())
@@ -338,22 +311,15 @@ def test_organization_repository(grid):
     grid.org("acme", admins=("alice",), members=("bob",))
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}
-          node-1: {login: bob, token: {env: GRID_TOKEN_BOB}}
-          node-2: {login: carol, token: {env: GRID_TOKEN_CAROL}}
+        grid_yaml("""\
         repos:
           acme/tools:
             visibility: private
             collaborators: {node-1: maintain, node-2: push}
-        """,
+        """, ACME, NODE_BOB, NODE_CAROL, indent="        "),
     )
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     assert _roles(grid, "acme/tools") == {"bob": "maintain", "carol": "write"}
     assert grid.gh("carol").get_repo("acme/tools").permissions.push is True
     assert _invitations(grid, "acme/tools") == {}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--detailed-exitcode")

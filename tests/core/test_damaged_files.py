@@ -23,17 +23,16 @@ import pytest
 
 from gridctl.plan import canonical
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/r1:
     visibility: private
     description: first
     topics: [grid]
     variables: {MODE: one}
-"""
+""")
 
 BAD_OUTCOME = ("Traceback", "internal error")
 
@@ -41,8 +40,7 @@ BAD_OUTCOME = ("Traceback", "internal error")
 def applied(grid) -> Path:
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     return grid.dir / ".gridctl"
 
 
@@ -271,8 +269,7 @@ def test_plan_and_state_show_run_beside_an_apply(grid):
         progress = [line for line in r.err.splitlines() if "an apply is in progress" in line]
         assert len(progress) == 1 and journal.stem in progress[0], r.err
         assert "recovered" not in r.all, r.all
-        r = grid.run("state", "show")
-        assert r.code == 0, r.all
+        r = grid.check(0, "state", "show")
         assert "serial 1, 3 managed object(s)" in r.out and "repo:alice/r1" in r.out, r.out
         assert "an apply is in progress" in r.out and journal.stem in r.out, r.out
         out, err = proc.communicate(timeout=120)

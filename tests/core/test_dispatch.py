@@ -9,6 +9,8 @@ import time
 
 import pytest
 
+from ..helpers import ALICE, grid_yaml
+
 WORKFLOW = """\
 name: Train
 on:
@@ -86,47 +88,44 @@ def write_template(grid, inline: bool, body: str) -> tuple[str, str]:
 # -- plan-time validation ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("inline", [True, False], ids=["inline", "included"])
-def test_plan_reports_unknown_input_at_its_line(grid, inline):
+def plan_error(grid, inline: bool, body: str) -> tuple[str, str, str]:
+    """A plan with the template ``train`` (``body``) inline or included, which must fail:
+    (the template's file, its text, the plan's stderr)."""
     grid.user("alice")
     make_repo(grid)
-    file, text = write_template(grid, inline, """
+    file, text = write_template(grid, inline, body)
+    return file, text, grid.check(1, "plan").err
+
+
+@pytest.mark.parametrize("inline", [True, False], ids=["inline", "included"])
+def test_plan_reports_unknown_input_at_its_line(grid, inline):
+    file, text, err = plan_error(grid, inline, """
 repo: alice/demo
 workflow: train.yml
 inputs:
   model: small
   epoch: 5
 """)
-    r = grid.run("plan")
-    assert r.code == 1, r.all
-    line = line_of(text, "epoch: 5")
-    assert f"{file}:{line}:" in r.err, r.err
-    assert "input 'epoch' is not defined by .github/workflows/train.yml (did you mean 'epochs'?)" in r.err
+    assert f"{file}:{line_of(text, 'epoch: 5')}:" in err, err
+    assert "input 'epoch' is not defined by .github/workflows/train.yml (did you mean 'epochs'?)" in err
 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["inline", "included"])
 def test_plan_reports_missing_required_input_at_its_line(grid, inline):
-    grid.user("alice")
-    make_repo(grid)
-    file, text = write_template(grid, inline, """
+    file, text, err = plan_error(grid, inline, """
 repo: alice/demo
 workflow: train.yml
 ref: main
 inputs:
   epochs: 5
 """)
-    r = grid.run("plan")
-    assert r.code == 1, r.all
-    line = line_of(text, "inputs:")
-    assert f"{file}:{line}:" in r.err, r.err
-    assert "required input 'model' of .github/workflows/train.yml is not given, and it has no default" in r.err
+    assert f"{file}:{line_of(text, 'inputs:')}:" in err, err
+    assert "required input 'model' of .github/workflows/train.yml is not given, and it has no default" in err
 
 
 @pytest.mark.parametrize("inline", [True, False], ids=["inline", "included"])
 def test_plan_reports_bad_choice_value_at_its_line(grid, inline):
-    grid.user("alice")
-    make_repo(grid)
-    file, text = write_template(grid, inline, """
+    file, text, err = plan_error(grid, inline, """
 repo: alice/demo
 workflow: train.yml
 inputs:
@@ -134,12 +133,10 @@ inputs:
   model: smal
   dry: maybe
 """)
-    r = grid.run("plan")
-    assert r.code == 1, r.all
-    assert f"{file}:{line_of(text, 'model: smal')}:" in r.err, r.err
-    assert "input 'model': 'smal' is not one of its options (did you mean 'small'?): small, large" in r.err
-    assert f"{file}:{line_of(text, 'dry: maybe')}:" in r.err
-    assert "input 'dry' is a boolean: 'maybe' is not true or false" in r.err
+    assert f"{file}:{line_of(text, 'model: smal')}:" in err, err
+    assert "input 'model': 'smal' is not one of its options (did you mean 'small'?): small, large" in err
+    assert f"{file}:{line_of(text, 'dry: maybe')}:" in err
+    assert "input 'dry' is a boolean: 'maybe' is not true or false" in err
 
 
 def test_plan_passes_a_valid_template_with_one_read_per_workflow_and_ref(grid):
@@ -152,8 +149,7 @@ dispatch:
   pinned: {repo: alice/demo, workflow: .github/workflows/train.yml, ref: main, inputs: {model: small, note: hi}}
 """)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--detailed-exitcode")
     ops = stats(grid)
     # small and large share (alice/demo, train.yml, default branch); pinned reads at ref main
     assert ops["repos/get-content"]["requests"] == 2
@@ -236,8 +232,7 @@ dispatch:
     assert "repos/get-content" not in stats(grid)  # checked against the manifest, not GitHub
     text = base.replace("{model}", "medium")
     grid.write("grid.yaml", text)
-    r = grid.run("plan")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan")
     assert f"grid.yaml:{line_of(text, 'model: medium')}:" in r.err
     assert "input 'model': 'medium' is not one of its options: small, large" in r.err
     # a ref the manifest does not commit the file to cannot be checked from the manifest
@@ -259,8 +254,7 @@ dispatch:
   train: {repo: alice/demo, workflow: train.yml, ref: dev, inputs: {model: small}}
 """
     grid.write("grid.yaml", text)
-    r = grid.run("plan")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan")
     assert f"grid.yaml:{line_of(text, 'train: {repo')}:" in r.err
     assert ".github/workflows/train.yml is not on the default branch of alice/demo (the manifest commits it to dev)" in r.err
 
@@ -298,8 +292,7 @@ def test_dispatch_prints_the_run_and_sends_the_inputs(grid):
     grid.user("alice")
     make_repo(grid)
     grid.write("grid.yaml", TEMPLATE)
-    r = grid.run("dispatch", "train", "-i", "epochs=7", "-i", "note=a=b")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "train", "-i", "epochs=7", "-i", "note=a=b")
     m = re.search(r"^fired train: run (\d+) (\S+)$", r.out, re.M)
     assert m, r.out
     run_id = int(m.group(1))
@@ -316,8 +309,7 @@ def test_dispatch_dry_run_validates_and_sends_nothing(grid):
     grid.user("alice")
     make_repo(grid)
     grid.write("grid.yaml", TEMPLATE)
-    r = grid.run("dispatch", "train", "--dry-run", "-i", "dry=true")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "train", "--dry-run", "-i", "dry=true")
     assert 'would fire train: POST /repos/alice/demo/actions/workflows/train.yml/dispatches {"inputs": {"dry": "true", "epochs": "5", "model": "small"}, "ref": "main", "return_run_details": true}' in r.out
     r = grid.run("dispatch", "train", "--dry-run", "-i", "model=tiny")
     assert r.code == 1
@@ -329,16 +321,12 @@ def test_dispatch_refusals_are_clear(grid):
     grid.user("alice")
     grid.user("bob")
     make_repo(grid, private=False)
-    grid.write("grid.yaml", """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  reader: {login: bob, token: {env: GRID_TOKEN_BOB}}
+    grid.write("grid.yaml", grid_yaml("""\
 dispatch:
   train: {repo: alice/demo, workflow: train.yml, inputs: {model: small}}
   as-bob: {repo: alice/demo, workflow: train.yml, account: reader, inputs: {model: small}}
   bad: {repo: alice/demo, workflow: train.yml, inputs: {model: tiny}}
-""")
+""", ALICE, "reader: {login: bob, token: {env: GRID_TOKEN_BOB}}"))
     r = grid.run("dispatch", "trian")
     assert r.code == 1 and "no dispatch template 'trian' (did you mean 'train'?)" in r.err, r.all
     r = grid.run("dispatch", "as-bob")
@@ -387,8 +375,7 @@ def test_dispatch_wait_gives_up_after_the_timeout(grid):
     grid.user("alice")
     make_repo(grid)
     grid.write("grid.yaml", TEMPLATE)
-    r = grid.run("dispatch", "train", "--wait", "--poll-interval", "0.05", "--timeout", "0.3")
-    assert r.code == 1, r.all
+    r = grid.check(1, "dispatch", "train", "--wait", "--poll-interval", "0.05", "--timeout", "0.3")
     assert "is still queued after 0.3s; it keeps running on GitHub" in r.err
 
 
@@ -426,14 +413,12 @@ def test_when_idle_waits_until_a_matching_runner_is_idle(grid):
     busy2 = add_runner(grid, "gpu-2", ["gpu"], busy=True)
     add_runner(grid, "cpu-1", ["cpu"])  # idle, but without the labels
     add_runner(grid, "gpu-3", ["gpu"], online=False)  # never connected
-    r = grid.run("dispatch", "train", "--when-idle")
-    assert r.code == 3, r.all
+    r = grid.check(3, "dispatch", "train", "--when-idle")
     assert "skipped train: no idle runner with labels GPU, linux (2 busy, 1 offline)" in r.out
     assert runs(grid) == []
     # one runner finishes its job: the template fires
     grid.ctl("POST", f"/runners/{busy2}", {"busy": False})
-    r = grid.run("dispatch", "train", "--when-idle")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "train", "--when-idle")
     assert re.search(r"^fired train: run \d+ ", r.out, re.M)
     assert len(runs(grid)) == 1 and runs(grid)[0]["inputs"]["model"] == "large"
 
@@ -442,13 +427,10 @@ def test_when_idle_counts_org_runners_whose_group_allows_the_repo(grid):
     grid.user("alice")
     grid.org("lab", admins=("alice",))
     make_repo(grid, "jobs", owner="lab")
-    grid.write("grid.yaml", """
-version: 1
-accounts:
-  lab: {org: lab, token: {env: GRID_TOKEN_ALICE}}
+    grid.write("grid.yaml", grid_yaml("""\
 dispatch:
   train: {repo: lab/jobs, workflow: train.yml, inputs: {model: small}, when_idle: {labels: [gpu]}}
-""")
+""", "lab: {org: lab, token: {env: GRID_TOKEN_ALICE}}"))
     other = grid.gh("alice").get_organization("lab").create_repo("other", private=True)
     resp = grid.api("alice", "POST", "/orgs/lab/actions/runner-groups", {"name": "gpus", "visibility": "selected", "selected_repository_ids": [other.id]})
     assert resp.status_code == 201, resp.text
@@ -458,8 +440,7 @@ dispatch:
     assert r.code == 3 and "no runner has the labels gpu" in r.out, r.all  # its group does not let lab/jobs in
     jobs_id = grid.gh("alice").get_repo("lab/jobs").id
     assert grid.api("alice", "PUT", f"/orgs/lab/actions/runner-groups/{group}/repositories/{jobs_id}").status_code == 204
-    r = grid.run("dispatch", "train", "--when-idle")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "train", "--when-idle")
     assert len(runs(grid, "lab/jobs")) == 1
 
 
@@ -479,8 +460,7 @@ def test_max_concurrent_blocks_a_third_run(grid):
         assert grid.run("dispatch", "train").code == 0
     for run in runs(grid):
         grid.ctl("POST", f"/runs/{run['id']}", {"status": "in_progress"})
-    r = grid.run("dispatch", "train")
-    assert r.code == 3, r.all
+    r = grid.check(3, "dispatch", "train")
     assert "skipped train: 2 run(s) of train.yml queued or in progress (max_concurrent 2)" in r.out
     assert len(runs(grid)) == 2
     # one completes: there is room again
@@ -508,13 +488,11 @@ def test_ready_fires_exactly_the_eligible_templates(grid):
     add_runner(grid, "gpu-1", ["gpu"])  # one idle gpu runner: a-gpu takes it, b-gpu must not
     add_runner(grid, "cpu-1", ["cpu"], busy=True)
     grid.api("alice", "POST", "/repos/alice/demo/actions/workflows/other.yml/dispatches", {"ref": "main"})
-    r = grid.run("dispatch", "--ready", "--dry-run")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "--ready", "--dry-run")
     assert re.search(r"^would fire a-gpu: runner gpu-1 \(gpu\) is idle", r.out, re.M)
     assert len(runs(grid)) == 1  # a dry run fires nothing
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("dispatch", "--ready")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "--ready")
     out = r.out
     assert re.search(r"^fired   a-gpu: run \d+ \S+ \(runner gpu-1 \(gpu\) is idle\)$", out, re.M), out
     assert "skipped b-gpu: no idle runner with labels gpu (1 taken by a template fired in this pass)" in out
@@ -563,8 +541,7 @@ def test_dispatch_does_not_need_the_workflow_scope(grid):
     make_repo(grid)  # files under .github/workflows need the workflow scope; dispatching does not
     grid.write("grid.yaml", TEMPLATE)
     token = grid.sb.add_user("alice", scopes=("repo",))
-    r = grid.run("dispatch", "train", env={"GRID_TOKEN_ALICE": token})
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "train", env={"GRID_TOKEN_ALICE": token})
     assert len(runs(grid)) == 1
     assert token not in r.all
 
@@ -577,8 +554,7 @@ dispatch:
   gone: {repo: alice/gone, workflow: train.yml, inputs: {model: small}, max_concurrent: 1}
   ok: {repo: alice/demo, workflow: train.yml, inputs: {model: small}, max_concurrent: 1}
 """)
-    r = grid.run("dispatch", "--ready")
-    assert r.code == 1, r.all
+    r = grid.check(1, "dispatch", "--ready")
     assert "error   gone: repository alice/gone does not exist, or account main (alice) cannot see it" in r.out
     assert re.search(r"^fired   ok: run \d+", r.out, re.M)
     # the next pass: ok is at its limit, so nothing fires twice
@@ -593,8 +569,7 @@ def test_plan_warns_about_a_disabled_workflow_named_by_id(grid):
     wf = grid.gh("alice").get_repo("alice/demo").get_workflow("train.yml")
     assert wf.disable() is True
     grid.write("grid.yaml", ACCOUNTS + f"dispatch:\n  train: {{repo: alice/demo, workflow: {wf.id}, inputs: {{model: small}}}}\n")
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     assert "grid.yaml:5:" in r.err and "warning: dispatch template train: .github/workflows/train.yml is disabled_manually on GitHub" in r.err
     r = grid.run("dispatch", "train")
     assert r.code == 1 and "422 Cannot trigger a 'workflow_dispatch' on a disabled workflow" in r.err, r.all

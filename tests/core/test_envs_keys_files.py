@@ -15,6 +15,8 @@ from gridctl.core.session import Options, Session
 from gridctl.errors import ApplyError
 from gridctl.resources.file import blob_sha
 
+from ..helpers import ACME, ALICE, grid_yaml
+
 
 def pubkey(seed: int, comment: str = "ci@example") -> str:
     """A well-formed OpenSSH ed25519 public key line (the sandbox checks the blob's layout)."""
@@ -50,10 +52,7 @@ def put_file(grid, login: str, repo: str, path: str, text: str) -> None:
 
 # -- environments and environment variables ------------------------------------------------------
 
-ENVS = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+ENVS = grid_yaml("""\
 repos:
   alice/demo:
     environments:
@@ -66,7 +65,7 @@ repos:
       staging:
         protected_branches_only: false
         variables: {LEVEL: debug}
-"""
+""")
 
 
 def env_get(grid, name: str) -> dict:
@@ -87,13 +86,11 @@ def env_vars(grid, env: str) -> dict[str, str]:
 def test_environments_converge_and_keep_unmanaged_fields(grid):
     grid.user("alice")
     grid.write("grid.yaml", ENVS)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ environment alice/demo production" in r.out and "+ environment alice/demo staging" in r.out
     assert "+ env-variable alice/demo env production REGION" in r.out
     assert "Plan: 6 to create" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     prod = env_get(grid, "production")
     rr = rules(prod)
     assert rr["wait_timer"]["wait_timer"] == 5
@@ -102,8 +99,7 @@ def test_environments_converge_and_keep_unmanaged_fields(grid):
     assert prod["deployment_branch_policy"] == {"protected_branches": True, "custom_branch_policies": False}
     assert env_vars(grid, "production") == {"REGION": "eu", "TIER": "3"}
     assert env_vars(grid, "staging") == {"LEVEL": "debug"}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out
 
     # unmanaged fields of staging (wait_timer, reviewers) changed by hand are not drift...
@@ -130,8 +126,7 @@ def test_environments_converge_and_keep_unmanaged_fields(grid):
         ).status_code
         == 204
     )
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ environment alice/demo production" in r.out and "wait_timer: 30 -> 5" in r.out
     assert "~ environment alice/demo staging" in r.out and "protected_branches_only: true -> false" in r.out
     assert 'value: "us" -> "eu"' in r.out
@@ -161,20 +156,17 @@ def test_environments_and_variables_deleted_only_when_managed(grid):
     assert grid.run("plan", "--detailed-exitcode").code == 0
     # drop staging (and its variable) and one production variable
     grid.write("grid.yaml", ENVS.replace(", TIER: 3", "").split("      staging:")[0])
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- environment alice/demo staging" in r.out
     assert "- env-variable alice/demo env staging LEVEL" in r.out
     assert "- env-variable alice/demo env production TIER" in r.out
     assert "manual" not in r.out and "MANUAL" not in r.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 3 to delete." in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     names = {e["name"] for e in grid.api("alice", "GET", "/repos/alice/demo/environments").json()["environments"]}
     assert names == {"production", "manual"}
     assert env_vars(grid, "production") == {"REGION": "eu", "MANUAL": "x"}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     state = json.dumps(json.loads((grid.dir / ".gridctl" / "state.json").read_text()))
     assert "staging" not in state  # the environment and its children are forgotten
 
@@ -192,16 +184,13 @@ def test_prune_environments_deletes_unlisted(grid):
 
 # -- deploy keys ---------------------------------------------------------------------------------
 
-KEYS = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+KEYS = grid_yaml("""\
 repos:
   alice/demo:
     deploy_keys:
       ci: {env: KEY_CI}
       deploy: {file: deploy.pub, read_only: false}
-"""
+""")
 
 
 def live_keys(grid) -> dict[str, dict]:
@@ -214,12 +203,10 @@ def test_deploy_keys_converge_replace_and_delete(grid):
     grid.env["KEY_CI"] = ci
     grid.write("deploy.pub", deploy + "\n")
     grid.write("grid.yaml", KEYS)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ deploy-key alice/demo ci" in r.out and 'key: "ssh-ed25519 SHA256:' in r.out
     assert body_of(ci) not in r.all and body_of(deploy) not in r.all  # only fingerprints
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     keys = live_keys(grid)
     assert keys["ci"]["key"] == " ".join(ci.split()[:2]) and keys["ci"]["read_only"] is True
     assert keys["deploy"]["key"] == " ".join(deploy.split()[:2]) and keys["deploy"]["read_only"] is False
@@ -228,14 +215,12 @@ def test_deploy_keys_converge_replace_and_delete(grid):
     # a changed read_only (GitHub cannot edit a key) is a replace: delete, then create
     old_id = keys["ci"]["id"]
     grid.write("grid.yaml", KEYS.replace("{env: KEY_CI}", "{env: KEY_CI, read_only: false}"))
-    r = grid.run("plan", "--detailed-exitcode", "--out", "plan.json")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode", "--out", "plan.json")
     assert body_of(ci) not in (grid.dir / "plan.json").read_text()
     assert "-/+ deploy-key alice/demo ci" in r.out
     assert "read_only: true -> false" in r.out
     assert "Plan: 0 to create, 0 to update, 1 to replace, 0 to delete." in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     keys = live_keys(grid)
     assert keys["ci"]["read_only"] is False and keys["ci"]["id"] != old_id
     assert len(keys) == 2
@@ -243,12 +228,10 @@ def test_deploy_keys_converge_replace_and_delete(grid):
 
     # so is a changed key; a rollback restores the old key text from the journal
     new_ci = pubkey(3, "ci@host2")
-    r = grid.run("apply", "--auto-approve", env={"KEY_CI": new_ci})
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve", env={"KEY_CI": new_ci})
     assert "-/+ deploy-key alice/demo ci" in r.out
     assert live_keys(grid)["ci"]["key"] == " ".join(new_ci.split()[:2])
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert live_keys(grid)["ci"]["key"] == " ".join(ci.split()[:2])
     assert body_of(new_ci) not in r.all and body_of(ci) not in r.all
     assert body_of(ci) not in (grid.dir / ".gridctl" / "state.json").read_text()
@@ -278,17 +261,14 @@ def test_deploy_keys_converge_replace_and_delete(grid):
 
 # -- files -----------------------------------------------------------------------------------------
 
-FILES = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+FILES = grid_yaml("""\
 repos:
   alice/demo:
     auto_init: true
     files:
       .github/workflows/ci.yml: {source: wf/ci.yml}
       .github/workflows/release.yml: {content: "name: release\\non: push\\n", message: "ci: release workflow"}
-"""
+""")
 
 CANARY = "CANARY-7f3a9c-file-content"
 
@@ -301,13 +281,11 @@ def setup_files(grid, text: str = FILES) -> None:
 
 def test_files_converge_with_one_listing_per_directory(grid):
     setup_files(grid)
-    r = grid.run("plan", "--detailed-exitcode", "--out", "plan.json")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode", "--out", "plan.json")
     assert "+ file alice/demo .github/workflows/ci.yml" in r.out
     want = blob_sha(f"name: ci\non: push\n# {CANARY}\n".encode())
     assert f'sha: "{want}"' in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert file_text(grid, "alice", "alice/demo", ".github/workflows/ci.yml").endswith(f"# {CANARY}\n")
     commits = grid.api("alice", "GET", "/repos/alice/demo/git/matching-refs/heads/main").json()
     head = grid.api("alice", "GET", f"/repos/alice/demo/git/commits/{commits[0]['object']['sha']}").json()
@@ -335,8 +313,7 @@ def test_file_drift_update_uses_live_sha_and_rolls_back(grid):
     assert "~ file alice/demo .github/workflows/release.yml" in r.out
     release_sha = blob_sha(b"name: release\non: push\n")
     assert f'-> "{release_sha}"' in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert file_text(grid, "alice", "alice/demo", ".github/workflows/release.yml") == "name: release\non: push\n"
     # a commit on top of the hand edit: history is kept (no force push)
     ref = grid.api("alice", "GET", "/repos/alice/demo/git/ref/heads/main").json()["object"]["sha"]
@@ -345,8 +322,7 @@ def test_file_drift_update_uses_live_sha_and_rolls_back(grid):
     assert head["message"] == "ci: release workflow" and parent["message"] == "by hand"
     assert grid.run("plan", "--detailed-exitcode").code == 0
     # the rollback restores the previous blob (fetched by SHA; it was never in the manifest)
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert file_text(grid, "alice", "alice/demo", ".github/workflows/release.yml") == f"name: hand # {CANARY}\n"
     assert CANARY not in r.all
     for name, data in grid.files_written().items():  # state, journal, ETag cache
@@ -385,8 +361,7 @@ def test_file_update_is_compare_and_swap(grid, monkeypatch):
     assert delta["repos/create-or-update-file-contents"] == 1  # refused once, not retried
     assert file_text(grid, "alice", "alice/demo", ".github/workflows/ci.yml") == "name: concurrent\n"
     # a fresh plan sees the concurrent content and updates from it
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     assert file_text(grid, "alice", "alice/demo", ".github/workflows/ci.yml") == "name: ci v2\n"
 
 
@@ -425,10 +400,7 @@ def test_file_in_new_repositories(grid):
     grid.user("alice")
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+        grid_yaml("""\
         repos:
           alice/empty:
             files:
@@ -438,10 +410,9 @@ def test_file_in_new_repositories(grid):
             files:
               .github/workflows/ci.yml: {content: "name: ci\\n"}
               README.md: {content: "mine\\n"}
-        """,
+        """, indent="        "),
     )
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     assert file_text(grid, "alice", "alice/empty", "README.md") == "first\n"
     assert file_text(grid, "alice", "alice/inited", "README.md") == "mine\n"
     assert grid.run("plan", "--detailed-exitcode").code == 0
@@ -461,10 +432,7 @@ def test_workflow_files_need_the_workflow_scope(grid):
 
 # -- organization variables ------------------------------------------------------------------------
 
-ORG = """
-version: 1
-accounts:
-  acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}
+ORG = grid_yaml("""\
 repos:
   acme/api: {}
   acme/web: {}
@@ -472,7 +440,7 @@ org_variables:
   acme:
     REGION: eu
     TIER: {value: gold, visibility: selected, repos: [acme/api]}
-"""
+""", ACME)
 
 
 def org_vars(grid) -> dict[str, dict]:
@@ -490,11 +458,9 @@ def test_org_variables_converge_drift_and_delete(grid):
     grid.user("alice")
     grid.org("acme", admins=("alice",))
     grid.write("grid.yaml", ORG)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ org-variable org acme TIER" in r.out and 'repos: ["acme/api"]' in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     v = org_vars(grid)
     assert v["REGION"]["value"] == "eu" and v["REGION"]["visibility"] == "all"
     assert v["TIER"]["visibility"] == "selected" and selected(grid, "TIER") == ["acme/api"]
@@ -521,8 +487,7 @@ def test_org_variables_converge_drift_and_delete(grid):
             "REGION: eu", "REGION: {value: eu, visibility: private}"
         ),
     )
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert org_vars(grid)["REGION"]["visibility"] == "private"
     assert selected(grid, "TIER") == ["acme/api", "acme/web"]
     assert grid.run("plan", "--detailed-exitcode").code == 0
@@ -545,11 +510,7 @@ def test_org_variables_converge_drift_and_delete(grid):
 
 # -- API calls on a no-change plan -----------------------------------------------------------------
 
-ALL = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}
+ALL = grid_yaml("""\
 repos:
   alice/demo:
     auto_init: true
@@ -568,7 +529,7 @@ org_variables:
   acme:
     REGION: eu
     TIER: {value: gold, visibility: selected, repos: [acme/api]}
-"""
+""", ALICE, ACME)
 
 
 def test_no_change_plan_call_counts(grid):

@@ -10,23 +10,21 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import requests
 from github import GithubException
 from ruamel.yaml import YAML
-from typer.testing import CliRunner
 
-from gridctl.cli import app
 from gridctl.manifest.keys import spread
 from gridctl.manifest.sources import Sensitive
 from gridctl.resources import load_manifest
 from gridctl.sandbox.embedded import EmbeddedSandbox
 from gridctl.sandbox.testing import pygithub
+
+from ..helpers import cli_in, copy_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "datagram"
 REPO = "dg-main/datagram"
@@ -130,7 +128,7 @@ def assert_hidden(values: list[str], outputs: list[str], files: dict[str, bytes]
 def setup(grid) -> None:
     for login in LOGINS:
         grid.user(login)
-    shutil.copytree(EXAMPLE, grid.dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gridctl"))
+    copy_example(EXAMPLE, grid.dir)
 
 
 def ops(grid) -> dict[str, int]:
@@ -139,8 +137,7 @@ def ops(grid) -> dict[str, int]:
 
 def test_the_example_validates(grid):
     setup(grid)
-    r = grid.run("validate")
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate")
     assert r.out == "grid.yaml: valid (4 account(s), 1 repository(ies))\n"
     # the example is what the README says: 12 keys, 4 per worker, no key twice
     got = shares(grid.dir)
@@ -152,24 +149,21 @@ def test_the_example_validates(grid):
 def test_the_template_is_checked_against_the_workflow_in_the_manifest(grid):
     setup(grid)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     # nothing exists yet: the template was checked against workflows/datagram-runner.yml
     assert "repos/get-content" not in ops(grid)
     templates = grid.dir / "templates" / "datagram.yaml"
     text = templates.read_text()
     line = text.splitlines().index("    region: eu-west") + 1
     templates.write_text(text.replace("region: eu-west", "region: eu-north"))
-    r = grid.run("plan")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan")
     assert f"templates/datagram.yaml:{line}:" in r.err
     assert "dispatch template datagram-start: input 'region': 'eu-north' is not one of its options" in r.err
     # the workflow declared in the manifest is the reference: rename an input there instead
     templates.write_text(text)
     flow = grid.dir / "workflows" / "datagram-runner.yml"
     flow.write_text(flow.read_text().replace("      hours:", "      duration:"))
-    r = grid.run("plan")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan")
     line = text.splitlines().index("    hours: 5") + 1
     assert (
         f"templates/datagram.yaml:{line}:5: error: dispatch template datagram-start: input 'hours' is not defined"
@@ -325,19 +319,12 @@ def run_cli(cwd: Path, *args: str):
     """The real CLI, in-process, from ``cwd``; no API URL or token leaks in from the outer env."""
     env: dict[str, str | None] = {"GRIDCTL_API_URL": None, "NO_COLOR": "1", "GITHUB_ACTIONS": None}
     env.update({f"GRID_TOKEN_{login.upper().replace('-', '_')}": None for login in LOGINS})
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    return cli_in(cwd, *args, env=env)
 
 
 @pytest.fixture
 def datagram(tmp_path) -> Path:
-    dest = tmp_path / "datagram"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".gridctl"))
-    return dest
+    return copy_example(EXAMPLE, tmp_path / "datagram")
 
 
 def test_example_with_the_embedded_sandbox(datagram):

@@ -7,12 +7,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from .. import helpers
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dgrid"
 REPO = "dgrid-coord/dgrid-tasks"
@@ -20,7 +21,7 @@ WORKFLOW = ".github/workflows/gridctl-queue-jobs.yml"
 
 
 def copy_example(grid) -> list[str]:
-    shutil.copytree(EXAMPLE, grid.dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gridctl"))
+    helpers.copy_example(EXAMPLE, grid.dir)
     return sorted(str(p.relative_to(grid.dir)) for p in (grid.dir / "tasks").iterdir())
 
 
@@ -45,20 +46,17 @@ def test_dgrid_plans_applies_replans_clean_and_destroys(grid):
     assert grid.run("validate").code == 0
     r = grid.run("queue", "check", *task_files)
     assert r.code == 0 and r.out.count(": valid") == 5 and "task-001: valid" in r.out, r.all
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     for line in ("+ repo dgrid-coord/dgrid-tasks", "+ queue dgrid-coord/dgrid-tasks queue jobs layout",
                  "+ queue dgrid-coord/dgrid-tasks queue jobs workflow"):
         assert line in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     have = files(grid)
     assert WORKFLOW in have and all(f"tasks/{s}/.gitkeep" in have for s in ("queue", "in_progress", "completed", "failed"))
     r = grid.run("plan", "--detailed-exitcode")
     assert r.code == 0 and "No changes" in r.out, r.all
     assert grid.run("queue", "submit", "jobs", *task_files).code == 0
-    r = grid.run("destroy", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve")
     repo = grid.gh("dgrid-coord").get_repo(REPO)
     assert repo.archived
     have = files(grid)
@@ -88,8 +86,7 @@ def test_dgrid_workers_drain_the_queue(grid):
     grid.user("dgrid-coord")
     task_files = copy_example(grid)
     assert grid.run("apply", "--auto-approve").code == 0
-    r = grid.run("queue", "submit", "jobs", *task_files)
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "submit", "jobs", *task_files)
     workers = [_worker(["-f", str(grid.dir / "grid.yaml")], node, grid.dir, _worker_env(grid)) for node in ("w1", "w2")]
     logs = []
     for w in workers:
@@ -138,7 +135,7 @@ def test_dgrid_workers_drain_the_queue(grid):
 def test_dgrid_worker_on_the_embedded_sandbox(tmp_path):
     """The README's way to try it: --sandbox everywhere, no token; two workers share the
     embedded sandbox (its folder is served by one process at a time: commands take turns)."""
-    shutil.copytree(EXAMPLE, tmp_path, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gridctl"))
+    helpers.copy_example(EXAMPLE, tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRID_TOKEN")}
     env.update({"GRIDCTL_WRITE_INTERVAL": "0", "NO_COLOR": "1"})
     gridctl = [sys.executable, "-m", "gridctl"]

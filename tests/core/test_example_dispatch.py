@@ -4,12 +4,13 @@ dispatched when idle. Plans, applies, re-plans to no changes, fires, destroys cl
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from gridctl.resources import KINDS
+
+from ..helpers import copy_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "dispatch"
 #: the kinds the example's lifecycle needs besides repositories (written in parallel with dispatch)
@@ -20,7 +21,7 @@ def setup(grid) -> None:
     grid.user("alice")
     grid.org("lab-grid", admins=("alice",))
     grid.env["GRID_TOKEN_LAB"] = grid.tokens["alice"]
-    shutil.copytree(EXAMPLE, grid.dir, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".gridctl", "runners"))
+    copy_example(EXAMPLE, grid.dir, "runners")
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -41,15 +42,13 @@ def lab_runners(grid) -> dict[str, dict]:
 def test_example_templates_are_checked_against_the_manifest_before_the_first_apply(grid):
     setup(grid)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     # lab-grid/jobs and its workflows do not exist yet: the templates were checked against the
     # workflow files the manifest deploys, without asking GitHub for them
     assert "repos/get-content" not in grid.ctl("GET", "/stats")["by_endpoint"]
     training = grid.dir / "templates" / "training.yaml"
     training.write_text(training.read_text().replace("precision: bf16", "precision: bf-16"))
-    r = grid.run("plan")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan")
     assert f"templates/training.yaml:{line_of(training, 'precision: bf-16')}:" in r.err
     assert "dispatch template train-large: input 'precision': 'bf-16' is not one of its options (did you mean 'bf16'?): fp32, bf16" in r.err
 
@@ -57,10 +56,8 @@ def test_example_templates_are_checked_against_the_manifest_before_the_first_app
 @pytest.mark.xfail(not set(KINDS) >= NEEDED, reason="the file/runner kinds are written in parallel", strict=False)
 def test_example_lifecycle_dispatches_when_idle(grid):
     setup(grid)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
+    r = grid.check(0, "plan", "--detailed-exitcode")
     runners = lab_runners(grid)
     assert sorted(runners) == ["cpu-1", "cpu-2", "cpu-3", "gpu-1", "gpu-2"]
     assert {runners["gpu-1"]["group"], runners["cpu-1"]["group"]} == {"gpu", "cpu"}
@@ -71,8 +68,7 @@ def test_example_lifecycle_dispatches_when_idle(grid):
     for name in ("gpu-1", "gpu-2"):
         grid.ctl("POST", f"/runners/{runners[name]['id']}", {"busy": True})
 
-    r = grid.run("dispatch", "--ready")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "--ready")
     assert re.search(r"^fired   render-frames: run \d+ ", r.out, re.M), r.out
     assert "skipped train-large: no idle runner with labels gpu, linux (2 busy)" in r.out
     assert "skipped train-small: no idle runner with labels gpu (2 busy)" in r.out
@@ -83,8 +79,7 @@ def test_example_lifecycle_dispatches_when_idle(grid):
     for name in ("cpu-1", "cpu-2", "cpu-3"):
         grid.ctl("POST", f"/runners/{runners[name]['id']}", {"busy": True})
     grid.ctl("POST", f"/runners/{runners['gpu-1']['id']}", {"busy": False})
-    r = grid.run("dispatch", "--ready")
-    assert r.code == 0, r.all
+    r = grid.check(0, "dispatch", "--ready")
     assert re.search(r"^fired   train-large: run \d+ \S+ \(runner gpu-1 \(gpu, linux\) is idle; 0 of at most 1 run\(s\) active\)$", r.out, re.M), r.out
     assert "skipped train-small: no idle runner with labels gpu (1 busy, 1 taken by a template fired in this pass)" in r.out
     assert "skipped render-frames: no idle runner with labels cpu (3 busy)" in r.out
@@ -94,8 +89,7 @@ def test_example_lifecycle_dispatches_when_idle(grid):
     # jobs done, runner processes stopped: destroy removes everything gridctl made
     for rid in (x["id"] for x in lab_runners(grid).values()):
         grid.ctl("POST", f"/runners/{rid}", {"status": "offline"})
-    r = grid.run("destroy", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve")
     assert lab_runners(grid) == {}
     groups = grid.api("alice", "GET", "/orgs/lab-grid/actions/runner-groups").json()["runner_groups"]
     assert [g["name"] for g in groups] == ["Default"]

@@ -29,11 +29,9 @@ def jit_file(grid, name: str) -> Path:
 def test_example_runners_on_the_strict_sandbox(grid):
     grid.user("ci-bot")
     copy_example(grid)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "Plan: 6 to create, 0 to update, 0 to replace, 0 to delete." in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     live = {x["name"]: x for x in grid.ctl("GET", "/runners")["runners"]}
     assert set(live) == set(RUNNERS)
     for name, (full, custom, arch) in RUNNERS.items():
@@ -52,8 +50,7 @@ def test_example_runners_on_the_strict_sandbox(grid):
     r = grid.run("runners", "status")
     assert r.code == 0 and "3 online, 0 declared but missing, 0 present but not declared" in r.out, r.all
 
-    r = grid.run("destroy", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0"})
     assert grid.ctl("GET", "/runners")["runners"] == []
     assert not any(jit_file(grid, n).exists() for n in RUNNERS)
     assert grid.gh("ci-bot").get_repo("ci-bot/web").archived is True
@@ -65,15 +62,11 @@ def test_example_runners_with_the_embedded_sandbox(grid):
     copy_example(grid)
     r = grid.run("plan", "--sandbox", "--detailed-exitcode")
     assert r.code == 2 and "+ runner ci-bot/docs docs-runner" in r.out, r.all
-    r = grid.run("apply", "--sandbox", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--sandbox", "--auto-approve")
     assert all(jit_file(grid, n).exists() for n in RUNNERS)
     r = grid.run("runners", "status", "--sandbox")
     assert r.code == 0 and "0 online, 0 declared but missing, 0 present but not declared" in r.out, r.all
-    r = grid.run("plan", "--sandbox", "--detailed-exitcode")
-    assert r.code == 0, r.all
-    r = grid.run("destroy", "--sandbox", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--sandbox", "--detailed-exitcode")
+    r = grid.check(0, "destroy", "--sandbox", "--auto-approve")
     assert not any(jit_file(grid, n).exists() for n in RUNNERS)
-    r = grid.run("plan", "--sandbox", "--destroy", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--sandbox", "--destroy", "--detailed-exitcode")

@@ -44,14 +44,12 @@ from gridctl.manifest.schema import load_schema
 from gridctl.sandbox.server import Sandbox
 from gridctl.sandbox.testing import strict_sandbox
 
+from ..helpers import grid_yaml
 from .conftest import Grid, Result
 
 EXAMPLES = int(os.environ.get("GRIDCTL_FUZZ_LOADER_EXAMPLES", "40"))
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+MANIFEST = grid_yaml("""\
 repos:
   alice/r1:
     visibility: private
@@ -59,7 +57,7 @@ repos:
     topics: [grid, fuzz]
     variables: {MODE: MODE_WORD}
     labels: {bug: d73a4a}
-"""
+""")
 
 FUZZ = settings(
     max_examples=EXAMPLES,
@@ -107,8 +105,7 @@ def world(tmp_path_factory):
         assert grid.run("apply", "--auto-approve").code == 0
         # a saved plan with a change, then the manifest moves on: applying it is always refused
         grid.write("grid.yaml", MANIFEST.replace("MODE_WORD", "two"))
-        r = grid.run("plan", "--out", "plan.json")
-        assert r.code == 0, r.all
+        grid.check(0, "plan", "--out", "plan.json")
         grid.write("grid.yaml", MANIFEST.replace("MODE_WORD", "one") + "# moved on\n")
         assert grid.run("plan", "--detailed-exitcode").code == 0  # the cache matches GitHub
         # the apply's journal as a killed run leaves it: no end line, so every plan replays it

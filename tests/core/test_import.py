@@ -21,6 +21,8 @@ from gridctl.importer import GITHUB_REPO_DEFAULTS, PLACEHOLDER_PREFIX
 from gridctl.manifest.model import REPO_SETTINGS
 from gridctl.manifest.yamlpos import load_yaml
 
+from ..helpers import NODE_BOB, grid_yaml
+
 N_REPOS = 50
 SECRET_KINDS = {"secret", "env-secret", "org-secret", "codespaces-secret"}
 
@@ -51,8 +53,7 @@ def endpoint_calls(grid) -> Counter:
 
 
 def plan_json(grid, manifest: str) -> dict:
-    r = grid.run("plan", "-f", manifest, "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "-f", manifest, "--format", "json")
     return json.loads(r.out)
 
 
@@ -282,8 +283,7 @@ def test_reimport_keeps_filled_in_secrets_and_refuses_to_overwrite(grid):
     key_file.write_text("the-real-value\n")
     r = grid.run("import", "-a", "alice")
     assert r.code == 1 and "exists; pass --force" in r.err
-    r = grid.run("import", "-a", "alice", "--force")
-    assert r.code == 0, r.all
+    r = grid.check(0, "import", "-a", "alice", "--force")
     assert key_file.read_text() == "the-real-value\n"
     assert "2 existing kept" in r.out
     # with its value filled in, the secret is a plain "not written yet" update of that value
@@ -294,8 +294,7 @@ def test_reimport_keeps_filled_in_secrets_and_refuses_to_overwrite(grid):
     assert r.code == 1 and "still holds the placeholder written by gridctl import" in r.err, r.all
     cs_file = grid.dir / data["keys"]["codespaces.CS_TOKEN"]["source"]["file"]
     cs_file.write_text("the-real-codespaces-value\n")
-    r = grid.run("apply", "-f", "grid.yaml", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "-f", "grid.yaml", "--auto-approve")
     assert grid.run("plan", "-f", "grid.yaml", "--detailed-exitcode").code == 0
 
 
@@ -323,8 +322,7 @@ def test_import_organization_secrets_variables_runner_groups_runners(grid):
     # the token is alice's; the account id names the organization (detected, no --org needed)
     grid.env["GRID_TOKEN_ACME"] = grid.tokens["alice"]
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("import", "--account", "acme", "-o", "org/grid.yaml")
-    assert r.code == 0, r.all
+    r = grid.check(0, "import", "--account", "acme", "-o", "org/grid.yaml")
     calls = endpoint_calls(grid)
     # the organization's listing lacks the merge settings: one GET per repository
     assert calls["repos/list-for-org"] == 1 and calls["repos/get"] == 3
@@ -345,8 +343,7 @@ def test_import_organization_secrets_variables_runner_groups_runners(grid):
     assert data["runners"] == [{"scope": "org:acme", "names": ["gpu-1"], "labels": ["cuda", "gpu"], "group": "gpu"}]
     assert grid.run("validate", "-f", "org/grid.yaml").code == 0
 
-    r = grid.run("plan", "-f", "org/grid.yaml", "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "-f", "org/grid.yaml", "--format", "json")
     plan = json.loads(r.out)
     assert sorted(c["address"] for c in plan["changes"]) == ["org-secret:acme:actions:SHARED", "org-secret:acme:dependabot:DEP"]
     assert all(c["action"] == "update" and "not written by gridctl yet" in c["reason"] for c in plan["changes"])
@@ -366,15 +363,9 @@ def test_existing_manifest_gives_accounts_and_repos_glob_filters(grid):
     # dave (an account of the existing manifest) is invited, not accepted yet
     assert grid.api("alice", "PUT", "/repos/alice/web-2/collaborators/dave", {"permission": "pull"}).status_code == 201
     grid.write("existing/tokens/alice", grid.tokens["alice"] + "\n")
-    grid.write("existing/grid.yaml", """
-        version: 1
-        accounts:
-          main: {login: alice, token: {file: tokens/alice}}
-          node-1: {login: bob, token: {env: GRID_TOKEN_BOB}}
-          spare: {login: dave, token: {env: GRID_TOKEN_DAVE}}
-        """)
-    r = grid.run("import", "-a", "main", "-f", "existing/grid.yaml", "--repos", "web-*", "-o", "out/grid.yaml")
-    assert r.code == 0, r.all
+    grid.write("existing/grid.yaml", grid_yaml("""\
+        """, "main: {login: alice, token: {file: tokens/alice}}", NODE_BOB, 'spare: {login: dave, token: {env: GRID_TOKEN_DAVE}}', indent="        "))
+    r = grid.check(0, "import", "-a", "main", "-f", "existing/grid.yaml", "--repos", "web-*", "-o", "out/grid.yaml")
     data, _ = load_yaml(grid.dir / "out" / "grid.yaml")
     # the account's own entry (its token file re-pointed from the new folder: a relative token
     # path may not leave the manifest's folder, so it becomes absolute), the accounts of

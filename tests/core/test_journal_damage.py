@@ -7,17 +7,16 @@ import json
 
 import pytest
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/r1:
     visibility: private
     secrets:
       actions: {API: {env: API_VALUE}}
     variables: {MODE: MODE_WORD}
-"""
+""")
 
 
 def journals(grid) -> list:
@@ -37,8 +36,7 @@ def two_applies(grid):
 def settled(grid) -> None:
     """Later commands neither recover again nor see changes; apply writes nothing."""
     for _ in range(2):
-        r = grid.run("plan", "--detailed-exitcode", env={"API_VALUE": "second"})
-        assert r.code == 0, r.all
+        r = grid.check(0, "plan", "--detailed-exitcode", env={"API_VALUE": "second"})
         assert "recovered" not in r.all, r.all
     r = grid.run("apply", "--auto-approve", env={"API_VALUE": "second"})
     assert r.code == 0 and "No changes" in r.all, r.all
@@ -52,8 +50,7 @@ def test_torn_last_line_closes_the_run_once(grid, which):
     last = data.rstrip(b"\n").rsplit(b"\n", 1)[1]
     assert json.loads(last)["type"] == "end"
     path.write_bytes(data[: len(data) - len(last) // 2 - 1])  # cut the end line in half
-    r = grid.run("plan", "--detailed-exitcode", env={"API_VALUE": "second"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode", env={"API_VALUE": "second"})
     assert "torn last line" in r.all, r.all
     settled(grid)
     # the run now ends with a readable end entry on a line of its own
@@ -74,8 +71,7 @@ def test_damaged_middle_line_is_reported_and_skipped(grid, damage):
     # and drop the end, as a crash would have left it: the run must still be closed, not replayed
     # over the newer run's state
     path.write_bytes(b"\n".join(lines[:-1]) + b"\n")
-    r = grid.run("plan", "--detailed-exitcode", env={"API_VALUE": "second"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode", env={"API_VALUE": "second"})
     assert "unreadable line(s) 2 skipped" in r.all, r.all
     assert "Traceback" not in r.all and "internal error" not in r.all
     settled(grid)

@@ -11,22 +11,21 @@ import time
 
 from gridctl.core.journal import read_entries, runs
 
+from ..helpers import grid_yaml
+
 N_VARS = 40
 
 
 def manifest(n: int = N_VARS, value: str = "v1", description: str = "first") -> str:
     lines = "\n".join(f"      VAR_{i:02d}: {value}-{i}" for i in range(n))
-    return f"""
-version: 1
-accounts:
-  main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}
+    return grid_yaml(f"""\
 repos:
   alice/big:
     description: {description}
     visibility: private
     variables:
 {lines}
-"""
+""")
 
 
 def _gridctl(grid, *args, env=None):
@@ -68,12 +67,10 @@ def test_sigkill_mid_apply_then_rerun_converges(grid):
     assert {f"variable:alice/big:{n}" for n in live_names} >= {a for a in done_addresses if a.startswith("variable:")}
     # re-run: recovers the journal into state, finishes the job, converges
     grid.ctl("PUT", "/latency", {"latency": "off"})
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert "recovered" in r.err
     assert len(list(grid.gh("alice").get_repo("alice/big").get_variables())) == N_VARS
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())
     assert sum(1 for a in state["resources"] if a.startswith("variable:alice/big:")) == N_VARS
 
@@ -83,13 +80,11 @@ def test_rollback_restores_previous_settings(grid):
     grid.write("grid.yaml", manifest(3))
     assert grid.run("apply", "--auto-approve").code == 0
     grid.write("grid.yaml", manifest(3, value="v2", description="second").replace("      VAR_02: v2-2\n", ""))
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     repo = grid.gh("alice").get_repo("alice/big")
     assert repo.description == "second"
     assert {v.name: v.value for v in repo.get_variables()} == {"VAR_00": "v2-0", "VAR_01": "v2-1"}
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert "~ repo alice/big" in r.out and "+ variable alice/big VAR_02" in r.out
     repo = grid.gh("alice").get_repo("alice/big")
     assert repo.description == "first"
@@ -138,8 +133,7 @@ def test_mass_delete_needs_force(grid):
     assert r.code == 1
     assert "deletes 6 of 12 variable items" in r.err
     assert len(list(grid.gh("alice").get_repo("alice/big").get_variables())) == 12
-    r = grid.run("apply", "--auto-approve", "--force")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve", "--force")
     assert len(list(grid.gh("alice").get_repo("alice/big").get_variables())) == 6
 
 

@@ -6,16 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/demo:
     labels:
       bug: {color: d73a4a, description: Something is broken}
       triage: "#FBCA04"
-"""
+""")
 
 
 @pytest.fixture
@@ -23,8 +22,7 @@ def demo(grid):
     """alice/demo with the two labels applied."""
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     return grid
 
 
@@ -36,11 +34,9 @@ def labels(grid) -> dict[str, tuple[str, str]]:
 def test_labels_converge_and_drift_is_planned_back(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ label alice/demo bug" in r.out and "+ label alice/demo triage" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     got = labels(grid)
     assert got["bug"] == ("d73a4a", "Something is broken")
     assert got["triage"] == ("fbca04", "")
@@ -78,8 +74,7 @@ def test_prune_deletes_undeclared_labels_and_rollback_restores_them(demo):
     assert r.code == 1 and "deletes 9 of 11 label items in alice/demo" in r.err, r.all
     assert grid.run("apply", "--auto-approve", "--force").code == 0
     assert set(labels(grid)) == {"bug", "triage"}
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert labels(grid)["manual"] == ("ffffff", "by hand")
 
 
@@ -97,6 +92,5 @@ def test_bad_labels_are_refused_at_their_line(grid):
 
 def test_destroy_removes_managed_labels(demo):
     grid = demo
-    r = grid.run("destroy", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve")
     assert "- label alice/demo bug" in r.out

@@ -67,8 +67,7 @@ def test_live_objects_count_towards_the_limit_before_the_first_write(grid):
     grid.write("grid.yaml", HEAD + "repos:\n  alice/r1:\n    visibility: private\n    secrets:\n      actions:\n"
                + "".join(f"        NEW_{i}: {{env: V}}\n" for i in range(3)))
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("apply", "--auto-approve", env={"V": "v"})
-    assert r.code == 1, r.all
+    r = grid.check(1, "apply", "--auto-approve", env={"V": "v"})
     assert "alice/r1: 101 actions secret objects after this plan (98 there now); GitHub allows at most 100" in r.err, r.err
     ops = grid.ctl("GET", "/stats")["by_endpoint"]
     assert ops, "the plan read GitHub"

@@ -14,20 +14,19 @@ from pathlib import Path
 
 from gridctl.util.log import safe_path
 
+from ..helpers import grid_yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 CANARY = "gridsbx_" + "c4a7" * 10  # the sandbox accepts a token we choose: this one
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+MANIFEST = grid_yaml("""\
 repos:
   alice/demo:
     description: Demo
     variables: {REGION: eu}
     files:
       notes.txt: {content: hello, branch: canary-ref-9e1f}
-"""
+""")
 
 REQUEST_LINE = re.compile(r"^gridctl: debug: (GET|POST|PUT|PATCH|DELETE) (/\S*) (\d{3}|-)( \(rate limit: \d+ left\))?$")
 

@@ -14,13 +14,11 @@ from jsonschema import Draft202012Validator
 from gridctl.manifest.schema import load_schema
 from gridctl.plan import Plan, canonical
 
+from ..helpers import ALICE, HELPER_BOB, grid_yaml
+
 CANARY = "canary-plan-json-" + "5be1" * 6
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  helper: {login: bob, token: {env: GRID_TOKEN_BOB}}
+MANIFEST = grid_yaml("""\
 keys:
   api: {source: {file: keys/api.txt}}
 repos:
@@ -33,7 +31,7 @@ repos:
       actions:
         API_KEY: {key: api}
     variables: {REGION: eu, MAX_PARALLEL: 20}
-"""
+""", ALICE, HELPER_BOB)
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +53,7 @@ def setup(grid):
 
 
 def saved_plan(grid, *args: str) -> dict:
-    r = grid.run("plan", "--out", "plan.json", *args)
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--out", "plan.json", *args)
     text = (grid.dir / "plan.json").read_text()
     assert CANARY not in text
     return json.loads(text)
@@ -140,8 +137,7 @@ def test_an_edited_plan_file_is_refused(grid):
     assert r.code == 1 and "plan_id does not match" in r.err
 
     # the untouched file applies
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "plan.json", "--auto-approve")
     assert grid.gh("alice").get_repo("alice/demo").get_variable("REGION").value == "ap"
 
 

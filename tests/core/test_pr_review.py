@@ -20,15 +20,14 @@ from ruamel.yaml import YAML
 
 from gridctl.review.markdown import LIMIT
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/demo:
     visibility: private
     variables: {MAX_PARALLEL: 20, REGION: eu}
-"""
+""")
 
 MARKER_RE = re.compile(r"^<!-- gridctl:plan key=(\S+) result=([a-z-]+) -->")
 WORKFLOW = Path(__file__).resolve().parents[2] / "examples" / "workflows" / "gridctl.yml"
@@ -121,8 +120,7 @@ def writes(grid) -> dict[str, int]:
 
 
 def comment_plan(grid, number: int, *args: str, env: dict | None = None):
-    r = grid.run("plan", "--comment-pr", str(number), "--comment-repo", "alice/infra", *args, env=env)
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--comment-pr", str(number), "--comment-repo", "alice/infra", *args, env=env)
     return r
 
 
@@ -290,8 +288,7 @@ def test_actions_job_summary_and_annotations(grid, tmp_path):
         MANIFEST
         + "keys:\n  pool: {source: {file: keys/pool.txt, lines: true}, spread: {over: [main], per_account: 1}}\n",
     )
-    r = grid.run("plan", "--out", "plan.json", env=actions)
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--out", "plan.json", env=actions)
     text = summary.read_text()
     plan_id = json.loads((grid.dir / "plan.json").read_text())["plan_id"]
     assert text.startswith("### gridctl plan") and plan_id in text
@@ -333,10 +330,7 @@ def test_annotation_escaping():
 # -- 4. canaries: no secret value or token anywhere we write ------------------------------------------
 
 
-CANARY_MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+CANARY_MANIFEST = grid_yaml("""\
 keys:
   api: {source: {file: keys/api.txt, lines: true}}
 repos:
@@ -347,7 +341,7 @@ repos:
       actions:
         API: {key: api, format: json}
         FROM_ENV: {env: SECRET_FROM_ENV}
-"""
+""")
 
 
 def test_canary_secrets_and_tokens_appear_nowhere(grid, tmp_path):
@@ -381,12 +375,10 @@ def test_canary_secrets_and_tokens_appear_nowhere(grid, tmp_path):
     # rotate the key material: an update of secret values
     values = [canary("v3"), canary("v4")]
     grid.write("keys/api.txt", "\n".join(values) + "\n")
-    r = grid.run("plan", "--out", "plan.json", "--format", "markdown", env=actions)
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--out", "plan.json", "--format", "markdown", env=actions)
     outputs.append(r.all)
     assert "(sensitive value changed)" in r.out
-    r = grid.run("comment", "plan.json", "--token-env", "GITHUB_TOKEN", "--pr", str(number), env=actions)
-    assert r.code == 0, r.all
+    r = grid.check(0, "comment", "plan.json", "--token-env", "GITHUB_TOKEN", "--pr", str(number), env=actions)
     outputs.append(r.all)
     # a manifest error in Actions: an annotation, still without secrets
     grid.write("grid.yaml", CANARY_MANIFEST.replace("REGION: eu", "REGION: [eu]"))
@@ -433,8 +425,7 @@ def test_two_thousand_changes_render_to_one_comment(grid):
         "grid.yaml",
         "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\nrepos:\n" + repos + "\n",
     )
-    r = grid.run("plan", "--out", "plan.json", "--comment-pr", str(number), "--comment-repo", "alice/infra")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--out", "plan.json", "--comment-pr", str(number), "--comment-repo", "alice/infra")
     plan = json.loads((grid.dir / "plan.json").read_text())
     assert plan["summary"] == {"create": 2100, "update": 0, "replace": 0, "delete": 0}
     [c] = gridctl_comments(grid, number)

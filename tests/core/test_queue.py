@@ -20,11 +20,15 @@ from gridctl.github.retry import RetryPolicy
 from gridctl.manifest.sources import Sensitive
 from gridctl.resources import load_manifest
 
+from ..helpers import grid_yaml
+
 REPO = "alice/work"
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+
+
+def queue_manifest(settings: str) -> str:
+    """alice/work (private, initialised) holding the queue ``jobs`` under tasks/, with more of its
+    settings (YAML lines indented under it)."""
+    return grid_yaml(f"""\
 repos:
   alice/work:
     visibility: private
@@ -33,9 +37,10 @@ queues:
   jobs:
     repo: alice/work
     path: tasks
-    validate_pull_requests: true
-    orphan_after: 2s
-"""
+{settings}""")
+
+
+MANIFEST = queue_manifest("    validate_pull_requests: true\n    orphan_after: 2s\n")
 STATES = ("queue", "in_progress", "completed", "failed")
 WORKFLOW = ".github/workflows/gridctl-queue-jobs.yml"
 
@@ -46,8 +51,7 @@ WORKFLOW = ".github/workflows/gridctl-queue-jobs.yml"
 def setup(grid, manifest: str = MANIFEST) -> None:
     grid.user("alice")
     grid.write("grid.yaml", manifest)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
 
 
 def files(grid, repo: str = REPO, branch: str = "main") -> dict[str, str]:
@@ -125,15 +129,13 @@ def queue_spec(grid):
 def test_apply_creates_layout_in_one_commit_and_replans_clean(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ queue alice/work queue jobs layout" in r.out
     assert 'folders: ["completed", "failed", "in_progress", "queue"]' in r.out and 'path: "tasks"' in r.out
     assert "+ queue alice/work queue jobs workflow" in r.out and WORKFLOW in r.out
     # the reviewed plan, saved, applies as is (apply works from the plan alone)
     assert grid.run("plan", "--out", "plan.json").code == 0
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "plan.json", "--auto-approve")
     have = files(grid)
     for s in STATES:
         assert f"tasks/{s}/.gitkeep" in have
@@ -146,8 +148,7 @@ def test_apply_creates_layout_in_one_commit_and_replans_clean(grid):
     assert "layout" in commit(grid, layout_commit)["message"]
     # re-plan: no changes; the queue costs two listings (tasks/, .github/workflows), and once
     # the ETag cache knows them, two 304s that spend no rate limit
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out
     grid.ctl("POST", "/stats/reset")
     assert grid.run("plan", "--detailed-exitcode").code == 0
@@ -175,8 +176,7 @@ def test_workflow_drift_is_planned_back_and_destroy_keeps_tasks(grid):
     assert "- queue alice/work queue jobs workflow" in r.out
     assert "left alone: tasks/ keeps every task" in r.out
     assert "layout" not in r.out  # the layout is never deleted
-    r = grid.run("destroy", "--auto-approve", "--target", "queue")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve", "--target", "queue")
     have = files(grid)
     assert WORKFLOW not in have
     assert "keep-me" in tasks(grid, "queue") and "tasks/queue/.gitkeep" in have
@@ -189,8 +189,7 @@ def test_rollback_removes_what_apply_added_but_never_tasks(grid):
     grid.write("grid.yaml", MANIFEST)
     assert grid.run("apply", "--auto-approve").code == 0
     assert grid.run("queue", "submit", "jobs", write_task(grid, "t.json", task_id="stays")).code == 0
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert "- queue alice/work queue jobs workflow" in r.out and "- queue alice/work queue jobs layout" in r.out
     have = files(grid)
     assert WORKFLOW not in have and not [p for p in have if p.endswith(".gitkeep")]
@@ -200,8 +199,7 @@ def test_rollback_removes_what_apply_added_but_never_tasks(grid):
 def test_queue_removed_from_manifest_removes_only_its_workflow(grid):
     setup(grid)
     grid.write("grid.yaml", MANIFEST.split("queues:")[0])
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- queue alice/work queue jobs workflow  (no longer declared)" in r.out
     assert "Plan: 0 to create, 0 to update, 0 to replace, 1 to delete." in r.out
     assert grid.run("apply", "--auto-approve").code == 0
@@ -247,8 +245,7 @@ def test_submit_validates_with_lines_and_refuses_existing_ids(grid):
         assert any(line.startswith(where) and all(w in line for w in words) for line in r.err.splitlines()), (where, r.err)
     assert head(grid) == before  # nothing was written
     # valid files go in ONE commit
-    r = grid.run("queue", "submit", "jobs", write_task(grid, "a.json", task_id="a"), write_task(grid, "b.json", task_id="b"))
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "submit", "jobs", write_task(grid, "a.json", task_id="a"), write_task(grid, "b.json", task_id="b"))
     assert changed(grid, head(grid)) == set(tasks(grid, "queue").values())
     # an id that exists — in the queue, or in any other state — is refused
     r = grid.run("queue", "submit", "jobs", write_task(grid, "a2.json", task_id="a", priority=3))
@@ -273,8 +270,7 @@ def test_claim_order_output_and_empty_exit_code(grid):
     assert r.code == 0 and "queue             4" in r.out, r.all
     order = []
     for i in range(4):
-        r = grid.run("queue", "claim", "jobs", "--node", f"node-{i}")
-        assert r.code == 0, r.all
+        r = grid.check(0, "queue", "claim", "jobs", "--node", f"node-{i}")
         t = json.loads(r.out)
         assert t["claimed_by"] == f"node-{i}" and t["claimed_at"].endswith("Z") and t["attempts"] == 0
         order.append(t["task_id"])
@@ -293,8 +289,7 @@ def test_claim_is_one_commit_and_a_handful_of_calls(grid):
     setup(grid)
     assert grid.run("queue", "submit", "jobs", write_task(grid, "t.json", task_id="t1")).code == 0
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("queue", "claim", "jobs", "--node", "n1")
-    assert r.code == 0, r.all
+    grid.check(0, "queue", "claim", "jobs", "--node", "n1")
     calls = endpoint_calls(grid)
     assert calls == {
         "repos/get": 1,  # the default branch (the queue names none)
@@ -323,8 +318,7 @@ def test_complete_and_fail_move_with_results(grid):
     before = head(grid)
     r = grid.run("queue", "complete", "jobs", "ok", "--node", wrong, "--result", "out.txt")
     assert r.code == 4 and f"held by {holder['ok']}" in r.err and head(grid) == before
-    r = grid.run("queue", "complete", "jobs", "ok", "--node", holder["ok"], "--result", "out.txt")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "complete", "jobs", "ok", "--node", holder["ok"], "--result", "out.txt")
     assert canary not in r.all  # results stay out of the output
     done = task(grid, "completed", "ok")
     res = done["result"]
@@ -334,8 +328,7 @@ def test_complete_and_fail_move_with_results(grid):
     assert "ok" not in tasks(grid, "in_progress")
     # a binary result goes into its own blob
     grid.write("core.bin", bytes(range(256)) * 4)
-    r = grid.run("queue", "fail", "jobs", "bad", "--node", holder["bad"], "--result", "core.bin")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "fail", "jobs", "bad", "--node", holder["bad"], "--result", "core.bin")
     assert task(grid, "failed", "bad")["result"]["outcome"] == "failed"
     assert blob(grid, "tasks/failed/bad.result") == bytes(range(256)) * 4
     # without --node anyone may finish it; finished_by stays empty
@@ -362,8 +355,7 @@ def test_reap_returns_orphans_and_honours_max_attempts(grid):
     time.sleep(2.2)
     assert json.loads(grid.run("queue", "claim", "jobs", "--node", "n2").out)["task_id"] == "c"  # fresh
     held = tasks(grid, "in_progress")
-    r = grid.run("queue", "reap", "jobs")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "reap", "jobs")
     assert "a: back to the queue" in r.out and "b: back to the queue" in r.out and "c:" not in r.out
     # one commit: both orphans out of in_progress/, back into queue/
     back = tasks(grid, "queue")
@@ -398,8 +390,7 @@ def test_pull_request_files_are_claimed_and_invalid_ones_fail(grid):
         assert resp.status_code == 201, resp.text
     r = grid.run("queue", "ls", "jobs")
     assert "(+3 of unknown age)" in r.out, r.out
-    r = grid.run("queue", "claim", "jobs", "--node", "n1")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "claim", "jobs", "--node", "n1")
     got = json.loads(r.out)
     assert got["task_id"] == "from-pr" and got["script"] == "echo pr"  # same priority: bare files first
     assert any(p.startswith("tasks/in_progress/from-pr@") for p in files(grid))  # stamped now
@@ -444,8 +435,7 @@ def test_eight_concurrent_claimers_take_fifty_tasks_exactly_once(grid):
     # compare-and-swap, not that limit (a lost race costs a tree and a commit)
     grid.ctl("PUT", "/limits", {"content_per_minute": 100000, "content_per_hour": 100000, "endpoint_points_per_minute": 100000, "reset": True})
     names = [write_task(grid, f"t{i:02d}.json", task_id=f"t{i:02d}", priority=i % 3) for i in range(50)]
-    r = grid.run("queue", "submit", "jobs", *names)
-    assert r.code == 0, r.all
+    grid.check(0, "queue", "submit", "jobs", *names)
     spec = queue_spec(grid)
     claimed: dict[str, list[str]] = {}
     queues: list[TaskQueue] = []

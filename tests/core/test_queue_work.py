@@ -14,22 +14,10 @@ import sys
 import time
 from pathlib import Path
 
-from .test_queue import REPO, blob, files, setup, task, tasks
+from ..helpers import wait_for
+from .test_queue import REPO, blob, files, queue_manifest, setup, task, tasks
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-repos:
-  alice/work:
-    visibility: private
-    auto_init: true
-queues:
-  jobs:
-    repo: alice/work
-    path: tasks
-    orphan_after: 3s
-"""
+MANIFEST = queue_manifest("    orphan_after: 3s\n")
 #: D-GRID's own task example, as its README gives it
 DGRID_TASK = {"task_id": "task-001", "script": "echo 'Hello, D-GRID!' && python3 --version", "timeout_seconds": 30}
 ISO = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z$")
@@ -55,8 +43,7 @@ def start(grid, *args: str) -> subprocess.Popen:
 def submit(grid, **fields) -> None:
     name = f"{fields['task_id']}.json"
     grid.write(name, json.dumps(fields))
-    r = grid.run("queue", "submit", "jobs", name)
-    assert r.code == 0, r.all
+    grid.check(0, "queue", "submit", "jobs", name)
 
 
 def result(grid, state: str, task_id: str) -> dict:
@@ -74,16 +61,6 @@ def alive(pid: int) -> bool:
     except (FileNotFoundError, ProcessLookupError):
         return False
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
-def wait_for(check, seconds: float, what: str):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        got = check()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {seconds}s waiting for {what}")
 
 
 # -- D-GRID's task format ------------------------------------------------------------------------
@@ -109,8 +86,7 @@ def test_dgrid_task_is_checked_claimed_run_and_gets_a_dgrid_result(grid):
     assert "zero.yaml:3:18: error: timeout_seconds must be at least 1" in r.err
     # a task that reads its environment: the manifest's token must not be in it
     submit(grid, task_id="env", script="env; printf 'red: \\033[31mRED\\033[0m\\n'", timeout_seconds=10)
-    r = grid.run("queue", "submit", "jobs", "task-001.json", "line.json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "submit", "jobs", "task-001.json", "line.json")
 
     r = work(grid, "--node", "w1", "--idle-exit", "0", "--poll", "0.2", "--show-output")
     assert r.returncode == 0, r.stderr
@@ -199,7 +175,7 @@ def test_sigterm_fails_the_running_task_and_leaves_no_process(grid, tmp_path):
     submit(grid, task_id="long", script=f"sleep 300 & echo $$ $! > {pids}; wait", timeout=600)
     w = start(grid, "--node", "w1", "--poll", "0.2")
     try:
-        wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, 60, "the task to start")
+        wait_for(lambda: pids.exists() and len(pids.read_text().split()) == 2, "the task to start", 60)
         shell, background = map(int, pids.read_text().split())
         assert alive(shell) and alive(background)
         w.send_signal(signal.SIGTERM)
@@ -228,15 +204,14 @@ def test_heartbeats_show_in_ls_and_keep_a_long_task_alive(grid, tmp_path):
     grid.ctl("POST", "/stats/reset")
     w = start(grid, "--node", "w1", "--poll", "0.2", "--heartbeat", "0.5s")
     try:
-        wait_for(lambda: pids.exists() and pids.read_text().strip(), 60, "the task to start")
+        wait_for(lambda: pids.exists() and pids.read_text().strip(), "the task to start", 60)
         first = node_file(grid, "w1")
         assert first["current_task"] == "long" and first["status"] == "running" and first["hostname"]
         # the claim grows older than orphan_after (3s); the node keeps heartbeating, so it stays
         time.sleep(3.5)
         later = node_file(grid, "w1")
         assert later["last_heartbeat"] > first["last_heartbeat"] and later["current_task"] == "long"
-        r = grid.run("queue", "ls", "jobs")
-        assert r.code == 0, r.all
+        r = grid.check(0, "queue", "ls", "jobs")
         line = next(x for x in r.out.splitlines() if x.strip().startswith("w1 "))
         assert re.search(r"w1\s+[0-9]s ago\s+running\s+0\s+0\s+long$", line), r.out
         view = json.loads(grid.run("queue", "ls", "jobs", "--json", "--tasks").out)
@@ -274,8 +249,7 @@ def test_reap_follows_the_node_file_that_holds_a_claim(grid):
         submit(grid, task_id=tid, command=["true"], timeout=10)
     held = {}
     for node in ("ghost", "plain"):
-        r = grid.run("queue", "claim", "jobs", "--node", node)
-        assert r.code == 0, r.all
+        r = grid.check(0, "queue", "claim", "jobs", "--node", node)
         held[node] = json.loads(r.out)["task_id"]
     name = tasks(grid, "in_progress")[held["ghost"]].rsplit("/", 1)[1]
     stale = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 3600))
@@ -284,8 +258,7 @@ def test_reap_follows_the_node_file_that_holds_a_claim(grid):
     resp = grid.api("alice", "PUT", f"/repos/{REPO}/contents/tasks/nodes/ghost.json",
                     {"message": "a node that died an hour ago", "content": base64.b64encode(json.dumps(record).encode()).decode()})
     assert resp.status_code == 201, resp.text
-    r = grid.run("queue", "reap", "jobs")
-    assert r.code == 0, r.all
+    r = grid.check(0, "queue", "reap", "jobs")
     assert f"{held['ghost']}: back to the queue (node ghost sent no heartbeat" in r.out
     assert held["plain"] not in r.out
     assert set(tasks(grid, "in_progress")) == {held["plain"]}
@@ -336,7 +309,7 @@ def test_a_second_signal_stops_at_once_and_still_kills_the_task(grid, tmp_path):
     submit(grid, task_id="stubborn", script=f"trap '' TERM; echo $$ > {pids}; while :; do sleep 0.1; done", timeout=600)
     w = start(grid, "--node", "w1", "--poll", "0.2")
     try:
-        wait_for(lambda: pids.exists() and pids.read_text().strip(), 60, "the task to start")
+        wait_for(lambda: pids.exists() and pids.read_text().strip(), "the task to start", 60)
         shell = int(pids.read_text())
         w.send_signal(signal.SIGTERM)
         time.sleep(1.0)

@@ -6,18 +6,16 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import os
-import shutil
 from pathlib import Path
 
 import pytest
 import requests
-from typer.testing import CliRunner
 
-from gridctl.cli import app
 from gridctl.resources import load_manifest
 from gridctl.sandbox.embedded import EmbeddedSandbox
 from gridctl.sandbox.testing import pygithub
+
+from ..helpers import cli_in, copy_example
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "quickstart"
 SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "grid.schema.json"
@@ -26,19 +24,12 @@ SCHEMA = Path(__file__).resolve().parents[2] / "schemas" / "grid.schema.json"
 def run(cwd: Path, *args: str, env: dict[str, str | None] | None = None):
     """The real CLI, in-process, from ``cwd``; no API URL or token leaks in from the outer env."""
     base: dict[str, str | None] = {"GRIDCTL_API_URL": None, "GRID_TOKEN_ALICE": None, "GRID_TOKEN_BOB": None, "NO_COLOR": "1", "GITHUB_ACTIONS": None}
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(app, list(args), env={**base, **(env or {})}, catch_exceptions=False)
-    finally:
-        os.chdir(old)
+    return cli_in(cwd, *args, env={**base, **(env or {})})
 
 
 @pytest.fixture
 def quickstart(tmp_path) -> Path:
-    dest = tmp_path / "quickstart"
-    shutil.copytree(EXAMPLE, dest, ignore=shutil.ignore_patterns(".gridctl"))
-    return dest
+    return copy_example(EXAMPLE, tmp_path / "quickstart")
 
 
 def test_the_example_starts_with_the_schema_comment():

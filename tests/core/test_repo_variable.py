@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/demo:
     description: Demo repository
@@ -15,23 +14,20 @@ repos:
     has_wiki: false
     topics: [grid, demo]
     variables: {MAX_PARALLEL: 20, REGION: eu}
-"""
+""")
 
 
 def test_plan_apply_converges(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ repo alice/demo" in r.out and "Plan: 4 to create" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     repo = grid.gh("alice").get_repo("alice/demo")
     assert repo.private and repo.description == "Demo repository" and repo.has_wiki is False
     assert sorted(repo.get_topics()) == ["demo", "grid"]
     assert {v.name: v.value for v in repo.get_variables()} == {"MAX_PARALLEL": "20", "REGION": "eu"}
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out
 
 
@@ -83,8 +79,7 @@ def test_saved_plan_applies_and_refuses_when_stale(grid):
     assert grid.gh("alice").get_repo("alice/demo").get_variable("REGION").value == "sa"
     # a fresh plan applies
     assert grid.run("plan", "--out", "plan.json").code == 0
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "plan.json", "--auto-approve")
     assert grid.gh("alice").get_repo("alice/demo").get_variable("REGION").value == "ap"
 
 
@@ -92,8 +87,7 @@ def test_destroy_archives_managed_repo(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
     assert grid.run("apply", "--auto-approve").code == 0
-    r = grid.run("destroy", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "destroy", "--auto-approve")
     repo = grid.gh("alice").get_repo("alice/demo")
     assert repo.archived is True
     assert list(repo.get_variables()) == []
@@ -125,6 +119,5 @@ def test_hard_delete_needs_force_and_gridctl_files_are_private(grid):
         assert stat.S_IMODE(journal.stat().st_mode) == 0o600
     r = grid.run("destroy", "--auto-approve")
     assert r.code == 1 and "deletes the repository and everything in it" in r.err
-    r = grid.run("destroy", "--auto-approve", "--force")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve", "--force")
     assert grid.api("alice", "GET", "/repos/alice/demo").status_code == 404

@@ -82,8 +82,7 @@ def test_removed_account_is_never_no_changes(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     # the worker is removed from accounts, spread.over, collaborators and codespaces_secrets
     grid.write("grid.yaml", manifest({k: v for k, v in WORKERS.items() if k != "w5"}))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan", "--detailed-exitcode")
     assert "No changes" not in r.all
     assert "codespaces-secret:frank:API_KEYS" in r.all  # names the object left behind
     assert "retired: true" in r.all  # and the way out
@@ -97,16 +96,14 @@ def test_retired_account_holds_nothing_and_keys_land_exactly(grid):
     before = held_keys(grid)
     assert before.get("frank"), before
     grid.write("grid.yaml", manifest(WORKERS, retired=("w5",)))
-    r = grid.run("plan", "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--format", "json")
     plan = json.loads(r.out)
     deletes = {c["address"] for c in plan["changes"] if c["action"] == "delete"}
     assert "codespaces-secret:frank:API_KEYS" in deletes, deletes
     assert any(a.startswith("collaborator:") and a.endswith(":frank") for a in deletes), deletes
     # nothing else is deleted: the other workers' secrets are updated, not removed
     assert all("frank" in a for a in deletes), deletes
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     after = held_keys(grid)
     assert "frank" not in after, after
     assert set(after) == {"bob", "carol", "dave", "erin"}
@@ -118,8 +115,7 @@ def test_retired_account_holds_nothing_and_keys_land_exactly(grid):
     assert grid.run("plan", "--detailed-exitcode").code == 0
     # afterwards the account can be removed from the file: still no changes
     grid.write("grid.yaml", manifest({k: v for k, v in WORKERS.items() if k != "w5"}))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
 
 
 def test_spread_change_moves_keys_exactly(grid):
@@ -135,14 +131,12 @@ def test_spread_change_moves_keys_exactly(grid):
 
 def test_plan_shows_the_spread_per_account(grid):
     setup(grid)
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     assert "note: keyspread:api: w5 (frank): — → #" in r.out, r.out
     assert not any(k in r.all for k in KEYS)
     assert grid.run("apply", "--auto-approve").code == 0
     grid.write("grid.yaml", manifest(WORKERS, retired=("w5",)))
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     # frank's line shows what it held before and nothing after
     line = next(ln for ln in r.out.splitlines() if ln.startswith("note: keyspread:api: w5"))
     assert line.startswith("note: keyspread:api: w5 (frank, retired): #") and line.endswith("→ —"), line

@@ -12,10 +12,9 @@ import pytest
 from gridctl.core.session import Options, Session
 from gridctl.github.retry import RetryPolicy
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/r1:
     visibility: private
@@ -23,7 +22,7 @@ repos:
     files:
       docs/one.md: {content: "one"}
       docs/two.md: {content: "two"}
-"""
+""")
 
 
 @pytest.fixture

@@ -13,19 +13,18 @@ from pathlib import Path
 
 import pytest
 
+from ..helpers import grid_yaml, wait_for
+
 STANDIN = Path(__file__).with_name("standin_runner.py")
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+MANIFEST = grid_yaml("""\
 repos:
   alice/app: {description: app}
 runners:
   - scope: alice/app
     names: [NAMES]
     labels: [build]
-"""
+""")
 
 
 def manifest(*names: str) -> str:
@@ -41,16 +40,6 @@ def starts(grid, name: str) -> list[int]:
     if not log.exists():
         return []
     return [int(line.split()[1]) for line in log.read_text().splitlines() if line.startswith("start ")]
-
-
-def wait_for(what: str, cond, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def status(grid) -> dict[str, str]:
@@ -116,26 +105,25 @@ def supervised(grid):
 def test_restart_on_crash_and_clean_shutdown(grid, supervised):
     grid.user("alice")
     grid.write("grid.yaml", manifest("app-1", "app-2"))
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     configs = [(grid.dir / f"runners/repos/alice/app/{n}.jit").read_text() for n in ("app-1", "app-2")]
     workdir(grid, "app-2").mkdir(parents=True)
     (workdir(grid, "app-2") / "ignore-sigint").write_text("")  # this one only dies by SIGKILL
 
     sup = supervised("--grace", "1", "--backoff", "0.2")
-    wait_for("both runners online", lambda: status(grid) == {"app-1": "online", "app-2": "online"})
-    (first,) = wait_for("app-1 started", lambda: starts(grid, "app-1"))
+    wait_for(lambda: status(grid) == {"app-1": "online", "app-2": "online"}, "both runners online")
+    (first,) = wait_for(lambda: starts(grid, "app-1"), "app-1 started")
     log = (workdir(grid, "app-1") / "standin.log").read_text()
     assert "env_ok True" in log and "name app-1" in log  # the config also reached it via the environment
 
     # a crash: restarted after the backoff, by a new process
     (workdir(grid, "app-1") / "crash").write_text("")
-    pids = wait_for("app-1 restarted", lambda: (p := starts(grid, "app-1")) and len(p) == 2 and p)
+    pids = wait_for(lambda: (p := starts(grid, "app-1")) and len(p) == 2 and p, "app-1 restarted")
     assert pids[0] == first and pids[1] != first and not alive(first)
     assert "app-1: exited with code 3; restarting in 0.2s (crash 1)" in sup.text()
     # a second crash backs off twice as long
     (workdir(grid, "app-1") / "crash").write_text("")
-    pids = wait_for("app-1 restarted again", lambda: (p := starts(grid, "app-1")) and len(p) == 3 and p)
+    pids = wait_for(lambda: (p := starts(grid, "app-1")) and len(p) == 3 and p, "app-1 restarted again")
     assert "restarting in 0.4s (crash 2)" in sup.text()
     (app2,) = starts(grid, "app-2")
 
@@ -162,12 +150,12 @@ def test_supervisor_follows_apply_and_waits_after_a_finished_job(grid, supervise
     grid.write("grid.yaml", manifest("app-1"))
     assert grid.run("apply", "--auto-approve").code == 0
     sup = supervised("--grace", "2", "--backoff", "0.2")
-    wait_for("app-1 online", lambda: status(grid) == {"app-1": "online"})
+    wait_for(lambda: status(grid) == {"app-1": "online"}, "app-1 online")
 
     # a runner added to the manifest: apply writes its JIT file, the supervisor starts it
     grid.write("grid.yaml", manifest("app-1", "app-2"))
     assert grid.run("apply", "--auto-approve").code == 0
-    wait_for("app-2 online", lambda: status(grid).get("app-2") == "online")
+    wait_for(lambda: status(grid).get("app-2") == "online", "app-2 online")
     # a .jit file inside a runner's folder (a job's checkout) is not a runner
     stray = workdir(grid, "app-2") / "_work/app/app/x.jit"
     stray.parent.mkdir(parents=True)
@@ -180,18 +168,18 @@ def test_supervisor_follows_apply_and_waits_after_a_finished_job(grid, supervise
     r = grid.run("apply", "--auto-approve")
     assert r.code == 0 and "- runner alice/app app-1" in r.out, r.all
     assert "app-1" not in status(grid)
-    wait_for("app-1 stopped", lambda: not alive(app1))
+    wait_for(lambda: not alive(app1), "app-1 stopped")
     assert "app-1: its JIT file is gone (the runner was removed); stopping it" in sup.text()
     assert f"stop {app1}" in (workdir(grid, "app-1") / "standin.log").read_text()
 
     # a runner that finished its job (exit 0) is not restarted until a new JIT file arrives
     (workdir(grid, "app-2") / "finish").write_text("")
-    wait_for("app-2 finished", lambda: "app-2: exited normally" in sup.text())
+    wait_for(lambda: "app-2: exited normally" in sup.text(), "app-2 finished")
     time.sleep(0.8)
     assert len(starts(grid, "app-2")) == 1
     jit = grid.dir / "runners/repos/alice/app/app-2.jit"
     jit.write_text(jit.read_text() + "\n")  # a new registration (same stand-in config)
-    wait_for("app-2 restarted", lambda: len(starts(grid, "app-2")) == 2)
+    wait_for(lambda: len(starts(grid, "app-2")) == 2, "app-2 restarted")
     assert sup.stop() == 0
     assert not any(alive(p) for p in starts(grid, "app-2"))
     assert "x.jit" not in sup.text() and "_work" not in sup.text()

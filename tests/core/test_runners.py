@@ -10,11 +10,9 @@ import threading
 import time
 from pathlib import Path
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import ACME, ALICE, grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/app: {description: app}
   acme/site: {description: site}
@@ -29,7 +27,7 @@ runners:
     names: [org-1]
     labels: [gpu, cuda]
     group: gpu
-"""
+""", ALICE, ACME)
 
 JIT = {
     "app-1": "runners/repos/alice/app/app-1.jit",
@@ -132,13 +130,11 @@ def test_label_change_is_a_label_update_only(grid):
     before = (grid.dir / JIT["app-1"]).read_text()
     ids = {n: r["id"] for n, r in runners(grid).items()}
     grid.write("grid.yaml", MANIFEST.replace("labels: [linux, x64, build]", "labels: [linux, x64, build, fast]"))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ runner alice/app app-1" in r.out and "~ runner alice/app app-2" in r.out
     assert 'labels: ["build"] -> ["build", "fast"]' in r.out
     assert "Plan: 0 to create, 2 to update, 0 to replace, 0 to delete." in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     labels = api_json(grid, f"/repos/alice/app/actions/runners/{ids['app-1']}/labels")["labels"]
     assert {lb["name"]: lb["type"] for lb in labels} == {"self-hosted": "read-only", "Linux": "read-only", "X64": "read-only", "build": "custom", "fast": "custom"}
     # the same registrations: no new runner, the JIT file untouched
@@ -157,8 +153,7 @@ def test_runner_group_lifecycle_and_moving_a_runner(grid):
         "    gpu: {visibility: selected, repos: [acme/site]}\n    cpu: {restricted_to_workflows: true, selected_workflows: [acme/site/.github/workflows/ci.yml@main]}\n",
     )
     setup(grid, two_groups)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     groups = {g["name"]: g for g in api_json(grid, "/orgs/acme/actions/runner-groups")["runner_groups"]}
     assert groups["cpu"]["visibility"] == "all" and groups["cpu"]["restricted_to_workflows"] is True
     assert groups["cpu"]["selected_workflows"] == ["acme/site/.github/workflows/ci.yml@main"]
@@ -167,14 +162,12 @@ def test_runner_group_lifecycle_and_moving_a_runner(grid):
     # update a group, and move the runner to the other group
     changed = two_groups.replace("gpu: {visibility: selected, repos: [acme/site]}", "gpu: {visibility: all, allows_public_repos: true}").replace("group: gpu", "group: cpu")
     grid.write("grid.yaml", changed)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ runner-group org acme gpu" in r.out and 'visibility: "selected" -> "all"' in r.out and "allows_public_repos: false -> true" in r.out
     assert "~ runner org acme org-1" in r.out and 'group: "gpu" -> "cpu"' in r.out
     assert "Plan: 0 to create, 2 to update" in r.out
     org1 = runners(grid)["org-1"]["id"]
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     groups = {g["name"]: g for g in api_json(grid, "/orgs/acme/actions/runner-groups")["runner_groups"]}
     assert groups["gpu"]["visibility"] == "all" and groups["gpu"]["allows_public_repositories"] is True
     assert runners(grid)["org-1"]["group"] == "cpu" and runners(grid)["org-1"]["id"] == org1
@@ -193,8 +186,7 @@ def test_runner_group_lifecycle_and_moving_a_runner(grid):
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
     # destroy: runners deleted (JIT files removed), then the group
-    r = grid.run("destroy", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "destroy", "--auto-approve")
     assert runners(grid) == {}
     assert {g["name"] for g in api_json(grid, "/orgs/acme/actions/runner-groups")["runner_groups"]} == {"Default", "manual"}
     assert not any((grid.dir / rel).exists() for rel in JIT.values())
@@ -209,8 +201,7 @@ def test_busy_runner_is_waited_for_or_skipped_never_killed(grid):
     grid.ctl("POST", "/runners/connect", {"encoded_jit_config": (grid.dir / JIT["app-2"]).read_text()})
     grid.ctl("POST", f"/runners/{app2['id']}", {"busy": True})
     grid.write("grid.yaml", MANIFEST.replace("names: [app-1, app-2]", "names: [app-1]"))
-    r = grid.run("plan", "--detailed-exitcode", "--format", "json")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode", "--format", "json")
     (change,) = json.loads(r.out)["changes"]
     assert change["action"] == "delete" and change["address"] == "runner:alice/app:app-2"
     assert change["meta"]["busy"] is True and change["meta"]["status"] == "online"
@@ -220,8 +211,7 @@ def test_busy_runner_is_waited_for_or_skipped_never_killed(grid):
 
     # busy past the wait: skipped with a clear message, kept (runner, state and JIT file)
     t0 = time.monotonic()
-    r = grid.run("apply", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0.6", "GRIDCTL_RUNNER_POLL": "0.1"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0.6", "GRIDCTL_RUNNER_POLL": "0.1"})
     assert time.monotonic() - t0 >= 0.6
     assert "waiting up to 0.6s" in r.err
     assert "app-2 (alice/app) is still running a job after 0.6s: not deleted" in r.err
@@ -261,17 +251,14 @@ def test_removed_offline_and_idle_runners_are_deleted_unmanaged_left_alone(grid)
     manual = grid.api("alice", "POST", "/repos/alice/app/actions/runners/generate-jitconfig", {"name": "manual", "runner_group_id": 1, "labels": ["x"]})
     assert manual.status_code == 201
     grid.write("grid.yaml", MANIFEST.replace("  - scope: alice/app\n    names: [app-1, app-2]\n    labels: [linux, x64, build]\n", ""))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- runner alice/app app-1" in r.out and "- runner alice/app app-2" in r.out and "manual" not in r.out
-    r = grid.run("apply", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve", env={"GRIDCTL_RUNNER_WAIT": "0"})
     assert set(runners(grid)) == {"org-1", "manual"}
     assert not (grid.dir / JIT["app-1"]).exists() and not (grid.dir / JIT["app-2"]).exists()
     assert grid.run("plan", "--detailed-exitcode").code == 0
     # rollback re-registers them (new registrations, new JIT files)
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "rollback", "--auto-approve")
     assert {"app-1", "app-2"} <= set(runners(grid))
     assert (grid.dir / JIT["app-1"]).exists()
 
@@ -282,12 +269,10 @@ def test_offline_runner_without_jit_file_is_registered_again(grid):
     old = runners(grid)["app-1"]["id"]
     old_config = (grid.dir / JIT["app-1"]).read_text()
     (grid.dir / JIT["app-1"]).unlink()  # the host lost it
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "~ runner alice/app app-1" in r.out and "JIT file runners/repos/alice/app/app-1.jit is missing" in r.out
     assert "registration:" in r.out and "Plan: 0 to create, 1 to update" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     now = runners(grid)["app-1"]
     assert now["id"] != old and now["labels"] == ["self-hosted", "Linux", "X64", "build"]
     new_config = (grid.dir / JIT["app-1"]).read_text()
@@ -334,8 +319,7 @@ def test_runners_status_table(grid):
     grid.ctl("POST", f"/runners/{runners(grid)['app-1']['id']}", {"busy": True})
     assert grid.api("alice", "POST", "/repos/alice/app/actions/runners/generate-jitconfig", {"name": "stray", "runner_group_id": 1, "labels": ["x"]}).status_code == 201
     assert grid.api("alice", "DELETE", f"/repos/alice/app/actions/runners/{runners(grid)['app-2']['id']}").status_code == 204
-    r = grid.run("runners", "status")
-    assert r.code == 0, r.all
+    r = grid.check(0, "runners", "status")
     lines = {ln.split("│")[2].strip(): ln for ln in r.out.splitlines() if ln.count("│") >= 8}
     assert "online" in lines["app-1"] and "busy" in lines["app-1"] and "build" in lines["app-1"] and "ok" in lines["app-1"]
     assert "missing" in lines["app-2"]
@@ -351,11 +335,7 @@ def test_runners_status_table(grid):
 def test_no_change_plan_is_one_list_call_per_scope(grid):
     n = 25
     names = ", ".join(f"r-{i:02d}" for i in range(n))
-    manifest = f"""
-    version: 1
-    accounts:
-      main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}
-      acme: {{org: acme, token: {{env: GRID_TOKEN_ALICE}}}}
+    manifest = grid_yaml(f"""\
     runners:
       - scope: alice/farm
         names: [{names}]
@@ -363,15 +343,13 @@ def test_no_change_plan_is_one_list_call_per_scope(grid):
       - scope: org:acme
         names: [{names}]
         labels: [farm]
-    """
+    """, ALICE, ACME, indent="    ")
     setup(grid, manifest)
     assert grid.api("alice", "POST", "/user/repos", {"name": "farm"}).status_code == 201
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     assert len(grid.ctl("GET", "/runners")["runners"]) == 2 * n
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--detailed-exitcode")
     ops = {op: c["requests"] for op, c in grid.ctl("GET", "/stats")["by_endpoint"].items()}
     assert ops.pop("actions/list-self-hosted-runners-for-repo") == 1
     assert ops.pop("actions/list-self-hosted-runners-for-org") == 1

@@ -13,13 +13,12 @@ import uuid
 
 from gridctl.resources import KINDS
 
+from ..helpers import ACME, ALICE, grid_yaml
+
 HAVE_ENVIRONMENT_KIND = "environment" in KINDS
 HAVE_COLLABORATOR_KINDS = "collaborator" in KINDS and "invitation" in KINDS
 
-REPO_MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+REPO_MANIFEST = grid_yaml("""\
 keys:
   api: {source: {file: keys/api.txt, lines: true}}
   solo: {source: {file: keys/solo.txt}}
@@ -34,7 +33,7 @@ repos:
         FROM_ENV: {env: SECRET_FROM_ENV}
       dependabot:
         DEP_API: {key: api}
-"""
+""")
 
 
 def sha(text: str) -> str:
@@ -57,8 +56,7 @@ def repo_secret_shas(grid, repo: str = "alice/demo") -> dict[str, str]:
 
 
 def plan_json(grid, *args: str) -> dict:
-    r = grid.run("plan", "--format", "json", *args)
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--format", "json", *args)
     return json.loads(r.out)
 
 
@@ -105,22 +103,19 @@ def assert_no_canary(grid, texts: list[str], canaries: list[str]) -> None:
 
 def test_create_from_key_file_then_no_changes(grid):
     s = RepoSetup(grid)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ secret alice/demo actions API_JSON" in r.out
     assert "+ secret alice/demo dependabot DEP_API" in r.out
     assert r.out.count("value: (sensitive value)") == 5
     assert "Plan: 6 to create" in r.out  # the repository and five secrets
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert repo_secret_shas(grid) == s.expected()
     # state records the fingerprint and GitHub's updated_at of each write, never a value
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
     entry = state["secret:alice/demo:actions:SOLO"]
     assert entry["fingerprint"].startswith("hmac-sha256:") and entry["updated_at"]
     assert entry["updated_at"] == secrets_of(grid, repo="alice/demo")[("repo", "actions", "alice/demo", None, "SOLO")]["updated_at"]
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out
 
 
@@ -146,8 +141,7 @@ def test_changed_key_line_updates_only_affected_secrets(grid):
         assert c["diffs"] == [{"field": "value", "before": "(sensitive)", "after": "(sensitive)"}]
     r = grid.run("plan")
     assert "value: (sensitive value changed)" in r.out and "3 change(s) cannot be rolled back" in r.out
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert_no_canary(grid, [r.out, r.err], s.canaries())
     assert repo_secret_shas(grid) == s.expected()
     after = secrets_of(grid, repo="alice/demo")
@@ -194,8 +188,7 @@ def test_removed_secret_is_deleted_and_unmanaged_one_left_alone(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     grid.gh("alice").get_repo("alice/demo").create_secret("MANUAL", "by hand", "actions")
     grid.write("grid.yaml", REPO_MANIFEST.replace("        SOLO: {key: solo}\n", "").replace("      dependabot:\n        DEP_API: {key: api}\n", ""))
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     assert "- secret alice/demo actions SOLO" in r.out and "- secret alice/demo dependabot DEP_API" in r.out
     assert "MANUAL" not in r.out and "2 change(s) cannot be rolled back" in r.out
     assert grid.run("apply", "--auto-approve").code == 0
@@ -225,8 +218,7 @@ def test_rollback_of_created_secret_deletes_it(grid):
     grid.write("grid.yaml", REPO_MANIFEST.replace("        FROM_ENV: {env: SECRET_FROM_ENV}\n", "        FROM_ENV: {env: SECRET_FROM_ENV}\n        LATER: {key: solo}\n"))
     assert grid.run("apply", "--auto-approve").code == 0
     assert "actions:LATER" in repo_secret_shas(grid)
-    r = grid.run("rollback", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "rollback", "--auto-approve")
     assert "actions:LATER" not in repo_secret_shas(grid)
     assert "actions:SOLO" in repo_secret_shas(grid)
 
@@ -239,13 +231,11 @@ def test_saved_plan_refuses_when_key_changed_after_review(grid):
     assert grid.run("plan", "--out", "plan.json").code == 0
     reviewed = sha(s.solo)
     grid.write("keys/solo.txt", canary("solo-unreviewed") + "\n")  # not in the manifest: its digest is unchanged
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 1, r.all
+    r = grid.check(1, "apply", "plan.json", "--auto-approve")
     assert "changed since the plan was made" in r.err
     assert repo_secret_shas(grid)["actions:SOLO"] != reviewed
     grid.write("keys/solo.txt", s.solo + "\n")
-    r = grid.run("apply", "plan.json", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "plan.json", "--auto-approve")
     assert repo_secret_shas(grid)["actions:SOLO"] == reviewed
 
 
@@ -267,8 +257,7 @@ def test_no_change_plan_reads_one_list_per_collection(grid):
     RepoSetup(grid)
     assert grid.run("apply", "--auto-approve").code == 0
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--detailed-exitcode")
     ops = grid.ctl("GET", "/stats")["by_endpoint"]
     secret_ops = {op: c["requests"] for op, c in ops.items() if "secret" in op}
     assert secret_ops == {"actions/list-repo-secrets": 1, "dependabot/list-repo-secrets": 1}, ops
@@ -278,12 +267,7 @@ def test_no_change_plan_reads_one_list_per_collection(grid):
 
 # -- 4. environment, organization and Codespaces secrets ----------------------------------------------
 
-FULL_MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  acme: {org: acme, token: {env: GRID_TOKEN_ALICE}}
-  bob: {login: bob, token: {env: GRID_TOKEN_BOB}}
+FULL_MANIFEST = grid_yaml("""\
 keys:
   solo: {source: {file: keys/solo.txt}}
   pair: {source: {file: keys/pair.txt, lines: true}}
@@ -308,7 +292,7 @@ org_secrets:
 codespaces_secrets:
   bob:
     CS_TOKEN: {env: CS_SECRET, repos: [alice/demo]}
-"""
+""", ALICE, ACME, "bob: {login: bob, token: {env: GRID_TOKEN_BOB}}")
 
 
 class FullSetup:
@@ -353,8 +337,7 @@ def prepare_missing_kinds(grid) -> list[str]:
 def test_environment_org_and_codespaces_secrets(grid):
     s = FullSetup(grid)
     prepare_missing_kinds(grid)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    r = grid.check(2, "plan", "--detailed-exitcode")
     for line in (
         "+ env-secret alice/demo prod DEPLOY_TOKEN",
         "+ org-secret acme actions SHARED",
@@ -364,8 +347,7 @@ def test_environment_org_and_codespaces_secrets(grid):
         'visibility: "selected"',
     ):
         assert line in r.out, (line, r.out)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
 
     got = secrets_of(grid)
     env = got[("environment", "actions", "alice/demo", "prod", "DEPLOY_TOKEN")]
@@ -380,8 +362,7 @@ def test_environment_org_and_codespaces_secrets(grid):
     cs = got[("user", "codespaces", "bob", None, "CS_TOKEN")]
     assert (cs["sha256"], cs["selected_repositories"]) == (sha(s.cs), ["alice/demo"])
 
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--detailed-exitcode")
 
     # a selection change is an attribute change, shown; the value is rewritten with it
     grid.write("grid.yaml", FULL_MANIFEST.replace("repos: [acme/api]}", "repos: [acme/api, acme/web]}").replace("repos: [alice/demo]", "repos: []"))
@@ -418,8 +399,7 @@ def test_environment_org_and_codespaces_secrets(grid):
         "org-secret:acme:actions:SHARED",
         "org-secret:acme:dependabot:DEP_SELECTED",
     ]
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert secrets_of(grid) == {}
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
@@ -481,8 +461,7 @@ def test_canary_values_appear_nowhere(grid):
 def test_failed_write_does_not_leak_the_value(grid):
     s = RepoSetup(grid)
     grid.write("keys/solo.txt", s.solo + "x" * (49 * 1024) + "\n")  # over GitHub's 48 KB limit
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 1, r.all
+    r = grid.check(1, "apply", "--auto-approve")
     assert "48 KB" in r.err  # caught before any write, at the secret's line
     assert_no_canary(grid, [r.out, r.err], s.canaries())
     # a write GitHub refuses (422) says which secret, and never what it holds

@@ -54,7 +54,6 @@ def test_a_token_with_a_line_break_is_called_malformed_never_echoed(grid):
     grid.user("alice")
     grid.write("grid.yaml", "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\nrepos:\n  alice/r1: {}\n")
     half = "gridsbx_" + "a1" * 10
-    r = grid.run("plan", env={"GRID_TOKEN_ALICE": half + "\n" + half})
-    assert r.code == 1, r.all
+    r = grid.check(1, "plan", env={"GRID_TOKEN_ALICE": half + "\n" + half})
     assert "grid.yaml:3:" in r.err and "account main: the token from env GRID_TOKEN_ALICE is malformed" in r.err, r.err
     assert half not in r.all and "InvalidHeader" not in r.all

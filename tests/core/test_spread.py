@@ -8,22 +8,18 @@ import json
 from gridctl.manifest.keys import spread
 from gridctl.manifest.sources import Sensitive
 
+from ..helpers import ALICE, grid_yaml
+
 KEYS = [f"dg-key-{i:04d}" for i in range(12)]
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  w1: {login: bob, token: {env: GRID_TOKEN_BOB}}
-  w2: {login: carol, token: {env: GRID_TOKEN_CAROL}}
-  w3: {login: dave, token: {env: GRID_TOKEN_DAVE}}
+MANIFEST = grid_yaml("""\
 keys:
   api: {source: {file: keys.txt, lines: true}, spread: {over: [w1, w2, w3], per_account: PER}}
 codespaces_secrets:
   w1: {API_KEYS: {key: api, format: json}}
   w2: {API_KEYS: {key: api, format: json}}
   w3: {API_KEYS: {key: api, format: json}}
-"""
+""", ALICE, "w1: {login: bob, token: {env: GRID_TOKEN_BOB}}", 'w2: {login: carol, token: {env: GRID_TOKEN_CAROL}}', 'w3: {login: dave, token: {env: GRID_TOKEN_DAVE}}')
 
 
 def setup(grid, keys, per):
@@ -34,8 +30,7 @@ def setup(grid, keys, per):
 
 
 def planned(grid) -> list[str]:
-    r = grid.run("plan", "--format", "json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--format", "json")
     return sorted(c["address"] for c in json.loads(r.out)["changes"])
 
 

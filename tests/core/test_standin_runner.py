@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from ..helpers import grid_yaml, wait_for
+
 TWO_JOBS = """\
 name: Two
 on: workflow_dispatch
@@ -30,18 +32,6 @@ jobs:
     steps:
       - run: make gpu
 """
-
-
-def wait_for(what: str, cond, timeout: float = 20.0, step: float = 0.05):
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / step) + 10):
-        got = cond()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            break
-        time.sleep(step)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def alive(pid: int) -> bool:
@@ -151,9 +141,9 @@ def test_each_job_runs_on_the_runner_with_its_labels(fast, runners):
     linux_cfg, gpu_cfg = jit(grid, "linux-1", ["linux"]), jit(grid, "gpu-1", ["gpu"])
     linux = runners(grid, linux_cfg, "linux-1")
     gpu = runners(grid, gpu_cfg, "gpu-1", via_env=True)  # the Actions runner's environment variable
-    wait_for("both runners listening", lambda: listening(grid) == {"linux-1", "gpu-1"})
+    wait_for(lambda: listening(grid) == {"linux-1", "gpu-1"}, "both runners listening")
     run = dispatch(grid)
-    wait_for("the run to complete", lambda: run_of(grid, run)["status"] == "completed")
+    wait_for(lambda: run_of(grid, run)["status"] == "completed", "the run to complete")
     assert run_of(grid, run)["conclusion"] == "success"
     done = jobs(grid, run)
     assert {n: (j["runner_name"], j["conclusion"]) for n, j in done.items()} == {
@@ -167,7 +157,7 @@ def test_each_job_runs_on_the_runner_with_its_labels(fast, runners):
 
     # with no gpu runner the gpu job stays queued while the cpu job completes
     alone = runners(grid, jit(grid, "linux-2", ["linux"]), "linux-2")
-    wait_for("the runner listening", lambda: listening(grid) == {"linux-2"})
+    wait_for(lambda: listening(grid) == {"linux-2"}, "the runner listening")
     second = dispatch(grid)
     assert alone.wait() == 0
     after = jobs(grid, second)
@@ -187,7 +177,7 @@ def test_an_org_runner_never_takes_a_job_its_group_keeps_out(fast, runners):
                     {"name": "other-only", "visibility": "selected", "selected_repository_ids": [other_id]})
     assert resp.status_code == 201, resp.text
     runner = runners(grid, jit(grid, "big-1", ["big"], org="acme", group=resp.json()["id"]), "big-1")
-    wait_for("the runner listening", lambda: listening(grid) == {"big-1"})
+    wait_for(lambda: listening(grid) == {"big-1"}, "the runner listening")
     kept_out = dispatch(grid, "acme/svc", "a.yml")
     grid.ctl("POST", "/stats/reset")
     time.sleep(1.0)  # ~20 polls and ticks
@@ -208,13 +198,13 @@ def test_killing_a_runner_mid_job_fails_only_its_job(fast, runners):
     ))
     doomed = runners(grid, jit(grid, "linux-1", ["linux"]), "linux-1")
     steady = runners(grid, jit(grid, "gpu-1", ["gpu"]), "gpu-1", env={"GRIDCTL_SANDBOX_JOB_SECONDS": "3"})
-    wait_for("both runners listening", lambda: listening(grid) == {"linux-1", "gpu-1"})
+    wait_for(lambda: listening(grid) == {"linux-1", "gpu-1"}, "both runners listening")
     run = dispatch(grid)
-    wait_for("both jobs in progress", lambda: {j["status"] for j in jobs(grid, run).values()} == {"in_progress"})
+    wait_for(lambda: {j["status"] for j in jobs(grid, run).values()} == {"in_progress"}, "both jobs in progress")
     assert doomed.children() == [] and steady.children() == []  # a stand-in starts no process
     doomed.proc.send_signal(signal.SIGKILL)
     assert doomed.wait() == -signal.SIGKILL
-    lost = wait_for("the lost runner's job to fail", lambda: (j := jobs(grid, run)["cpu"])["status"] == "completed" and j)
+    lost = wait_for(lambda: (j := jobs(grid, run)["cpu"])["status"] == "completed" and j, "the lost runner's job to fail")
     assert lost["conclusion"] == "failure"
     record = next(j for j in grid.ctl("GET", f"/jobs?run={run}")["jobs"] if j["name"] == "cpu")
     assert record["message"].startswith("The self-hosted runner: linux-1 lost communication with the server.")
@@ -232,11 +222,11 @@ def test_sigterm_mid_job_fails_the_job_as_a_shutdown(fast, runners):
     grid = fast
     setup_repo(grid)
     r = runners(grid, jit(grid, "linux-1", ["linux"]), "linux-1", env={"GRIDCTL_SANDBOX_JOB_SECONDS": "30"})
-    wait_for("the runner listening", lambda: listening(grid) == {"linux-1"})
+    wait_for(lambda: listening(grid) == {"linux-1"}, "the runner listening")
     grid.api("alice", "PUT", "/repos/alice/app/contents/.github/workflows/one.yml", {
         "message": "one", "content": base64.b64encode(b"on: workflow_dispatch\njobs:\n  cpu:\n    runs-on: [self-hosted, linux]\n").decode()})
     run = dispatch(grid, name="one.yml")
-    wait_for("the job in progress", lambda: jobs(grid, run)["cpu"]["status"] == "in_progress")
+    wait_for(lambda: jobs(grid, run)["cpu"]["status"] == "in_progress", "the job in progress")
     r.proc.send_signal(signal.SIGTERM)
     assert r.wait(timeout=10) == 0
     cpu = jobs(grid, run)["cpu"]
@@ -250,7 +240,7 @@ def test_sigterm_and_sigint_stop_an_idle_runner_cleanly(fast, runners):
     setup_repo(grid)
     for sig, name in ((signal.SIGTERM, "t"), (signal.SIGINT, "i")):
         r = runners(grid, jit(grid, name, ["cpu"]), name)
-        wait_for("the runner listening", lambda n=name: n in listening(grid))
+        wait_for(lambda n=name: n in listening(grid), "the runner listening")
         r.proc.send_signal(sig)
         assert r.wait(timeout=10) == 0
         assert "stopping (signal)" in r.text()
@@ -265,7 +255,7 @@ def test_job_seconds_and_conclusion_come_from_the_workflow_or_the_process(fast, 
         "    env: {GRIDCTL_SANDBOX_JOB_CONCLUSION: failure}\n  b:\n    needs: a\n    runs-on: [self-hosted]\n"
     ))
     r = runners(grid, jit(grid, "r", ["x"]), "r", env={"GRIDCTL_SANDBOX_JOB_SECONDS": "0.2"})
-    wait_for("the runner listening", lambda: "r" in listening(grid))
+    wait_for(lambda: "r" in listening(grid), "the runner listening")
     run = dispatch(grid)
     assert r.wait() == 0
     got = jobs(grid, run)
@@ -291,25 +281,21 @@ def test_bad_configurations_are_one_line_errors(fast, tmp_path):
         assert "CANARY" not in r.stdout + r.stderr
 
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+MANIFEST = grid_yaml("""\
 repos:
   alice/app: {description: app}
 runners:
   - scope: alice/app
     names: [ci-1, ci-2]
     labels: [linux]
-"""
+""")
 
 
 def test_runners_run_supervises_stand_in_runners_that_take_jobs(fast):
     grid = fast
     setup_repo(grid, workflow=TWO_JOBS.replace("[self-hosted, gpu]", "[self-hosted, linux]"))
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GRIDCTL_SANDBOX_", "ACTIONS_RUNNER_"))}
     env["PYTHONUNBUFFERED"] = "1"
     command = f"{sys.executable} -m gridctl sandbox runner"  # the JIT config comes through the environment
@@ -318,12 +304,12 @@ def test_runners_run_supervises_stand_in_runners_that_take_jobs(fast):
         sup = subprocess.Popen([sys.executable, "-m", "gridctl", "runners", "run", "--dir", "runners", "--command", command],
                                cwd=grid.dir, env=env, stdout=fh, stderr=subprocess.STDOUT)
     try:
-        wait_for("both runners listening", lambda: listening(grid) == {"ci-1", "ci-2"})
+        wait_for(lambda: listening(grid) == {"ci-1", "ci-2"}, "both runners listening")
         run = dispatch(grid)
-        wait_for("the run to complete", lambda: run_of(grid, run)["status"] == "completed")
+        wait_for(lambda: run_of(grid, run)["status"] == "completed", "the run to complete")
         assert run_of(grid, run)["conclusion"] == "success"
         assert {j["runner_name"] for j in jobs(grid, run).values()} == {"ci-1", "ci-2"}
-        wait_for("both runners to finish", lambda: out.read_text().count("exited normally") == 2)
+        wait_for(lambda: out.read_text().count("exited normally") == 2, "both runners to finish")
     finally:
         sup.send_signal(signal.SIGINT)
         assert sup.wait(timeout=30) == 0

@@ -17,6 +17,8 @@ import pytest
 
 from gridctl.core.session import Options, Session
 
+from ..helpers import grid_yaml
+
 STATE_REPO = "alice/gridctl-state"
 STATE_PATH = "gridctl/state.json"
 LOCK_PREFIX = "refs/gridctl/lock/"
@@ -29,16 +31,13 @@ def manifest(
 ) -> str:
     variables = {"REGION": "eu"} if variables is None else variables
     body = ", ".join(f"{k}: {v}" for k, v in variables.items())
-    return f"""
-version: 1
-accounts:
-  main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}
+    return grid_yaml(f"""\
 state: {state}
 repos:
   alice/demo:
     visibility: private
     variables: {{{body}}}
-{extra}"""
+{extra}""")
 
 
 def setup(grid, *, auto_init: bool = True) -> None:
@@ -173,11 +172,9 @@ def test_apply_keeps_state_in_the_repo_and_a_no_change_run_commits_nothing(grid)
     setup(grid)
     grid.write("grid.yaml", manifest({"REGION": "eu", "TIER": "gold"}))
     start = head(grid)
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 2, r.all
+    grid.check(2, "plan", "--detailed-exitcode")
     assert head(grid) == start and lock_refs(grid) == []  # a plan neither commits nor locks
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     doc = remote_state(grid)
     assert set(doc["resources"]) == expected_addresses(["REGION", "TIER"])
     assert doc["serial"] == 1 and doc["format_version"] == 1
@@ -192,8 +189,7 @@ def test_apply_keeps_state_in_the_repo_and_a_no_change_run_commits_nothing(grid)
     settled, serial = head(grid), remote_state(grid)["serial"]
     assert serial in (1, 2)
     assert grid.run("plan", "--detailed-exitcode").code == 0
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     assert head(grid) == settled and remote_state(grid)["serial"] == serial
     # a change commits the next serial on top, same lineage
     grid.write("grid.yaml", manifest({"REGION": "us", "TIER": "gold"}))
@@ -212,8 +208,7 @@ def test_no_change_plan_reads_the_state_in_four_calls_and_writes_nothing(grid):
     assert grid.run("apply", "--auto-approve").code == 0
     assert grid.run("apply", "--auto-approve").code == 0  # settles what the engine refreshes
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("plan", "--detailed-exitcode")
-    assert r.code == 0, r.all
+    grid.check(0, "plan", "--detailed-exitcode")
     ops = grid.ctl("GET", "/stats")["by_endpoint"]
     state_ops = {op: v["requests"] for op, v in ops.items() if op.startswith("git/") or op == "repos/get-content"}
     # the branch head, the state file at that head, the lock ref (warn if held) — and the
@@ -233,8 +228,7 @@ def test_empty_state_repository_is_initialized_on_first_apply(grid):
     r = grid.run("plan", "--detailed-exitcode")  # a plan of an empty repository writes nothing
     assert r.code == 2, r.all
     assert grid.api("alice", "GET", f"/repos/{STATE_REPO}/git/ref/heads/main").status_code == 409
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     doc = remote_state(grid)
     assert set(doc["resources"]) == expected_addresses(["REGION"]) and doc["serial"] == 1
     assert lock_refs(grid) == []
@@ -251,8 +245,7 @@ def test_lost_answers_to_the_lock_and_the_branch_move_are_verified_not_repeated(
         "/faults",
         {"specs": ["nth=1,op=git/create-ref,status=502,after=1", "nth=1,op=git/update-ref,status=502,after=1"]},
     )
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    grid.check(0, "apply", "--auto-approve")
     grid.ctl("PUT", "/faults", {"specs": []})
     assert set(remote_state(grid)["resources"]) == expected_addresses(["REGION"])
     assert lock_refs(grid) == []
@@ -320,16 +313,13 @@ def test_two_stacks_sharing_a_state_branch_commit_concurrently_without_losing_up
     moved = 0
     for round_no in range(3):
         for name, path in stacks.items():
-            text = f"""
-version: 1
-accounts:
-  main: {{login: alice, token: {{env: GRID_TOKEN_ALICE}}}}
+            text = grid_yaml(f"""\
 state: {{backend: github, repo: {STATE_REPO}, path: {path}}}
 repos:
   alice/{name}:
     visibility: private
     variables: {{{", ".join(f"V{i}: r{round_no}" for i in range(round_no + 1))}}}
-"""
+""")
             grid.write(f"{name}/grid.yaml", text)
         for p in start_together(grid, [grid.dir / name for name in stacks], "apply", "--auto-approve"):
             _, err = p.communicate(timeout=180)
@@ -451,8 +441,7 @@ def test_concurrent_conflicting_commit_is_refused_and_the_next_run_replays_the_j
     assert "TIER" in variables(grid)  # GitHub was changed: the journal keeps the state update
     if edit == "same address":
         # the next run from this working folder replays the journal onto the new state
-        r = grid.run("apply", "--auto-approve")
-        assert r.code == 0, r.all
+        r = grid.check(0, "apply", "--auto-approve")
         assert "recovered" in r.err
         doc = remote_state(grid)
         assert doc["resources"]["variable:alice/demo:TIER"]["account"] == "main"
@@ -485,26 +474,22 @@ def test_unlock_force_removes_the_lock_of_a_killed_run(grid):
     if killed_id:
         assert f"state locked by run {killed_id} (apply)" in r.err
     # a plan does not lock: it warns and plans from the last committed state
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     assert "warning: the state is locked by run " in r.err
     # show says who holds it; unlock without --force refuses
-    r = grid.run("state", "show")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "show")
     assert "lock: held by run " in r.out and "(apply) on host " in r.out and "(user alice)" in r.out
     r = grid.run("state", "unlock")
     assert r.code == 1 and "state locked by run " in r.err and "gridctl state unlock --force removes the lock" in r.err
     assert lock_refs(grid) == refs
-    r = grid.run("state", "unlock", "--force")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "unlock", "--force")
     assert "removed the lock of run " in r.out
     assert lock_refs(grid) == []
     assert "lock: not locked" in grid.run("state", "show").out
     r = grid.run("state", "unlock")
     assert r.code == 0 and "is not locked" in r.out
     # the next apply proceeds and converges
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     assert set(remote_state(grid)["resources"]) == expected_addresses([f"V{i:02d}" for i in range(30)])
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
@@ -515,8 +500,7 @@ def test_state_show_for_both_backends(grid):
     grid.write("shared/grid.yaml", manifest({"REGION": "eu", "TIER": "gold"}))
     for folder in ("local", "shared"):
         assert grid.run("apply", "-f", f"{folder}/grid.yaml", "--auto-approve").code == 0
-    r = grid.run("state", "show", "-f", "local/grid.yaml")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "show", "-f", "local/grid.yaml")
     lines = r.out.splitlines()
     assert lines[0] == f"state: local {grid.dir / 'local' / '.gridctl' / 'state.json'}"
     assert lines[1].startswith("state serial 1, 2 managed object(s)") and lines[2:] == [
@@ -525,8 +509,7 @@ def test_state_show_for_both_backends(grid):
     ]
     local_json = json.loads(grid.run("state", "show", "-f", "local/grid.yaml", "--json").out)
     assert local_json == json.loads((grid.dir / "local" / ".gridctl" / "state.json").read_text())
-    r = grid.run("state", "show", "-f", "shared/grid.yaml")
-    assert r.code == 0, r.all
+    r = grid.check(0, "state", "show", "-f", "shared/grid.yaml")
     lines = r.out.splitlines()
     assert lines[0] == f"state: github {STATE_REPO}:{STATE_PATH} (branch main, commit {head(grid)[:12]}, account main)"
     assert lines[1] == "lock: not locked"
@@ -576,8 +559,7 @@ def test_canary_no_secret_token_or_fingerprint_key_in_the_state_repository(grid,
         assert r.code == 0, (args, r.all)
         outputs.append(r.all)
     grid.env["CANARY_SECRET"] = canary + "-v2"
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     outputs.append(r.all)
     doc = remote_state(grid)
     assert doc["resources"]["secret:alice/demo:actions:API_KEY"]["fingerprint"]  # an HMAC, not the value
@@ -612,8 +594,7 @@ def test_state_in_an_organization_repository_uses_the_organization_account(grid)
     )
     grid.write("grid.yaml", text)
     # the branch does not exist yet: the first write creates it (an orphan branch holding the state)
-    r = grid.run("apply", "--auto-approve")
-    assert r.code == 0, r.all
+    r = grid.check(0, "apply", "--auto-approve")
     ref = grid.api("alice", "GET", "/repos/acme/ops-state/git/ref/heads/state").json()
     commit = grid.api("alice", "GET", f"/repos/acme/ops-state/git/commits/{ref['object']['sha']}").json()
     assert commit["parents"] == []

@@ -8,13 +8,12 @@ import socket
 
 import pytest
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/ghes-demo: {description: Made through GITHUB_API_URL}
-"""
+""")
 
 
 @pytest.fixture

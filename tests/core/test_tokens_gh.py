@@ -9,13 +9,12 @@ import stat
 
 import pytest
 
-GH_MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {gh: true}}
+from ..helpers import grid_yaml
+
+GH_MANIFEST = grid_yaml("""\
 repos:
   alice/demo: {description: Demo}
-"""
+""", "main: {login: alice, token: {gh: true}}")
 
 NO_TOKENS = {"GH_TOKEN": None, "GITHUB_TOKEN": None, "GRID_TOKEN_ALICE": None, "GITHUB_ACTIONS": None}
 
@@ -41,8 +40,7 @@ def alice(grid):
 
 @pytest.mark.parametrize("var", ["GH_TOKEN", "GITHUB_TOKEN"])
 def test_gh_source_reads_gh_token_then_github_token(grid, alice, var):
-    r = grid.run("plan", env={**NO_TOKENS, var: alice})
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", env={**NO_TOKENS, var: alice})
     assert "+ repo alice/demo" in r.out
     assert alice not in r.all
     if var == "GITHUB_TOKEN":
@@ -55,8 +53,7 @@ def test_gh_source_reads_gh_token_then_github_token(grid, alice, var):
 
 def test_gh_source_runs_gh_auth_token_when_no_variable_is_set(grid, alice, tmp_path):
     bin_dir = fake_gh(tmp_path / "bin", alice)
-    r = grid.run("-v", "plan", env={**NO_TOKENS, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
-    assert r.code == 0, r.all
+    r = grid.check(0, "-v", "plan", env={**NO_TOKENS, "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"})
     assert (bin_dir / "args").read_text().strip() == "auth token"
     assert "+ repo alice/demo" in r.out
     assert "GET /user 200" in r.err  # the debug lines are there, the token is not

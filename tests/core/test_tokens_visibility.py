@@ -9,13 +9,12 @@ import json
 
 from gridctl.resources.repository import unseen_reason
 
-MANIFEST = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+from ..helpers import grid_yaml
+
+MANIFEST = grid_yaml("""\
 repos:
   alice/hidden: {description: Exists but private}
-"""
+""")
 
 WARNING = (
     "grid.yaml:5:3: warning: GitHub answered 404 for alice/hidden: it does not exist, or this token cannot see it "
@@ -35,8 +34,7 @@ def test_a_404_the_token_may_not_see_is_a_create_with_a_warning(grid, tmp_path):
     grid.write("grid.yaml", MANIFEST)
     assert grid.api("alice", "GET", "/repos/alice/hidden").status_code == 404  # the limited token's view
 
-    r = grid.run("plan", "--out", "plan.json")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--out", "plan.json")
     assert "+ repo alice/hidden" in r.out
     assert WARNING in r.err.splitlines()
     saved = json.loads((grid.dir / "plan.json").read_text())
@@ -59,8 +57,7 @@ def test_an_organization_repository_hidden_from_a_token_without_repo(grid):
     _private_repo(grid, "/orgs/acme/repos", "vault")
     grid.user("alice", scopes=("public_repo", "read:org"))
     grid.write("grid.yaml", MANIFEST.replace("main: {login: alice,", "acme: {org: acme,").replace("alice/hidden", "acme/vault"))
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     assert (
         "grid.yaml:5:3: warning: GitHub answered 404 for acme/vault: it does not exist, or this token cannot see it "
         "(the token has no `repo` scope, and acme's private repositories answer 404 without it)"
@@ -70,13 +67,11 @@ def test_an_organization_repository_hidden_from_a_token_without_repo(grid):
 def test_no_warning_when_the_token_sees_every_repository(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST)
-    r = grid.run("plan")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan")
     assert "+ repo alice/hidden" in r.out
     assert r.err == ""
     # nor on the embedded sandbox, whose tokens are not checked
-    r = grid.run("plan", "--sandbox")
-    assert r.code == 0, r.all
+    r = grid.check(0, "plan", "--sandbox")
     assert "warning" not in r.err
 
 

@@ -36,8 +36,7 @@ def test_manifest_text_cannot_inject_workflow_commands(grid, where):
     grid.write("grid.yaml", "version: 1\naccounts:\n  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}\n"
                f"repos:\n  alice/r1:\n{body}\n")
     for command in ("validate", "plan"):
-        r = grid.run(command, env={"GITHUB_ACTIONS": "true"})
-        assert r.code == 1, r.all
+        r = grid.check(1, command, env={"GITHUB_ACTIONS": "true"})
         assert "\x1b" not in r.all and "\u202e" not in r.all
         bad = [ln for ln in r.all.splitlines() if ln.lstrip().startswith("::") and not own_annotation(ln)]
         assert not bad, r.all

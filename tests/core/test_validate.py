@@ -18,14 +18,12 @@ from jsonschema import Draft202012Validator
 
 from gridctl.manifest.schema import load_schema
 
+from ..helpers import ALICE, HELPER_BOB, grid_yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 ENV = {"GRID_TOKEN_ALICE": "fake-token-alice", "GRID_TOKEN_BOB": "fake-token-bob", "GITHUB_ACTIONS": None}
 
-VALID = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-  helper: {login: bob, token: {env: GRID_TOKEN_BOB}}
+VALID = grid_yaml("""\
 keys:
   api: {source: {file: keys/api.txt, lines: true}}
 repos_from: repos/*.yaml
@@ -39,7 +37,7 @@ repos:
     variables: {REGION: eu}
     files:
       .github/workflows/ci.yml: {source: workflows/ci.yml}
-"""
+""", ALICE, HELPER_BOB)
 
 
 def write_valid(grid):
@@ -52,8 +50,7 @@ def write_valid(grid):
 def test_valid_manifest_prints_a_summary_and_calls_nothing(grid):
     write_valid(grid)
     grid.ctl("POST", "/stats/reset")
-    r = grid.run("validate", env=ENV)
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", env=ENV)
     assert r.out == "grid.yaml: valid (2 account(s), 3 repository(ies))\n"
     assert r.err == ""
     assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0
@@ -63,8 +60,7 @@ def test_valid_manifest_prints_a_summary_and_calls_nothing(grid):
 def test_validation_needs_no_token_and_check_sources_reports_them(grid):
     write_valid(grid)
     no_tokens = {"GITHUB_ACTIONS": None, "GRID_TOKEN_ALICE": None, "GRID_TOKEN_BOB": None, "GH_TOKEN": None, "GITHUB_TOKEN": None}
-    r = grid.run("validate", env=no_tokens)
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", env=no_tokens)
     assert r.out == "grid.yaml: valid (2 account(s), 3 repository(ies))\n"
     # asked for, unavailable token sources are errors naming the account, at their line
     r = grid.run("validate", "--check-sources", env=no_tokens)
@@ -79,8 +75,7 @@ def test_validation_needs_no_token_and_check_sources_reports_them(grid):
     assert "account main" not in r.err and "account helper: token source unavailable" in r.err
     assert "canary-7f3a9c-token" not in r.all
     assert grid.run("validate", "--check-sources", env=ENV).code == 0
-    r = grid.run("validate", "--sandbox", env=no_tokens)
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", "--sandbox", env=no_tokens)
     # the key and the workflow file are still read: they are files of the repository, not secrets
     (grid.dir / "workflows/ci.yml").unlink()
     for args in (["validate"], ["validate", "--sandbox"]):
@@ -92,10 +87,7 @@ def test_validation_needs_no_token_and_check_sources_reports_them(grid):
 def test_env_and_command_sources_of_keys_and_secrets_are_read_only_when_asked(grid):
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          main: {login: alice, token: {command: [definitely-not-a-gridctl-program]}}
+        grid_yaml("""\
         keys:
           api: {source: {env: GRID_TEST_API_KEYS, lines: true}}
           local: {source: {file: keys/local.txt}}
@@ -106,12 +98,11 @@ def test_env_and_command_sources_of_keys_and_secrets_are_read_only_when_asked(gr
                 FROM_ENV: {env: GRID_TEST_SECRET}
                 FROM_KEY: {key: api, format: json}
                 FROM_FILE: {key: local}
-        """,
+        """, "main: {login: alice, token: {command: [definitely-not-a-gridctl-program]}}", indent="        "),
     )
     unset = {"GRID_TEST_API_KEYS": None, "GRID_TEST_SECRET": None, "GITHUB_ACTIONS": None}
     grid.write("keys/local.txt", "fake-local-key\n")
-    r = grid.run("validate", env=unset)
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", env=unset)
     r = grid.run("validate", "--check-sources", env=unset)
     assert r.code == 1
     assert [line for line in r.err.splitlines() if ": error: " in line] == [
@@ -126,10 +117,7 @@ def test_env_and_command_sources_of_keys_and_secrets_are_read_only_when_asked(gr
     assert "grid.yaml:6:19: error: key local: file keys/local.txt does not exist" in r.err
 
 
-DISPATCHING = """
-version: 1
-accounts:
-  main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+DISPATCHING = grid_yaml("""\
 repos:
   alice/jobs:
     files:
@@ -143,7 +131,7 @@ dispatch:
     repo: alice/other
     workflow: other.yml
     inputs: {anything: 1}
-"""
+""")
 
 RUN_WORKFLOW = """
 on:
@@ -171,8 +159,7 @@ def test_dispatch_templates_are_checked_against_declared_workflows_without_githu
     # a template whose workflow is not declared here (alice/other) is left to plan, which reads GitHub
     assert "elsewhere" not in r.err
     grid.write("grid.yaml", DISPATCHING.replace("{size: huge, dry: maybe}", "{size: large, dry: true}"))
-    r = grid.run("validate", env={"GRID_TOKEN_ALICE": None, "GITHUB_ACTIONS": None})
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", env={"GRID_TOKEN_ALICE": None, "GITHUB_ACTIONS": None})
     assert grid.ctl("GET", "/stats")["total"].get("requests", 0) == 0
 
 
@@ -225,10 +212,7 @@ def test_the_pre_commit_hook_runs_validate_without_secrets(tmp_path):
 def test_semantic_errors_are_all_reported_at_once(grid):
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+        grid_yaml("""\
         repos:
           alice/demo:
             collaborators: {alice: push}
@@ -237,7 +221,7 @@ def test_semantic_errors_are_all_reported_at_once(grid):
                 GITHUB_X: {env: GRID_TOKEN_ALICE}
           alice/other:
             account: nobody
-        """,
+        """, indent="        "),
     )
     r = grid.run("validate", env=ENV)
     assert r.code == 1
@@ -251,20 +235,15 @@ def test_semantic_errors_are_all_reported_at_once(grid):
 def test_warnings_are_positioned_and_do_not_fail(grid):
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          a: {login: alice, token: {env: GRID_TOKEN_ALICE}}
-          b: {login: bob, token: {env: GRID_TOKEN_BOB}}
+        grid_yaml("""\
         keys:
           api:
             source: {file: keys/api.txt, lines: true}
             spread: {over: [a, b], per_account: 1}
-        """,
+        """, "a: {login: alice, token: {env: GRID_TOKEN_ALICE}}", 'b: {login: bob, token: {env: GRID_TOKEN_BOB}}', indent="        "),
     )
     grid.write("keys/api.txt", "k1\nk2\nk3\n")
-    r = grid.run("validate", env=ENV)
-    assert r.code == 0, r.all
+    r = grid.check(0, "validate", env=ENV)
     assert "grid.yaml:8:13: warning: key api: 1 value(s) do not fit (per_account 1 over 2 accounts) and go to no account" in r.err
     assert "k1" not in r.all and "k3" not in r.all
 
@@ -272,13 +251,10 @@ def test_warnings_are_positioned_and_do_not_fail(grid):
 def test_errors_become_workflow_annotations_in_github_actions(grid):
     grid.write(
         "grid.yaml",
-        """
-        version: 1
-        accounts:
-          main: {login: alice, token: {env: GRID_TOKEN_ALICE}}
+        grid_yaml("""\
         repos:
           alice/demo: {visibilty: private}
-        """,
+        """, indent="        "),
     )
     r = grid.run("validate", env={**ENV, "GITHUB_ACTIONS": "true"})
     assert r.code == 1

@@ -18,6 +18,7 @@ from jsonschema import Draft7Validator
 
 from gridctl.sandbox.webhooks import load_schemas
 
+from ..helpers import wait_for
 from .test_jobs import Listener, dispatch, jit, put_workflow, records
 
 SECRET = "hook-secret-CANARY-7"
@@ -94,18 +95,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def wait_for(predicate, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    for _ in range(1000):
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def validate(event: str, action: str | None, payload: dict) -> list[str]:

@@ -9,6 +9,8 @@ import time
 import pytest
 import requests
 
+from ..helpers import wait_for
+
 BUILD_TEST = """\
 name: CI
 on:
@@ -91,18 +93,6 @@ def records(seed, run: int) -> list[dict]:
 def run_state(seed, run: int, repo: str = "alice/pub") -> tuple[str, str | None]:
     body = seed.call("alice", "GET", f"/repos/{repo}/actions/runs/{run}").json()
     return body["status"], body["conclusion"]
-
-
-def wait_for(predicate, what: str, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    for _ in range(2000):
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_needs_orders_jobs_and_the_run_follows_them(seed):

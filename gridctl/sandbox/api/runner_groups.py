@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import ApiError, not_found
@@ -66,6 +67,21 @@ def _group(ctx: Ctx) -> tuple[dict, dict]:
     if group is None:
         raise not_found()
     return org, group
+
+
+#: a handler of one group's operation: ``(ctx, org, group) -> Reply``
+GroupHandler = Callable[[Ctx, dict, dict], Reply]
+
+
+def _on_group(method: str, suffix: str, op_id: str) -> Callable[[GroupHandler], GroupHandler]:
+    """Route ``method`` on one group's path (``{runner_group_id}`` then ``suffix``) to a handler
+    given the organization and the group (:func:`_group`: a 404 when there is no such group)."""
+
+    def register(fn: GroupHandler) -> GroupHandler:
+        route(method, _G + "/{runner_group_id:int}" + suffix, op_id, scopes=_SCOPES)(lambda ctx: fn(ctx, *_group(ctx)))
+        return fn
+
+    return register
 
 
 def _path_item(ctx: Ctx, items: dict[int, dict], param: str) -> dict:
@@ -199,14 +215,13 @@ def create_group(ctx: Ctx) -> Reply:
     return json_reply(group_json(ctx, group), status=201)
 
 
-@route("GET", _G + "/{runner_group_id:int}", "actions/get-self-hosted-runner-group-for-org", scopes=_SCOPES)
-def get_group(ctx: Ctx) -> Reply:
-    return json_reply(group_json(ctx, _group(ctx)[1]))
+@_on_group("GET", "", "actions/get-self-hosted-runner-group-for-org")
+def get_group(ctx: Ctx, org: dict, group: dict) -> Reply:
+    return json_reply(group_json(ctx, group))
 
 
-@route("PATCH", _G + "/{runner_group_id:int}", "actions/update-self-hosted-runner-group-for-org", scopes=_SCOPES)
-def update_group(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("PATCH", "", "actions/update-self-hosted-runner-group-for-org")
+def update_group(ctx: Ctx, org: dict, group: dict) -> Reply:
     body = ctx.body
     name = _check_name(ctx, org, body["name"], other_than=group["id"])
     if group["default"] and name != group["name"]:
@@ -226,9 +241,8 @@ def update_group(ctx: Ctx) -> Reply:
     return json_reply(group_json(ctx, group))
 
 
-@route("DELETE", _G + "/{runner_group_id:int}", "actions/delete-self-hosted-runner-group-from-org", scopes=_SCOPES)
-def delete_group(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("DELETE", "", "actions/delete-self-hosted-runner-group-from-org")
+def delete_group(ctx: Ctx, org: dict, group: dict) -> Reply:
     world = ctx.world
     if group["default"]:
         raise ApiError(422, "The default runner group cannot be deleted.")
@@ -250,36 +264,23 @@ def _need_selected(group: dict) -> None:
         )
 
 
-@route(
-    "GET",
-    _G + "/{runner_group_id:int}/repositories",
-    "actions/list-repo-access-to-self-hosted-runner-group-in-org",
-    scopes=_SCOPES,
-)
-def list_repo_access(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("GET", "/repositories", "actions/list-repo-access-to-self-hosted-runner-group-in-org")
+def list_repo_access(ctx: Ctx, org: dict, group: dict) -> Reply:
     repos = _org_repos(ctx, org)
     chosen = [repos[i] for i in sorted(group["selected_repository_ids"]) if i in repos]
     return ctx.paginate([repository(ctx, r, level="minimal") for r in chosen], key="repositories")
 
 
-@route(
-    "PUT",
-    _G + "/{runner_group_id:int}/repositories",
-    "actions/set-repo-access-to-self-hosted-runner-group-in-org",
-    scopes=_SCOPES,
-)
-def set_repo_access(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("PUT", "/repositories", "actions/set-repo-access-to-self-hosted-runner-group-in-org")
+def set_repo_access(ctx: Ctx, org: dict, group: dict) -> Reply:
     _need_selected(group)
     group["selected_repository_ids"] = _check_repo_ids(ctx, org, ctx.body["selected_repository_ids"])
     save_group(ctx.world, group)
     return empty()
 
 
-def _repo_access(ctx: Ctx, *, grant: bool) -> Reply:
+def _repo_access(ctx: Ctx, org: dict, group: dict, *, grant: bool) -> Reply:
     """Grant (or withdraw) the repository ``{repository_id}`` access to the group."""
-    org, group = _group(ctx)
     repo = _path_item(ctx, _org_repos(ctx, org), "repository_id")
     _need_selected(group)
     ids = group["selected_repository_ids"]
@@ -296,9 +297,7 @@ for _method, _op_id, _grant in (
     ("PUT", "actions/add-repo-access-to-self-hosted-runner-group-in-org", True),
     ("DELETE", "actions/remove-repo-access-to-self-hosted-runner-group-in-org", False),
 ):
-    route(_method, _G + "/{runner_group_id:int}/repositories/{repository_id:int}", _op_id, scopes=_SCOPES)(
-        functools.partial(_repo_access, grant=_grant)
-    )
+    _on_group(_method, "/repositories/{repository_id:int}", _op_id)(functools.partial(_repo_access, grant=_grant))
 
 
 # -- runners in a group --------------------------------------------------------------------------
@@ -315,25 +314,13 @@ def _cannot_leave_default(runner: dict) -> ApiError:
     )
 
 
-@route(
-    "GET",
-    _G + "/{runner_group_id:int}/runners",
-    "actions/list-self-hosted-runners-in-group-for-org",
-    scopes=_SCOPES,
-)
-def list_group_runners(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("GET", "/runners", "actions/list-self-hosted-runners-in-group-for-org")
+def list_group_runners(ctx: Ctx, org: dict, group: dict) -> Reply:
     return ctx.paginate([runner_json(r) for r in _members(ctx, org, group)], key="runners")
 
 
-@route(
-    "PUT",
-    _G + "/{runner_group_id:int}/runners",
-    "actions/set-self-hosted-runners-in-group-for-org",
-    scopes=_SCOPES,
-)
-def set_group_runners(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("PUT", "/runners", "actions/set-self-hosted-runners-in-group-for-org")
+def set_group_runners(ctx: Ctx, org: dict, group: dict) -> Reply:
     world = ctx.world
     wanted = _check_runner_ids(ctx, org, ctx.body["runners"])
     wanted_ids = {r["id"] for r in wanted}
@@ -348,26 +335,14 @@ def set_group_runners(ctx: Ctx) -> Reply:
     return empty()
 
 
-@route(
-    "PUT",
-    _G + "/{runner_group_id:int}/runners/{runner_id:int}",
-    "actions/add-self-hosted-runner-to-group-for-org",
-    scopes=_SCOPES,
-)
-def add_group_runner(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("PUT", "/runners/{runner_id:int}", "actions/add-self-hosted-runner-to-group-for-org")
+def add_group_runner(ctx: Ctx, org: dict, group: dict) -> Reply:
     move_runner(ctx.world, _path_item(ctx, _org_runners(ctx, org), "runner_id"), group)
     return empty()
 
 
-@route(
-    "DELETE",
-    _G + "/{runner_group_id:int}/runners/{runner_id:int}",
-    "actions/remove-self-hosted-runner-from-group-for-org",
-    scopes=_SCOPES,
-)
-def remove_group_runner(ctx: Ctx) -> Reply:
-    org, group = _group(ctx)
+@_on_group("DELETE", "/runners/{runner_id:int}", "actions/remove-self-hosted-runner-from-group-for-org")
+def remove_group_runner(ctx: Ctx, org: dict, group: dict) -> Reply:
     runner = _path_item(ctx, _org_runners(ctx, org), "runner_id")
     if runner["runner_group_id"] != group["id"]:
         raise not_found()

@@ -34,13 +34,12 @@ from ..inputs import str_field
 from ..routing import control, route
 from ..shapes import web_root
 from ..world import World, iso
+from . import releases
 
 #: every organization's "Default" runner group; repository runners report it too
 DEFAULT_GROUP_ID = 1
 #: most custom labels one runner may carry (the request schemas' maxItems)
 MAX_CUSTOM_LABELS = 100
-#: the runner application release the downloads list points at
-RUNNER_VERSION = "2.321.0"
 
 #: label (lower-case) -> (read-only label name, runner ``os`` value)
 _OS = {"linux": ("Linux", "Linux"), "windows": ("Windows", "Windows"), "macos": ("macOS", "macOS")}
@@ -383,19 +382,22 @@ def _token(ctx: Ctx, scope: Scope) -> Reply:
 
 
 def _downloads(ctx: Ctx, scope: Scope) -> Reply:
-    base = f"https://github.com/actions/runner/releases/download/v{RUNNER_VERSION}"
+    """The runner application packages of the latest ``actions/runner`` release the sandbox
+    serves (see :mod:`.releases`), each with the SHA-256 its release publishes
+    (``sha256_checksum``, GitHub Docs, "List runner applications for a repository",
+    https://docs.github.com/en/rest/actions/self-hosted-runners#list-runner-applications-for-a-repository)
+    and a download link on the sandbox itself."""
     out = []
-    for os_name, arch, ext in (
-        ("osx", "x64", "tar.gz"),
-        ("osx", "arm64", "tar.gz"),
-        ("linux", "x64", "tar.gz"),
-        ("linux", "arm", "tar.gz"),
-        ("linux", "arm64", "tar.gz"),
-        ("win", "x64", "zip"),
-        ("win", "arm64", "zip"),
-    ):
-        filename = f"actions-runner-{os_name}-{arch}-{RUNNER_VERSION}.{ext}"
-        out.append({"os": os_name, "architecture": arch, "download_url": f"{base}/{filename}", "filename": filename})
+    for os_name, arch in releases.PLATFORMS:
+        out.append(
+            {
+                "os": os_name,
+                "architecture": arch,
+                "download_url": releases.download_url(web_root(ctx), releases.LATEST, os_name, arch),
+                "filename": releases.package_name(releases.LATEST, os_name, arch),
+                "sha256_checksum": releases.published_sha256(ctx.world, releases.LATEST, os_name, arch),
+            }
+        )
     return json_reply(out)
 
 

@@ -35,9 +35,10 @@ from typing import Any
 
 from ..errors import ApiError, not_found
 from ..http import Ctx, Reply, empty, json_reply
-from ..routing import control, route
+from ..routing import REPO_PREFIX, control, route
 from ..shapes import repository
 from .environments import require_environment
+from .variables import org_shared_with
 
 KINDS = ("actions", "dependabot")
 
@@ -135,11 +136,15 @@ def _int_ids(raw: list) -> list[int]:
 
 
 def _bad_ids(value: Any) -> ApiError:
+    return _invalid_ids(f"{value!r} is not a repository id.")
+
+
+def _invalid_ids(message: str) -> ApiError:
+    """GitHub's 422 for a ``selected_repository_ids`` it refuses."""
     return ApiError(
         422,
         "Validation Failed",
-        errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
-                 "message": f"{value!r} is not a repository id."}],
+        errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid", "message": message}],
     )
 
 
@@ -359,12 +364,7 @@ def _org_repo_ids(ctx: Ctx, org: dict, raw: list) -> list[int]:
     for ident in ids:
         repo = ctx.world.repo_by_id(ident)
         if repo is None or repo["owner"].lower() != org["login"].lower():
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
-                         "message": f"Repository {ident} is not a repository of the {org['login']} organization."}],
-            )
+            raise _invalid_ids(f"Repository {ident} is not a repository of the {org['login']} organization.")
     return ids
 
 
@@ -401,12 +401,7 @@ def _put_org(ctx: Ctx, locate: Locate) -> Reply:
     visibility = body["visibility"]
     raw_ids = body.get("selected_repository_ids")
     if raw_ids and visibility != "selected":
-        raise ApiError(
-            422,
-            "Validation Failed",
-            errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
-                     "message": "selected_repository_ids can only be given when visibility is 'selected'."}],
-        )
+        raise _invalid_ids("selected_repository_ids can only be given when visibility is 'selected'.")
     bucket = place.attach()
     existing = bucket.get(name)
     if visibility != "selected":
@@ -452,26 +447,12 @@ for _kind in KINDS:
     _register_org(_kind)
 
 
-@route(
-    "GET",
-    "/repos/{owner}/{repo}/actions/organization-secrets",
-    "actions/list-repo-organization-secrets",
-    scopes=("repo",),
-)
+@route("GET", REPO_PREFIX + "/actions/organization-secrets", "actions/list-repo-organization-secrets", scopes=("repo",))
 def list_repo_organization_secrets(ctx: Ctx) -> Reply:
-    """The owner organization's Actions secrets this repository can use: visibility ``all``,
-    ``private`` when the repository is not public, ``selected`` when it is selected."""
-    repo = ctx.repo("admin")
-    owner = ctx.world.find_user(repo["owner"])
-    shared: list[dict] = []
-    if owner is not None and owner["type"] == "Organization":
-        for rec in _sorted(_org_bucket(owner, "actions")):
-            vis = rec["visibility"]
-            if vis == "all" or (vis == "private" and repo["private"]) or (
-                vis == "selected" and repo["id"] in rec["selected_repository_ids"]
-            ):
-                shared.append(_basic(rec))
-    return ctx.paginate(shared, key="secrets")
+    """The owner organization's Actions secrets this repository can use (the rule of
+    :func:`.variables.org_shared_with`)."""
+    shared = org_shared_with(ctx, ctx.repo("admin"), lambda org: _org_bucket(org, "actions"))
+    return ctx.paginate([_basic(rec) for rec in shared], key="secrets")
 
 
 # -- Codespaces user secrets ------------------------------------------------------------------------
@@ -494,12 +475,7 @@ def _accessible_ids(ctx: Ctx, raw: list, status: int) -> list[int]:
         if repo is None or ctx.world.role(ctx.login, repo, ctx.scopes) is None:
             if status == 404:
                 raise not_found()
-            raise ApiError(
-                422,
-                "Validation Failed",
-                errors=[{"resource": "Secret", "field": "selected_repository_ids", "code": "invalid",
-                         "message": f"Repository {ident} was not found or you do not have access to it."}],
-            )
+            raise _invalid_ids(f"Repository {ident} was not found or you do not have access to it.")
     return ids
 
 

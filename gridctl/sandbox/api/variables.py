@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 
@@ -203,25 +204,25 @@ def _repo_place(ctx: Ctx) -> Place:
     return Place(repo.setdefault("variables", {}), lambda: _save_repo(ctx, repo))
 
 
-_register("/repos/{owner}/{repo}/actions/variables", "repo", ("repo",), _repo_place)
+_REPO = "/repos/{owner}/{repo}/actions"
+_register(_REPO + "/variables", "repo", ("repo",), _repo_place)
 
 
-@route(
-    "GET",
-    "/repos/{owner}/{repo}/actions/organization-variables",
-    "actions/list-repo-organization-variables",
-    scopes=("repo",),
-)
+def org_shared_with(ctx: Ctx, repo: dict, bucket: Callable[[dict], dict]) -> list[dict]:
+    """The records of the repository's owner organization (``bucket(org)``: name -> record) that
+    the repository may use, by name: visibility ``all``, ``private`` when the repository is not
+    public, ``selected`` when it is selected. Organization secrets follow the same rule."""
+    owner = ctx.world.find_user(repo["owner"])
+    if owner is None or owner["type"] != "Organization":
+        return []
+    return [rec for rec in _sorted(bucket(owner)) if _visible_to(rec, repo)]
+
+
+@route("GET", _REPO + "/organization-variables", "actions/list-repo-organization-variables", scopes=("repo",))
 def list_repo_org_variables(ctx: Ctx) -> Reply:
     ctx.require_auth()
-    repo = ctx.repo("admin")
-    owner = ctx.world.find_user(repo["owner"])
-    shared: list[dict] = []
-    if owner is not None and owner["type"] == "Organization":
-        for var in _sorted(owner.get("variables") or {}):
-            if _visible_to(var, repo):
-                shared.append(_plain(var))
-    return _paginate(ctx, shared)
+    shared = org_shared_with(ctx, ctx.repo("admin"), lambda org: org.get("variables") or {})
+    return _paginate(ctx, [_plain(var) for var in shared])
 
 
 def _visible_to(var: dict, repo: dict) -> bool:
@@ -349,31 +350,23 @@ def set_selected_repos(ctx: Ctx) -> Reply:
     return empty()
 
 
-@route(
-    "PUT",
-    _ORG + "/{name}/repositories/{repository_id:int}",
-    "actions/add-selected-repo-to-org-variable",
-    scopes=_ORG_SCOPES,
-)
-def add_selected_repo(ctx: Ctx) -> Reply:
-    org, var = _selected(ctx)
-    ident = _org_repo_ids(ctx, org, [ctx.params["repository_id"]])[0]
-    ids = var.setdefault("selected_repository_ids", [])
-    if ident not in ids:
-        ids.append(ident)
-    _save_org(ctx, org)
-    return empty()
-
-
-@route(
-    "DELETE",
-    _ORG + "/{name}/repositories/{repository_id:int}",
-    "actions/remove-selected-repo-from-org-variable",
-    scopes=_ORG_SCOPES,
-)
-def remove_selected_repo(ctx: Ctx) -> Reply:
+def _select_repo(ctx: Ctx, *, add: bool) -> Reply:
+    """Add the repository ``{repository_id}`` to the variable's selected repositories (it must be
+    one of the organization's), or remove it (whatever it is)."""
     org, var = _selected(ctx)
     ident = ctx.params["repository_id"]
-    var["selected_repository_ids"] = [i for i in var.get("selected_repository_ids") or [] if i != ident]
+    ids = var.get("selected_repository_ids") or []
+    if add:
+        ident = _org_repo_ids(ctx, org, [ident])[0]
+        var["selected_repository_ids"] = ids if ident in ids else [*ids, ident]
+    else:
+        var["selected_repository_ids"] = [i for i in ids if i != ident]
     _save_org(ctx, org)
     return empty()
+
+
+_ORG_REPO = _ORG + "/{name}/repositories/{repository_id:int}"
+route("PUT", _ORG_REPO, "actions/add-selected-repo-to-org-variable", scopes=_ORG_SCOPES)(partial(_select_repo, add=True))
+route("DELETE", _ORG_REPO, "actions/remove-selected-repo-from-org-variable", scopes=_ORG_SCOPES)(
+    partial(_select_repo, add=False)
+)
