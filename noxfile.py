@@ -1,4 +1,4 @@
-"""Developer sessions: ``nox -s tests`` (the README's test command), lint, typecheck, bench, spec, webhook_schemas."""
+"""Developer sessions: ``nox -s tests`` (the README's test command), lint, typecheck, bench, spec, webhook_schemas, screenshots."""
 
 from __future__ import annotations
 
@@ -78,3 +78,10 @@ def webhook_schemas(session: nox.Session) -> None:
         tarball = next(Path(tmp).glob("*.tgz"))
         session.run("tar", "xzf", str(tarball), "-C", tmp, external=True)
         session.run("python", "-m", "gridctl.sandbox.webhooks.build", str(Path(tmp) / "package" / "schema.json"))
+
+
+@nox.session(python=PYTHON)
+def screenshots(session: nox.Session) -> None:
+    """Re-take the dashboard screenshots in examples/serve/screenshots/ (Debian's chromium)."""
+    session.install("-e", ".[test]")
+    session.run("python", "tests/screenshots.py")

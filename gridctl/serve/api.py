@@ -128,7 +128,7 @@ def create_app(store: Store, config: ApiConfig, registry: CollectorRegistry | No
     registry = registry or CollectorRegistry()
     requests_total = Counter("gridctl_api_requests", "API requests by route and status", ["route", "status"], registry=registry)
     _install_errors(app, requests_total)
-    user, admin = _auth(config)
+    user, admin = _auth(config, store)
     _ops_routes(app, store, config, registry)
     _queue_routes(app, store, config, user, admin)
     _runner_routes(app, config, user, admin)
@@ -162,7 +162,7 @@ def _install_errors(app: FastAPI, requests_total: Counter) -> None:
         return response
 
 
-def _auth(config: ApiConfig) -> tuple[Callable[..., User], Callable[..., User]]:
+def _auth(config: ApiConfig, store: Store) -> tuple[Callable[..., User], Callable[..., User]]:
     def user(authorization: Annotated[str | None, Header()] = None) -> User:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme.lower() not in ("bearer", "token") or not token.strip():
@@ -172,6 +172,8 @@ def _auth(config: ApiConfig) -> tuple[Callable[..., User], Callable[..., User]]:
         for known, who in config.users.items():  # constant time per entry: no early exit on a prefix
             if hmac.compare_digest(known, digest):
                 found = who
+        if found is None:
+            found = store.token_user(digest)  # a token a user made for a script (dashboard, /tokens)
         if found is None:
             raise ApiError(401, "bad credentials")
         return User(found[0], found[1])

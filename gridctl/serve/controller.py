@@ -37,6 +37,8 @@ What must never happen rests on the database:
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import logging
 import queue
 import secrets
@@ -134,7 +136,7 @@ class Controller:
         *,
         metrics: Metrics,
         poll_interval: float,
-        say: Callable[[str], None] = print,
+        say: Callable[..., None] = lambda text, **fields: print(text),
         clock: Callable[[], float] = time.time,
     ):
         self.clients = clients
@@ -154,9 +156,57 @@ class Controller:
         self.last_seen: dict[str, dict[str, Any]] = {}
         self.last_step: dict[str, Any] = {}
         self._group_ids: dict[tuple[str, str], int] = {}
+        #: account -> (time, rate-limit points left), the last hour (the dashboard's chart)
+        self._rate: dict[str, list[tuple[float, int]]] = {}
+        #: the task queues' overview, cached for a poll interval (the dashboard's page)
+        self._queues: list[dict[str, Any]] = []
+        self._queues_at: float | None = None
+        self._queues_lock = threading.Lock()
         #: entries whose run start was measured (dispatch-to-start histogram)
         self._started_seen: set[int] = set()
         self.configure(manifest)
+
+    def task_queues(self) -> list[dict[str, Any]]:
+        """The git-backed task queues (``queues:``): states, nodes, orphans — read at most once per
+        poll interval (conditional requests: an unchanged queue costs no rate-limit point), never
+        on every page load."""
+        from ..fleet.taskqueue import TaskQueue
+
+        with self._queues_lock:
+            if self._queues_at is not None and time.monotonic() - self._queues_at < self.poll_interval:
+                return self._queues
+            out = []
+            for name, spec in sorted(self.m.queues.items()):
+                row: dict[str, Any] = {"name": name, "repo": spec.repo, "orphan_after": spec.orphan_after}
+                client = self.clients.get(spec.account)
+                if client is None:
+                    row["error"] = f"account {spec.account} is not connected"
+                else:
+                    try:
+                        ov = TaskQueue(client, spec, backoff=False).overview()
+                    except GridctlError as exc:
+                        row["error"] = str(exc)[:300]
+                    else:
+                        row["states"] = ov["states"]
+                        row["nodes"] = sorted(ov["nodes"], key=lambda n: str(n.get("node_id")))
+                        row["orphans"] = sum(1 for n in ov["nodes"] if n.get("silent") and n.get("current_file"))
+                out.append(row)
+            self._queues, self._queues_at = out, time.monotonic()
+            return out
+
+    def rate_history(self) -> dict[str, list[tuple[float, int]]]:
+        return {acc: list(samples) for acc, samples in self._rate.items()}
+
+    def fingerprint(self) -> str:
+        """Changes whenever a page would show something new (not with time alone)."""
+        events = self.store.events(limit=1)
+        parts = [
+            json.dumps(sorted((f"{g}/{st}", n) for (g, st), n in self.store.counts().items())),
+            str(events[0]["id"] if events else 0),
+            json.dumps(sorted((k, v.get("status"), v.get("busy")) for k, v in self.last_seen.items())),
+            str(bool(self.last_step.get("leader"))),
+        ]
+        return hashlib.sha256("|".join(parts).encode()).hexdigest()
 
     # -- configuration ------------------------------------------------------------------------------
     def configure(self, manifest: Manifest) -> None:
@@ -205,10 +255,16 @@ class Controller:
             return done
         finally:
             self.metrics.reconcile.observe(time.monotonic() - started)
+            now = self.clock()
             for acc, client in self.clients.items():
                 stats = client.stats.as_dict()
                 if stats.get("rate_remaining") is not None:
                     self.metrics.rate_remaining.labels(acc).set(stats["rate_remaining"])
+                    samples = self._rate.setdefault(acc, [])
+                    if not samples or now - samples[-1][0] >= 30 or samples[-1][1] != stats["rate_remaining"]:
+                        samples.append((now, int(stats["rate_remaining"])))
+                    while samples and now - samples[0][0] > 3600:
+                        samples.pop(0)
                 self.metrics.api_calls.labels(acc).set(stats.get("requests", 0))
 
     # -- observing ------------------------------------------------------------------------------
@@ -359,11 +415,11 @@ class Controller:
                 held.add(run["id"])
                 self.store.dispatched(e.id, e.dispatch_key, run_id=int(run["id"]), run_url=str(run.get("html_url") or ""))
                 self.store.event("dispatch-reconciled", e.group, entry=e.id, run=run["id"])
-                self.say(f"entry {e.id}: its interrupted dispatch had started run {run['id']}")
+                self.say(f"entry {e.id}: its interrupted dispatch had started run {run['id']}", entry=e.id, group=e.group, run=run["id"])
             elif self.clock() - began >= DISPATCH_GRACE:
                 self.store.requeue(e.id, e.dispatch_key, "the dispatch was interrupted before GitHub took it; queued again")
                 self.store.event("dispatch-requeued", e.group, entry=e.id)
-                self.say(f"entry {e.id}: its interrupted dispatch never started a run; queued again")
+                self.say(f"entry {e.id}: its interrupted dispatch never started a run; queued again", entry=e.id, group=e.group)
 
     # -- the picture ----------------------------------------------------------------------------
     def snapshot(self, obs: Observed) -> d.Snapshot:
@@ -439,7 +495,7 @@ class Controller:
                 ok = self._do(a, obs, dispatcher)
             except GridctlError as exc:
                 log.debug("%s failed", type(a).__name__, exc_info=True)
-                self.say(f"warning: {type(a).__name__.lower()} failed: {exc}")
+                self.say(f"{type(a).__name__.lower()} failed: {exc}", level="warning", action=type(a).__name__.lower(), **_ids(a))
                 ok = False
             if not ok:
                 continue
@@ -460,13 +516,13 @@ class Controller:
             if e is not None and self.store.finish(a.entry, conclusion=a.conclusion):
                 self.metrics.dispatches.labels(e.group, "failed" if a.conclusion not in ("success", "neutral", "skipped") else "completed").inc()
                 self.store.event("entry-finished", e.group, entry=e.id, conclusion=a.conclusion)
-                self.say(f"entry {e.id} ({e.group}/{e.template}): run {e.run_id} concluded {a.conclusion}")
+                self.say(f"entry {e.id} ({e.group}/{e.template}): run {e.run_id} concluded {a.conclusion}", entry=e.id, group=e.group, run=e.run_id, conclusion=a.conclusion)
             return True
         if isinstance(a, d.Fail):
             e = self.store.get(a.entry)
             if e is not None and self.store.fail_queued(a.entry, a.reason):
                 self.metrics.dispatches.labels(e.group, "failed").inc()
-                self.say(f"entry {a.entry}: failed: {a.reason}")
+                self.say(f"entry {a.entry}: failed: {a.reason}", entry=a.entry, group=e.group)
             return True
         if isinstance(a, (d.Cleanup, d.Remove)):
             return self._remove(a, obs)
@@ -496,7 +552,7 @@ class Controller:
         self.last_seen.pop(a.runner, None)
         if isinstance(a, d.Remove) and a.pool is not None:
             self.metrics.scale_events.labels(a.pool, "down", "idle").inc()
-        log.info("removed runner %s: %s", a.runner, a.reason)
+        self.say(f"runner {a.runner} removed: {a.reason}", runner=a.runner, pool=a.pool)
         return True
 
     def _dispatch(self, a: d.Dispatch, dispatcher: fd.Dispatcher) -> bool:
@@ -516,13 +572,13 @@ class Controller:
             if isinstance(status, int) and 400 <= status < 500 and status != 429:
                 self.store.finish(a.entry, error=str(exc))
                 self.metrics.dispatches.labels(e.group, "failed").inc()
-                self.say(f"entry {e.id}: {exc}")
+                self.say(f"entry {e.id}: {exc}", entry=e.id, group=e.group)
                 return True
             raise  # the answer was lost: reconciled from the runs later
         self.store.dispatched(a.entry, key, run_id=fired.run_id, run_url=fired.html_url)
         self.metrics.dispatches.labels(e.group, "created").inc()
         self.store.event("dispatched", e.group, entry=e.id, run=fired.run_id, runner=a.runner)
-        self.say(f"entry {e.id} ({e.group}/{e.template}, priority {e.priority}): dispatched run {fired.run_id}")
+        self.say(f"entry {e.id} ({e.group}/{e.template}, priority {e.priority}): dispatched run {fired.run_id}", entry=e.id, group=e.group, run=fired.run_id, runner=a.runner)
         return True
 
     def _group_id(self, p: PoolSpec) -> int:
@@ -569,7 +625,7 @@ class Controller:
             raise GridctlError(str(exc)) from None
         self.store.runner_started(name, started.pid, started.start)
         self.metrics.scale_events.labels(p.name, "up", a.reason).inc()
-        log.info("launched runner %s in pool %s (%s)", name, p.name, a.reason)
+        self.say(f"runner {name} launched in pool {p.name} ({a.reason})", runner=name, pool=p.name, reason=a.reason)
         return True
 
     # -- metrics --------------------------------------------------------------------------------
@@ -596,7 +652,7 @@ class Controller:
         try:
             obs = self.observe()
         except GridctlError as exc:
-            self.say(f"warning: could not read the runners before stopping: {exc}")
+            self.say(f"could not read the runners before stopping: {exc}", level="warning")
             return 0
         removed = 0
         for rec in self.store.runners():
@@ -607,8 +663,18 @@ class Controller:
                 if self._remove(d.Cleanup(rec.name, rec.pool, "the controller stopped"), obs):
                     removed += 1
             except GridctlError as exc:
-                self.say(f"warning: could not remove runner {rec.name}: {exc}")
+                self.say(f"could not remove runner {rec.name}: {exc}", level="warning", runner=rec.name)
         return removed
+
+
+def _ids(a: d.Action) -> dict[str, Any]:
+    """The correlation ids an action carries (for structured log lines)."""
+    out: dict[str, Any] = {}
+    for name in ("entry", "runner", "pool", "group"):
+        value = getattr(a, name, None)
+        if value is not None:
+            out[name] = value
+    return out
 
 
 def record_view(rec: RunnerRecord, seen: dict[str, Any] | None) -> dict[str, Any]:

@@ -31,7 +31,7 @@ shows nothing for them.
       webhook_secret: {env: GRID_WEBHOOK_SECRET}
       api:
         users:
-          ops: {role: admin, token: {env: GRID_API_TOKEN}}
+          ops: {role: admin, token: {env: GRID_API_TOKEN}, password: {env: GRID_OPS_PASSWORD}}
 
 Each section's parser returns frozen specs (:class:`PoolSpec`, :class:`GroupSpec`,
 :class:`ServeSpec`) on ``Manifest.sections["pools" | "groups" | "serve"]``; the pure decision
@@ -108,6 +108,7 @@ DEFAULT_IDLE_TIMEOUT = 300.0
 DEFAULT_ONLINE_TIMEOUT = 300.0
 DEFAULT_OFFLINE_TIMEOUT = 60.0
 DEFAULT_POLL_INTERVAL = 30.0
+DEFAULT_DRIFT_INTERVAL = 900.0
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
 ROLES = ("admin", "readonly")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
@@ -186,8 +187,25 @@ class GroupSpec:
 class ApiUser:
     name: str
     role: str
-    token: Source
+    #: the API bearer token's source (None: dashboard only)
+    token: Source | None
     path: PathT = ()
+    #: the dashboard password's source (None: API only)
+    password: Source | None = None
+
+
+@dataclass(frozen=True)
+class OAuthSpec:
+    """Dashboard logins through a GitHub OAuth app."""
+
+    client_id: str
+    client_secret: Source
+    #: GitHub's web address (None: derived from the API URL)
+    url: str | None = None
+    admin_users: tuple[str, ...] = ()
+    admin_orgs: tuple[str, ...] = ()
+    readonly_users: tuple[str, ...] = ()
+    readonly_orgs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -200,6 +218,8 @@ class ServeSpec:
     webhook_secret: Source | None = None
     users: tuple[ApiUser, ...] = ()
     path: PathT = ("serve",)
+    oauth: OAuthSpec | None = None
+    drift_interval: float = DEFAULT_DRIFT_INTERVAL
 
 
 def database_url(url: str, root: Path) -> str:
@@ -290,13 +310,23 @@ DEFS: dict[str, Any] = {
             "pool": {**_LOCAL_ID, "description": "The pool queued entries pre-warm (default: the first pool whose labels cover the group's)."},
         },
     },
+    "oauthWho": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "users": {"type": "array", "maxItems": 1000, "items": {"type": "string", "minLength": 1, "maxLength": 39}, "description": "GitHub logins."},
+            "orgs": {"type": "array", "maxItems": 100, "items": {"type": "string", "minLength": 1, "maxLength": 39}, "description": "Organizations whose active members qualify (needs the read:org scope, which the login asks for)."},
+        },
+    },
     "apiUser": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["role", "token"],
+        "required": ["role"],
+        "anyOf": [{"required": ["token"]}, {"required": ["password"]}],
         "properties": {
             "role": {"enum": list(ROLES), "description": "admin may change the queue and the pools; readonly may only read."},
-            "token": {"$ref": "#/$defs/source", "description": "Where the user's bearer token comes from (never the token itself)."},
+            "token": {"$ref": "#/$defs/source", "description": "Where the user's bearer token for the API comes from (never the token itself)."},
+            "password": {"$ref": "#/$defs/source", "description": "Where the user's dashboard password comes from (never the password itself); kept only as an argon2 hash."},
         },
     },
 }
@@ -326,16 +356,32 @@ SERVE_SCHEMA: dict[str, Any] = {
             "oneOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/source"}],
         },
         "poll_interval": {"$ref": "#/$defs/duration", "description": "How often GitHub is read when no webhook wakes the controller (default 30s)."},
+        "drift_interval": {"$ref": "#/$defs/duration", "description": "How often the controller plans the manifest to show drift on its dashboard (default 15m; 0: never). It never applies."},
         "webhook_secret": {"$ref": "#/$defs/source", "description": "Where the workflow_job webhook secret comes from (without it, polling only)."},
         "api": {
             "type": "object",
             "additionalProperties": False,
             "properties": {
-                "users": {"type": "object", "propertyNames": _LOCAL_ID, "additionalProperties": {"$ref": "#/$defs/apiUser"}, "description": "API users by name, each with a role and a token source."},
+                "users": {"type": "object", "propertyNames": _LOCAL_ID, "additionalProperties": {"$ref": "#/$defs/apiUser"}, "description": "API and dashboard users by name, each with a role and a token and/or password source."},
+            },
+        },
+        "oauth": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["client_id", "client_secret"],
+            "description": "Dashboard logins through a GitHub OAuth app: who may log in, and with which role.",
+            "properties": {
+                "client_id": {"type": "string", "minLength": 1, "maxLength": 100, "description": "The OAuth app's client ID."},
+                "client_secret": {"$ref": "#/$defs/source", "description": "Where the OAuth app's client secret comes from (never the secret itself)."},
+                "url": {"type": "string", "pattern": "^https?://", "description": "GitHub's web address (default: https://github.com, or the API URL without /api/v3)."},
+                "admin": {"$ref": "#/$defs/oauthWho", "description": "GitHub users, and members of organizations, who log in as admins."},
+                "readonly": {"$ref": "#/$defs/oauthWho", "description": "GitHub users, and members of organizations, who log in readonly."},
             },
         },
     },
 }
+
+
 
 
 # -- parsing --------------------------------------------------------------------------------------
@@ -646,12 +692,29 @@ def parse_serve(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> ServeS
     secret = Source.from_dict(raw["webhook_secret"]) if "webhook_secret" in raw else None
     users = []
     for uname, u in ((raw.get("api") or {}).get("users") or {}).items():
-        users.append(ApiUser(uname, u["role"], Source.from_dict(u["token"]), path + ("api", "users", uname)))
+        token = Source.from_dict(u["token"]) if "token" in u else None
+        password = Source.from_dict(u["password"]) if "password" in u else None
+        users.append(ApiUser(uname, u["role"], token, path + ("api", "users", uname), password))
     poll = _duration(ctx, raw, "poll_interval", path, DEFAULT_POLL_INTERVAL)
     if "poll_interval" in raw and poll < 1:
         ctx.error(path + ("poll_interval",), "serve.poll_interval must be at least 1s", "GitHub's rate limit would not last: a poll reads runners and queued jobs of every pool")
         poll = DEFAULT_POLL_INTERVAL
-    return ServeSpec(host, port, database, poll, secret, tuple(users), path)
+    oauth = None
+    if "oauth" in raw:
+        o = raw["oauth"]
+        admin, readonly = o.get("admin") or {}, o.get("readonly") or {}
+        oauth = OAuthSpec(
+            str(o["client_id"]), Source.from_dict(o["client_secret"]), o.get("url"),
+            tuple(admin.get("users") or ()), tuple(admin.get("orgs") or ()),
+            tuple(readonly.get("users") or ()), tuple(readonly.get("orgs") or ()),
+        )
+        if not (oauth.admin_users or oauth.admin_orgs or oauth.readonly_users or oauth.readonly_orgs):
+            ctx.error(path + ("oauth",), "serve.oauth lets nobody in", "name GitHub users or organizations under admin: and/or readonly:")
+    drift = _duration(ctx, raw, "drift_interval", path, DEFAULT_DRIFT_INTERVAL)
+    if 0 < drift < 10:
+        ctx.error(path + ("drift_interval",), "serve.drift_interval must be 0 (off) or at least 10s", "a drift check is a whole plan of the manifest")
+        drift = DEFAULT_DRIFT_INTERVAL
+    return ServeSpec(host, port, database, poll, secret, tuple(users), path, oauth, drift)
 
 
 #: the controller's manifest sections, in parse order (groups read the pools)

@@ -18,6 +18,10 @@ The environment a launcher gets is the controller's minus every variable the man
 a source of a secret (account tokens, API user tokens, the webhook secret) and minus
 ``GITHUB_TOKEN``/``GH_TOKEN``: a runner never holds the controller's credentials.
 
+Without a launcher a pool starts the Actions runner's ``./run.sh``: install it once with
+``gridctl runners install --dir <workdir>/runners`` and every runner the controller launches gets
+its own folder of hard links to that one unpack (its own ``_work`` and ``_diag``).
+
 ``gridctl`` as a launcher's program means this gridctl (``python -m gridctl`` of the running
 interpreter), so ``gridctl sandbox runner`` — the sandbox's stand-in runner, which reads
 ``ACTIONS_RUNNER_INPUT_JITCONFIG`` itself — works from any environment.
@@ -36,8 +40,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..fleet.install import link_tree
 from ..util.files import private_dir
-from .declare import JIT_ENV, JIT_FILE_ENV
+from .declare import DEFAULT_LAUNCHER, JIT_ENV, JIT_FILE_ENV
 
 #: the launcher's output kept per runner (the API serves its tail)
 LOG_NAME = "launcher.log"
@@ -115,7 +120,18 @@ class Launchers:
             out[:1] = [sys.executable, "-m", "gridctl"]
         return out
 
+    def installed_runner(self) -> Path | None:
+        """The Actions runner unpacked by ``gridctl runners install --dir <workdir>/runners``
+        (``.runner/<version>/``, the newest), or None."""
+        found = [p.parent for p in (self.root / ".runner").glob("*/run.sh") if p.is_file()]
+        return max(found, key=lambda p: p.stat().st_mtime) if found else None
+
     def start(self, template: tuple[str, ...], *, name: str, pool: str, jit: str) -> Started:
+        shared = self.installed_runner() if template == DEFAULT_LAUNCHER and not self.standin_default else None
+        if shared is not None and not self.folder(name).exists():
+            # each runner its own folder (its _work and _diag), the runner's files hard-linked from one unpack
+            private_dir(self.root)
+            link_tree(shared, self.folder(name))
         folder = private_dir(self.folder(name))
         jit_file = folder / JIT_NAME
         argv = self.argv(template, name=name, pool=pool, jit_file=jit_file)
@@ -131,8 +147,8 @@ class Launchers:
         if program.startswith("./") and not (folder / program[2:]).exists():
             self.forget_file(name)
             raise LaunchError(
-                f"pool {pool}: {program} is not in the runner's folder {folder}: install the Actions runner "
-                "there (gridctl runners install) or declare the pool's launcher"
+                f"pool {pool}: {program} is not in the runner's folder {folder}: install the Actions runner once "
+                f"(gridctl runners install --dir {self.root}) or declare the pool's launcher"
             )
         log_fd = os.open(folder / LOG_NAME, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         try:

@@ -35,51 +35,99 @@ from typing import Any
 from ..errors import GridctlError, SourceError
 from ..manifest.model import Manifest
 from ..manifest.sources import Source, read_source
+from ..plan import Plan
+from ..util.log import event, json_lines
+from ..util.text import safe
+from . import web
 from .api import ApiConfig, ApiError, GroupView, create_app, token_digest
 from .controller import Controller, Metrics, Request, record_view
 from .declare import database_url, groups_of, pools_of, serve_of
+from .drift import Drift
 from .launch import Launchers
 from .store import Leadership, Store, default_url
+from .web import OAuthLogin, Views, WebConfig, WebUser, hash_password
 
 log = logging.getLogger("gridctl.serve")
 
+#: where ``--sandbox`` keeps the credentials it made for users whose sources are not set
+DEMO_CREDENTIALS = "demo-credentials.json"
 #: the events a sandbox webhook subscribes to
 HOOK_EVENTS = ["workflow_job", "workflow_run"]
 
 
-def _generated(workdir: Path, name: str) -> str:
-    """A token for a sandbox demo user, kept in a 0600 file so it stays the same across runs."""
+def _generated(workdir: Path, key: str, prefix: str = "gridapi_") -> str:
+    """A credential for a sandbox demo user, kept in a 0600 file so it stays the same across runs."""
     folder = workdir / "sandbox"
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = folder / "api-tokens.json"
+    path = folder / DEMO_CREDENTIALS
     known: dict[str, str] = {}
     if path.exists():
         with contextlib.suppress(ValueError, OSError):
             known = dict(json.loads(path.read_text()))
-    if name not in known:
-        known[name] = "gridapi_" + secrets.token_hex(20)
+    if key not in known:
+        known[key] = prefix + secrets.token_hex(20)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(known, fh, indent=1)
-    return known[name]
+    return known[key]
 
 
 def api_users(m: Manifest, generate_in: Path | None = None) -> dict[str, tuple[str, str]]:
-    """``serve.api.users`` as the API takes them: sha256(token) -> (name, role). A user whose
-    token source is unavailable is an error naming the user, never what the source holds
-    (with ``generate_in``, the sandbox demo, such a user gets a generated token instead)."""
+    """``serve.api.users`` with a token, as the API takes them: sha256(token) -> (name, role). A
+    user whose token source is unavailable is an error naming the user, never what the source
+    holds (with ``generate_in``, the sandbox demo, such a user gets a generated token instead)."""
     out: dict[str, tuple[str, str]] = {}
     for user in serve_of(m).users:
-        try:
-            token = read_source(user.token, m.root, allow_outside=True).strip()
-        except SourceError as exc:
-            if generate_in is None:
-                raise GridctlError(f"serve.api.users.{user.name}: token source unavailable: {exc}") from None
-            token = _generated(generate_in, user.name)
-        if not token:
-            raise GridctlError(f"serve.api.users.{user.name}: the token source is empty")
+        if user.token is None:
+            continue
+        token = _secret_of(m, user.token, f"serve.api.users.{user.name}: token", generate_in, user.name, "gridapi_")
         out[token_digest(token)] = (user.name, user.role)
     return out
+
+
+def web_users(m: Manifest, generate_in: Path | None = None) -> dict[str, WebUser]:
+    """``serve.api.users`` with a password: name -> user with the password's argon2 hash."""
+    out: dict[str, WebUser] = {}
+    for user in serve_of(m).users:
+        if user.password is None:
+            continue
+        password = _secret_of(m, user.password, f"serve.api.users.{user.name}: password", generate_in, f"{user.name}/password", "pw-")
+        out[user.name] = WebUser(user.name, user.role, hash_password(password))
+    return out
+
+
+def _secret_of(m: Manifest, src: Source, what: str, generate_in: Path | None, key: str, prefix: str) -> str:
+    try:
+        value = read_source(src, m.root, allow_outside=True).strip()
+    except SourceError as exc:
+        if generate_in is None:
+            raise GridctlError(f"{what} source unavailable: {exc}") from None
+        value = _generated(generate_in, key, prefix)
+    if not value:
+        raise GridctlError(f"{what} source is empty")
+    return value
+
+
+def oauth_login(m: Manifest, api_base: str) -> OAuthLogin | None:
+    """``serve.oauth`` as the dashboard takes it (the client secret read from its source)."""
+    o = serve_of(m).oauth
+    if o is None:
+        return None
+    try:
+        secret = read_source(o.client_secret, m.root, allow_outside=True).strip()
+    except SourceError as exc:
+        raise GridctlError(f"serve.oauth.client_secret: source unavailable: {exc}") from None
+    if not secret:
+        raise GridctlError("serve.oauth.client_secret: the source is empty")
+    api = api_base.rstrip("/")
+    if o.url:
+        web_url = o.url.rstrip("/")
+    elif api == "https://api.github.com":
+        web_url = "https://github.com"
+    else:  # GitHub Enterprise Server and the sandbox: the web host is the API's without /api/v3
+        web_url = api.removesuffix("/api/v3")
+    return OAuthLogin(o.client_id, secret, web_url, api, frozenset(u.lower() for u in o.admin_users), o.admin_orgs,
+                      frozenset(u.lower() for u in o.readonly_users), o.readonly_orgs)
 
 
 def webhook_secret(m: Manifest, generate: bool) -> bytes | None:
@@ -194,11 +242,13 @@ def serve(
 ) -> int:
     import uvicorn
 
+    say = _reporter(say)
     spec = serve_of(m)
     host, port = listen or (spec.host, spec.port)
     users = api_users(m, generate_in=workdir if sandbox else None)
-    if sandbox and any(not _source_set(u.token, m) for u in spec.users):
-        say(f"gridctl: API tokens of users without a token source set are in {workdir / 'sandbox' / 'api-tokens.json'}")
+    logins = web_users(m, generate_in=workdir if sandbox else None)
+    if sandbox and any(src is not None and not _source_set(src, m) for u in spec.users for src in (u.token, u.password)):
+        say(f"gridctl: credentials of users whose sources are not set are in {workdir / 'sandbox' / DEMO_CREDENTIALS}")
     secret = webhook_secret(m, generate=sandbox)
     store = Store.open(store_url(m, workdir))
     lead = Leadership(store)
@@ -211,7 +261,8 @@ def serve(
             registry = CollectorRegistry()
             metrics = Metrics(registry)
             launchers = Launchers(workdir, strip_env=secret_env_names(m), standin_default=sandbox)
-            ctl = Controller(m, session.clients, store, lead, launchers, metrics=metrics, poll_interval=spec.poll_interval, say=say)
+            ctl = Controller(m, session.clients, store, lead, launchers, metrics=metrics, poll_interval=spec.poll_interval,
+                             say=say)
             groups: dict[str, GroupView] = {}
 
             def set_groups(man: Manifest) -> None:
@@ -234,6 +285,17 @@ def serve(
                 extra_status=lambda: {"pools": _pools_view(ctl), "last_step": ctl.last_step},
             )
             app = create_app(store, config, registry)
+            drift = Drift(_planner(session, manifest_file, workdir, sandbox=sandbox, api_url=api_url), workdir, spec.drift_interval,
+                          leading=lambda: lead.held, say=say)
+            views = Views(
+                groups=groups, pools=config.pools, runners=config.runners, status=lambda: {"leader": lead.held, **config.extra_status()}, rate=ctl.rate_history,
+                check_entry=lambda template, inputs: _check_entry(ctl, template, inputs), request=config.request,
+                fingerprint=ctl.fingerprint, task_queues=ctl.task_queues,
+                drift=drift.current, applies=drift.applies, drift_now=drift.check_now,
+            )
+            api_base = next(iter(session.clients.values())).base_url if session.clients else "https://api.github.com"
+            web.install(app, store, views, WebConfig(logins, store.setting("session_key", lambda: secrets.token_urlsafe(32)),
+                                                     oauth_login(m, api_base)))
             server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off", access_log=False))
             thread = threading.Thread(target=server.run, name="gridctl-api", daemon=True)
 
@@ -256,13 +318,16 @@ def serve(
                     time.sleep(0.05)
                 if not server.started:
                     raise GridctlError(f"the API could not listen on {host}:{port} (is the address in use?)")
-                say(f"gridctl: serving the controller API on http://{host}:{port} "
-                    f"({'leader' if lead.held else 'follower'}; {len(ctl.pools)} pool(s), {len(groups)} group(s), {len(users)} API user(s))")
+                say(f"gridctl: serving the controller API and dashboard on http://{host}:{port} "
+                    f"({'leader' if lead.held else 'follower'}; {len(ctl.pools)} pool(s), {len(groups)} group(s), "
+                    f"{len(users)} API user(s), {len(logins)} dashboard login(s))")
                 if sandbox and secret is not None:
                     hook_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - a bind-all address is not a URL
                     _hooks(ctl, f"http://{hook_host}:{port}/webhooks", secret, say)
                     _seed(store, ctl, say)
+                drift.start()
                 _loop(ctl, manifest_file, stop, hup, reload, configure, say)
+                drift.stop()
                 removed = ctl.drain()
                 if removed:
                     say(f"gridctl: unregistered {removed} idle runner(s); busy runners finish their job")
@@ -276,6 +341,51 @@ def serve(
         store.close()
     say("gridctl: the controller stopped")
     return 0
+
+
+def _reporter(say: Callable[[str], None]) -> Callable[..., None]:
+    """What the controller reports, with its correlation ids: JSON lines with ``--log-format
+    json``, else ``say``'s text lines (``gridctl: ...``)."""
+
+    def report(text: str, level: str = "info", **fields: Any) -> None:
+        text = safe(text.removeprefix("gridctl: "))
+        if json_lines():
+            event(text, level, **fields)
+        else:
+            say(f"gridctl: {text}" if level == "info" else f"gridctl: {level}: {text}")
+
+    return report
+
+
+def _planner(session: Any, manifest_file: Path, workdir: Path, *, sandbox: bool, api_url: str | None) -> Callable[[], Plan]:
+    """What a drift check runs: the plan ``gridctl plan`` would make. On the embedded sandbox,
+    with the controller's own session (a second one would start a second sandbox); against
+    GitHub, a fresh read-only session each time (it takes no state lock and re-checks no token)."""
+    if sandbox:
+        return lambda: session.plan()
+
+    def fresh() -> Plan:
+        from ..core.session import Options, Session
+
+        with Session.open(manifest_file, Options(api_url=api_url, workdir=workdir, check_tokens=False), operation="plan") as s:
+            return s.plan()
+
+    return fresh
+
+
+def _check_entry(ctl: Controller, template: str, inputs: dict[str, str]) -> list[str]:
+    """What GitHub would refuse about a queue entry: its inputs against the template's workflow
+    as GitHub has it now (one conditional read of the workflow file)."""
+    from ..fleet import dispatch as fd
+
+    t = ctl.template(template)
+    if t is None:
+        return [f"template {template!r} is not declared"]
+    try:
+        problems = fd.Dispatcher(ctl.m, ctl.clients).validate(t, {**t.inputs, **inputs})
+    except GridctlError as exc:
+        return [f"the workflow could not be read to check the inputs: {exc}"]
+    return [p.message for p in problems if p.severity == "error"]
 
 
 def _source_set(src: Source, m: Manifest) -> bool:
@@ -313,7 +423,7 @@ def _pools_view(ctl: Controller) -> list[dict[str, Any]]:
 
 
 def _loop(ctl: Controller, manifest_file: Path, stop: threading.Event, hup: threading.Event,
-          reload: Callable[[], Manifest] | None, configure: Callable[[Manifest], None], say: Callable[[str], None]) -> None:
+          reload: Callable[[], Manifest] | None, configure: Callable[[Manifest], None], say: Callable[..., None]) -> None:
     def mtime() -> float:
         try:
             return manifest_file.stat().st_mtime
@@ -328,17 +438,17 @@ def _loop(ctl: Controller, manifest_file: Path, stop: threading.Event, hup: thre
             try:
                 fresh = reload()
             except GridctlError as exc:
-                say(f"warning: the manifest was not reloaded (the running configuration stays): {exc}")
+                say(f"the manifest was not reloaded (the running configuration stays): {exc}", level="warning")
             else:
                 configure(fresh)
                 say(f"gridctl: reloaded the manifest: {len(pools_of(fresh))} pool(s), {len(groups_of(fresh))} group(s)")
         try:
             ctl.step()
         except GridctlError as exc:
-            say(f"warning: this step stopped early: {exc}")
+            say(f"this step stopped early: {exc}", level="warning")
         except Exception as exc:  # noqa: BLE001 - the loop keeps going; the log has the details
             log.debug("step failed", exc_info=True)
-            say(f"warning: this step failed ({type(exc).__name__}); retrying at the next poll")
+            say(f"this step failed ({type(exc).__name__}); retrying at the next poll", level="warning")
         if stop.is_set():
             break
         ctl.wake.wait(ctl.next_wait())

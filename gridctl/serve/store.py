@@ -26,7 +26,7 @@ import contextlib
 import fcntl
 import os
 import secrets
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -94,6 +94,21 @@ events = sa.Table(
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("subject", sa.String(200), nullable=False),
     sa.Column("detail", sa.JSON, nullable=False),
+)
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.String(100), primary_key=True),
+    sa.Column("value", sa.String(1000), nullable=False),
+)
+api_tokens = sa.Table(
+    "api_tokens", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("user_name", sa.String(200), nullable=False),
+    sa.Column("label", sa.String(200), nullable=False),
+    sa.Column("digest", sa.String(64), nullable=False, unique=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True)),
 )
 deliveries = sa.Table(
     "deliveries", metadata,
@@ -308,6 +323,25 @@ class Store:
             for pos, entry_id in enumerate(order, start=1):
                 conn.execute(entries.update().where(entries.c.id == entry_id).values(position=pos))
 
+    def place(self, group: str, ids: Sequence[int], moved: int) -> None:
+        """A drag and drop: the queued entries in the order ``ids``, and the ``moved`` entry's
+        priority brought between its new neighbours' (dispatch goes by priority first), so it
+        is dispatched where it was dropped."""
+        with self._tx() as conn:
+            rows = {r.id: r.priority for r in conn.execute(
+                sa.select(entries.c.id, entries.c.priority).where(entries.c.group_name == group, entries.c.state == "queued"))}
+        order = [i for i in dict.fromkeys(ids) if i in rows]
+        if moved not in order:
+            raise GridctlError(f"entry {moved} is not queued in group {group}")
+        k = order.index(moved)
+        priority = rows[moved]
+        if k + 1 < len(order):
+            priority = max(priority, rows[order[k + 1]])
+        if k > 0:
+            priority = min(priority, rows[order[k - 1]])
+        self.reorder(group, order)
+        self.set_priority(moved, priority)
+
     def cancel(self, entry_id: int) -> bool:
         """Cancel a queued entry; False when it is no longer queued (already dispatching or done)."""
         with self._tx() as conn:
@@ -385,6 +419,32 @@ class Store:
         with self._tx() as conn:
             return [Entry.from_row(r) for r in conn.execute(q.order_by(entries.c.completed_at.desc(), entries.c.id.desc()).limit(limit))]
 
+    def history_page(self, group: str | None, *, outcome: str | None = None, since: datetime | None = None,
+                     limit: int = 50, offset: int = 0) -> tuple[list[Entry], int]:
+        """One page of finished entries (newest first) and how many match in all. ``outcome`` is a
+        run conclusion, or ``failed`` for entries whose dispatch failed."""
+        cond: list[sa.ColumnElement[bool]] = [entries.c.state.in_(("completed", "failed", "cancelled"))]
+        if group is not None:
+            cond.append(entries.c.group_name == group)
+        if outcome == "failed":
+            cond.append(entries.c.state == "failed")
+        elif outcome == "cancelled":
+            cond.append(sa.or_(entries.c.state == "cancelled", entries.c.conclusion == "cancelled"))
+        elif outcome:
+            cond.append(entries.c.conclusion == outcome)
+        if since is not None:
+            cond.append(entries.c.completed_at >= since)
+        with self._tx() as conn:
+            total = int(conn.execute(sa.select(sa.func.count()).select_from(entries).where(*cond)).scalar() or 0)
+            rows = conn.execute(sa.select(entries).where(*cond).order_by(entries.c.completed_at.desc(), entries.c.id.desc())
+                                .limit(limit).offset(offset))
+            return [Entry.from_row(r) for r in rows], total
+
+    def set_priority(self, entry_id: int, priority: int) -> bool:
+        with self._tx() as conn:
+            n = conn.execute(entries.update().where(entries.c.id == entry_id, entries.c.state == "queued").values(priority=int(priority))).rowcount
+        return bool(n)
+
     # -- webhook deliveries ---------------------------------------------------------------------
     def remember_delivery(self, guid: str, event: str, result: str = "accepted") -> bool:
         """Record a delivery's GUID; False when it was seen before (a replay)."""
@@ -412,6 +472,45 @@ class Store:
         with self._tx() as conn:
             rows = conn.execute(q.order_by(events.c.id.desc()).limit(limit))
             return [{"id": r.id, "at": _aware(r.at), "kind": r.kind, "subject": r.subject, "detail": r.detail} for r in rows]
+
+    # -- settings shared by every instance ------------------------------------------------------
+    def setting(self, key: str, make: Callable[[], str]) -> str:
+        """The value of ``key``; the first caller (of any instance) stores ``make()``."""
+        with self._tx() as conn:
+            value = conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar()
+        if value is not None:
+            return str(value)
+        try:
+            with self._tx() as conn:
+                conn.execute(settings.insert(), {"key": key, "value": make()})
+        except IntegrityError:
+            pass  # another instance stored it first
+        with self._tx() as conn:
+            return str(conn.execute(sa.select(settings.c.value).where(settings.c.key == key)).scalar_one())
+
+    # -- API tokens made for scripts ------------------------------------------------------------
+    def add_token(self, user: str, label: str, digest: str, role: str) -> int:
+        with self._tx() as conn:
+            return int(conn.execute(api_tokens.insert().returning(api_tokens.c.id),
+                                    {"user_name": user, "label": label[:200], "digest": digest, "role": role, "created_at": now()}).scalar_one())
+
+    def token_user(self, digest: str) -> tuple[str, str] | None:
+        """(user, role) of a live token with this SHA-256, else None."""
+        with self._tx() as conn:
+            row = conn.execute(sa.select(api_tokens.c.user_name, api_tokens.c.role)
+                               .where(api_tokens.c.digest == digest, api_tokens.c.revoked_at.is_(None))).first()
+        return (str(row[0]), str(row[1])) if row else None
+
+    def tokens(self, user: str) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            rows = conn.execute(sa.select(api_tokens).where(api_tokens.c.user_name == user).order_by(api_tokens.c.id))
+            return [{"id": r.id, "label": r.label, "role": r.role, "created_at": _aware(r.created_at), "revoked_at": _aware(r.revoked_at)} for r in rows]
+
+    def revoke_token(self, user: str, token_id: int) -> bool:
+        with self._tx() as conn:
+            n = conn.execute(api_tokens.update().where(api_tokens.c.id == token_id, api_tokens.c.user_name == user, api_tokens.c.revoked_at.is_(None))
+                             .values(revoked_at=now())).rowcount
+        return bool(n)
 
     # -- runners the controller launched --------------------------------------------------------
     def add_runner(self, pool: str, name: str, *, scope: str, account: str, labels: Sequence[str], reason: str) -> RunnerRecord:

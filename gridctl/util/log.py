@@ -140,3 +140,22 @@ def setup(level: str | None = None, fmt: str = "text") -> None:
         pygithub.addFilter(_filter)
     # PyGithub builds its exchange record only when its logger is enabled for debug
     pygithub.setLevel(logging.DEBUG if LEVELS[name] <= logging.DEBUG else logging.WARNING)
+
+
+def json_lines() -> bool:
+    """Whether gridctl logs JSON lines (``--log-format json``)."""
+    return _handler is not None and isinstance(_handler.formatter, JsonFormatter)
+
+
+def event(text: str, level: str = "info", **fields: Any) -> None:
+    """A line a long-running command reports whatever the level (the controller's launches,
+    dispatches, conclusions): ``gridctl: text`` on stderr, or with ``--log-format json`` one JSON
+    object carrying ``fields`` (an entry id, a run id, a runner name: the correlation ids)."""
+    if json_lines():
+        record = logging.LogRecord("gridctl.events", LEVELS.get(level, logging.INFO), __file__, 0, text, None, None)
+        record.fields = fields
+        assert _handler is not None
+        sys.stderr.write(_handler.format(record) + "\n")
+    else:
+        sys.stderr.write(f"gridctl: {text}\n" if level == "info" else f"gridctl: {level}: {text}\n")
+    sys.stderr.flush()

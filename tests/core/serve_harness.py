@@ -28,6 +28,8 @@ from tests.pgserver import free_port
 ADMIN = "adm-" + "e5" * 16
 VIEWER = "ro-" + "f6" * 16
 SECRET = "whsec-" + "a7" * 12
+ADMIN_PASSWORD = "pw-admin-" + "b8" * 8
+VIEWER_PASSWORD = "pw-viewer-" + "c9" * 8
 OWNER = "grid-ops"
 REPO = f"{OWNER}/batch"
 
@@ -47,7 +49,8 @@ jobs:
 """
 
 
-def manifest(pool: dict[str, Any] | None, group: dict[str, Any] | None, serve: dict[str, Any] | None = None) -> str:
+def manifest(pool: dict[str, Any] | None, group: dict[str, Any] | None, serve: dict[str, Any] | None = None,
+             extra: dict[str, Any] | None = None) -> str:
     doc: dict[str, Any] = {
         "version": 1,
         "accounts": {"ops": {"login": OWNER, "token": {"env": "GRID_TOKEN_GRID_OPS"}}},
@@ -60,13 +63,16 @@ def manifest(pool: dict[str, Any] | None, group: dict[str, Any] | None, serve: d
         "serve": {
             "poll_interval": "1s",
             "webhook_secret": {"env": "GRID_WEBHOOK_SECRET"},
-            "api": {"users": {"admin": {"role": "admin", "token": {"env": "GRID_API_ADMIN"}},
-                              "viewer": {"role": "readonly", "token": {"env": "GRID_API_VIEWER"}}}},
+            "api": {"users": {"admin": {"role": "admin", "token": {"env": "GRID_API_ADMIN"}, "password": {"env": "GRID_PW_ADMIN"}},
+                              "viewer": {"role": "readonly", "token": {"env": "GRID_API_VIEWER"}, "password": {"env": "GRID_PW_VIEWER"}}}},
             **(serve or {}),
         },
     }
+    doc.update(extra or {})
     if pool is not None:
         doc["pools"] = {"batch": {"scope": REPO, "labels": ["batch"], "launcher": {"command": "gridctl sandbox runner"}, **pool}}
+        if doc["pools"]["batch"]["launcher"] is None:  # the default: the Actions runner's ./run.sh
+            del doc["pools"]["batch"]["launcher"]
     if group is not None:
         doc["groups"] = {"batch": {"labels": ["batch"], "templates": ["small", "large"], **group}}
     return yaml.safe_dump(doc, sort_keys=False)
@@ -74,11 +80,11 @@ def manifest(pool: dict[str, Any] | None, group: dict[str, Any] | None, serve: d
 
 class Fleet:
     def __init__(self, grid: Any, *, pool: dict[str, Any] | None = None, group: dict[str, Any] | None = None,
-                 serve: dict[str, Any] | None = None, job_seconds: float = 1.0):
+                 serve: dict[str, Any] | None = None, job_seconds: float = 1.0, extra: dict[str, Any] | None = None):
         self.grid = grid
         grid.user(OWNER)
         grid.write("workflows/batch.yml", WORKFLOW % job_seconds)
-        grid.write("grid.yaml", manifest(pool, group, serve))
+        grid.write("grid.yaml", manifest(pool, group, serve, extra))
         r = grid.run("apply", "--auto-approve")
         assert r.code == 0, r.all
         self.procs: list[subprocess.Popen[str]] = []
@@ -93,17 +99,17 @@ class Fleet:
         env.update({
             "GRIDCTL_API_URL": self.grid.sb.url, "GRIDCTL_WRITE_INTERVAL": "0", "GRIDCTL_BACKOFF_BASE": "0.01",
             "GRIDCTL_SECONDARY_FLOOR": "0.01", "GRID_API_ADMIN": ADMIN, "GRID_API_VIEWER": VIEWER,
-            "GRID_WEBHOOK_SECRET": SECRET, "NO_COLOR": "1",
+            "GRID_WEBHOOK_SECRET": SECRET, "NO_COLOR": "1", "GRID_PW_ADMIN": ADMIN_PASSWORD, "GRID_PW_VIEWER": VIEWER_PASSWORD,
         })
         env.update(extra or {})
         return env
 
     def start(self, *, port: int | None = None, extra_env: dict[str, str] | None = None, hook: bool = True,
-              wait: bool = True) -> subprocess.Popen[str]:
+              wait: bool = True, global_args: tuple[str, ...] = ()) -> subprocess.Popen[str]:
         port = port or self.port
         log = open(self.grid.dir / f"serve-{len(self.procs)}.log", "w")  # noqa: SIM115 - closed in collect()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gridctl", "serve", "-f", "grid.yaml", "--listen", f"127.0.0.1:{port}"],
+            [sys.executable, "-m", "gridctl", *global_args, "serve", "-f", "grid.yaml", "--listen", f"127.0.0.1:{port}"],
             cwd=self.grid.dir, env=self.env(extra_env), stdout=log, stderr=subprocess.STDOUT, text=True,
         )
         log.close()

@@ -83,7 +83,7 @@ def test_the_serve_example_works_its_queue_on_the_embedded_sandbox_in_one_comman
         code, err = stop(proc)
     assert code == 0, err
     assert ADMIN not in err and VIEWER not in err and "Traceback" not in err
-    assert f"serving the controller API on {base}" in err
+    assert f"serving the controller API and dashboard on {base}" in err
     assert "queued 2 demo entries" in err and "dispatched run" in err and "concluded success" in err
     # the queue is in the database: a restarted controller has every entry, and seeds none again
     proc = start(work, port, env)

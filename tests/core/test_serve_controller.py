@@ -240,3 +240,47 @@ def test_sigterm_leaves_a_busy_runner_to_finish_its_job(fleet_factory, grid):
     fleet.until(lambda: (runs := fleet.runs()) and runs[0]["status"] == "completed", "the job to finish", timeout=60)
     assert fleet.runs()[0]["conclusion"] == "success"
     fleet.until(lambda: not launcher_pids(grid.dir), "the ephemeral runner to exit after its job", timeout=30)
+
+
+def test_sighup_reloads_the_pools_a_bad_manifest_keeps_the_running_ones_logs_are_json_lines(fleet_factory, grid):
+    from tests.core.serve_harness import manifest
+
+    fleet = fleet_factory(pool={"min": 0, "max": 2}, group={"max_concurrent": 1})
+    proc = fleet.start(global_args=("--log-format", "json"))
+    pools = fleet.call("GET", "/api/v1/pools", token=VIEWER).json()
+    assert [(p["name"], p["min"], p["max"]) for p in pools] == [("batch", 0, 2)]
+    assert fleet.runners() == []
+    grid.write("grid.yaml", manifest({"min": 1, "max": 3, "launcher": {"command": "gridctl sandbox runner"}}, {"max_concurrent": 1}))
+    proc.send_signal(signal.SIGHUP)
+    fleet.until(lambda: fleet.call("GET", "/api/v1/pools", token=VIEWER).json()[0]["max"] == 3, "the reloaded pool")
+    fleet.until(lambda: [r for r in fleet.runners() if r["status"] == "online"], "the runner min 1 asks for")
+    # a manifest with an error: reported, and the running configuration kept
+    grid.write("grid.yaml", manifest({"min": 5, "max": 3}, {"max_concurrent": 1}))
+    proc.send_signal(signal.SIGHUP)
+    fleet.until(lambda: "was not reloaded" in fleet.output(), "the refused reload")
+    assert fleet.call("GET", "/api/v1/pools", token=VIEWER).json()[0]["max"] == 3
+    assert proc.poll() is None
+    assert fleet.stop(proc) == 0
+    lines = [json.loads(line) for line in fleet.output().splitlines() if line.strip()]
+    launched = [x for x in lines if x["message"].startswith("runner ") and "launched" in x["message"]]
+    assert launched and launched[0]["pool"] == "batch" and launched[0]["runner"].startswith("batch-")
+    assert any("was not reloaded" in x["message"] and x["level"] == "warning" for x in lines)
+
+
+def test_without_a_launcher_the_runner_installed_by_runners_install_is_started(fleet_factory, grid):
+    """`gridctl runners install --dir .gridctl/runners` (the sandbox serves actions/runner's release,
+    its package the stand-in runner), then a pool without a launcher: each runner gets its own
+    folder of hard links to the one unpack, and ./run.sh takes the job."""
+    fleet = fleet_factory(pool={"min": 0, "max": 2, "launcher": None}, job_seconds=0.5)
+    grid.check(0, "runners", "install", "--dir", ".gridctl/runners")
+    proc = fleet.start()
+    for _ in range(2):
+        fleet.dispatch()
+    fleet.until(lambda: (runs := fleet.runs()) and len(runs) == 2 and all(r["status"] == "completed" for r in runs),
+                "both runs to complete", timeout=120)
+    assert {r["conclusion"] for r in fleet.runs()} == {"success"}
+    folders = [p for p in (grid.dir / ".gridctl" / "runners").iterdir() if p.name.startswith("batch-")]
+    assert len(folders) >= 2
+    shared = next((grid.dir / ".gridctl" / "runners" / ".runner").glob("*/run.sh"))
+    assert all((f / "run.sh").stat().st_ino == shared.stat().st_ino for f in folders)  # hard links, not copies
+    assert fleet.stop(proc) == 0

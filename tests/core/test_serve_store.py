@@ -36,8 +36,8 @@ def store(url):
 def test_migrations_create_the_schema_and_are_idempotent(store):
     tables = set(sa.inspect(store.engine).get_table_names())
     assert {"entries", "runners", "events", "deliveries", "alembic_version"} <= tables
-    assert migrate(store.engine) == "r0002"  # a second upgrade changes nothing
-    assert migrate(store.engine) == "r0002"
+    assert migrate(store.engine) == "r0003"  # a second upgrade changes nothing
+    assert migrate(store.engine) == "r0003"
     cols = {c["name"] for c in sa.inspect(store.engine).get_columns("runners")}
     assert {"scope", "account", "offline_since", "busy", "launcher_start"} <= cols
 
