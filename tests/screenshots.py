@@ -12,39 +12,31 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tests.helpers import wait_for  # noqa: E402
+from tests.pgserver import free_port  # noqa: E402
+
 OUT = ROOT / "examples" / "serve" / "screenshots"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def wait(cond, what: str, timeout: float = 90.0):
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout * 10)):
+    def attempt():
         try:
-            value = cond()
+            return cond()
         except requests.ConnectionError:
-            value = None
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    raise SystemExit(f"timed out waiting for {what}")
+            return None
+
+    return wait_for(attempt, what, timeout=timeout, interval=0.1)
 
 
 def main() -> int:

@@ -96,7 +96,7 @@ def queue_command(q: typer.Typer, command_name: str) -> Callable[[Callable[..., 
 def register(app: typer.Typer) -> None:
     """Add the ``queue`` group to the main app."""
 
-    q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap, and work (a worker node).", no_args_is_help=True)
+    q = typer.Typer(help="Git-backed task queues: submit, ls, claim, complete, fail, reap, work (a worker node), and publish (a status page).", no_args_is_help=True)
     app.add_typer(q, name="queue")
     NameArg = typer.Argument(..., metavar="NAME", help="The queue (queues.<NAME> in the manifest).")
     NodeOpt = typer.Option(None, "--node", help="The worker node's id (letters, digits, '_', '.', ':', '@', '-').")
@@ -267,6 +267,52 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"{task_id}: {to} ({safe(why)})")
 
         run_command(go)
+
+    @queue_command(q, "publish")
+    def publish(
+        name: str = NameArg,
+        to: str = typer.Option(None, "--to", metavar="BRANCH",
+                               help="The branch the page is committed to (default: gh-pages, created if missing; with --folder alone, the queue's branch)."),
+        folder: str = typer.Option(None, "--folder", metavar="PATH", help="The folder of the page on that branch, e.g. docs (default: its root): PATH/index.html."),
+        results: int = typer.Option(20, "--results", min=1, max=200, metavar="N", help="How many of the latest results the page lists."),
+        output: Path = typer.Option(None, "--output", metavar="FILE", help="Write the page to FILE ('-': stdout) and commit nothing."),
+        *,
+        where: Where,
+    ) -> None:
+        """Publish the queue's status page to a GitHub Pages branch or folder: one
+        self-contained HTML file (tasks per state, the oldest waiting task, the nodes with
+        their last heartbeat, the latest results with exit codes) in one compare-and-swap
+        commit; no commit when the published page already shows the queue as it is."""
+        run_command(lambda: publish_status(name, to, folder, results, output, where))
+
+
+def publish_status(name: str, to: str | None, folder: str | None, results: int, output: Path | None, where: Where) -> None:
+    """``gridctl queue publish``: commit the page (or write it to ``output``) and say what was done."""
+    from ..errors import GridctlError
+    from ..fleet.publish import publish, render_page, target
+
+    t = target(to, folder)
+    with where.connect(name) as tq:
+        if output is not None:
+            page = render_page(tq, results)
+        else:
+            done = publish(tq, t, results=results)
+            place = f"{tq.repo}@{done.branch}:{done.path}"
+    if output is None:
+        if not done.committed:
+            typer.echo(f"queue {name}: {place} is up to date, nothing committed ({done.why})")
+            return
+        new = " (new branch)" if done.created_branch else ""
+        races = f"; {done.lost_races} lost race(s) retried" if done.lost_races else ""
+        typer.echo(f"queue {name}: published {place}{new}{races}")
+    elif str(output) == "-":
+        sys.stdout.write(page)
+    else:
+        try:
+            output.write_text(page, encoding="utf-8")
+        except OSError as exc:
+            raise GridctlError(f"cannot write {output} ({exc.__class__.__name__})") from None
+        typer.echo(f"queue {name}: page written to {output} (nothing committed)")
 
 
 def _duration(option: str, text: str | None) -> float | None:

@@ -13,12 +13,23 @@ Per declared queue, scope ``<repo> queue <name>``:
   task id uniqueness, and refuses changes to the other state folders. Compared by blob SHA, so
   the content is never downloaded to plan.
 
+* ``publish`` (``publish: {schedule, to, folder, results}``) —
+  ``.github/workflows/gridctl-queue-publish-<name>.yml`` on the repository's default branch
+  (GitHub runs scheduled workflows only from the latest commit of the default branch: "Events
+  that trigger workflows", schedule,
+  https://docs.github.com/en/actions/writing-workflows/choosing-when-your-workflow-runs/events-that-trigger-workflows#schedule).
+  On the cron schedule and on ``workflow_dispatch`` it installs this version of gridctl, writes a
+  manifest of the queue alone and runs ``gridctl queue publish`` (:mod:`gridctl.fleet.publish`)
+  with the workflow's ``GITHUB_TOKEN`` (``permissions: contents: write``). Every value written
+  into it is checked to be a plain name first (a value cannot add YAML, shell or a ``${{ }}``
+  expression to the workflow).
+
 Reading costs one directory listing of the queue path and, when a workflow is declared or
 managed, one of ``.github/workflows`` (the same memoized call the ``file`` kind makes for that
 folder), both ETag-cached: a no-change plan spends no rate limit.
 
-Destroying (or removing the queue from the manifest) deletes the workflow only: the layout and
-every task stay in the repository, and state simply forgets the layout. The deleted workflow's
+Destroying (or removing the queue from the manifest) deletes the workflows only: the layout and
+every task stay in the repository, and state simply forgets the layout. A deleted workflow's
 plan entry says so. Writes re-read and retry when a worker moved the branch in between
 (the branch ref is the queue's only lock); they never sleep.
 """
@@ -26,10 +37,14 @@ plan entry says so. Writes re-read and retry when a worker moved the branch in b
 from __future__ import annotations
 
 import json
+import re
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from .. import __version__
 from ..errors import GridctlError
+from ..fleet.publish import DEFAULT_RESULTS, MAX_RESULTS, PublishError, target
 from ..fleet.taskqueue import KEEP, STATES, TaskQueue, blob_sha
 from ..manifest.model import Manifest, QueueSpec
 from ..manifest.sections import Section, SectionContext
@@ -48,9 +63,18 @@ def workflow_path(name: str) -> str:
     return f"{WORKFLOWS}/gridctl-queue-{name}.yml"
 
 
+def publish_path(name: str) -> str:
+    return f"{WORKFLOWS}/gridctl-queue-publish-{name}.yml"
+
+
 def _listing_url(repo: str, path: str) -> str:
     return f"/repos/{repo}/contents/{quote(path)}" if path else f"/repos/{repo}/contents"
 
+
+#: five cron fields (GitHub's schedule syntax: POSIX cron, in UTC)
+CRON = r"^[0-9A-Za-z*/,-]+( [0-9A-Za-z*/,-]+){4}$"
+#: what the publish workflow may hold: names without quotes, spaces, '$' or line breaks
+_PLAIN = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -69,8 +93,37 @@ QUEUE_SCHEMA: dict[str, Any] = {
         "branch": {"type": "string", "minLength": 1},
         "validate_pull_requests": {"type": "boolean"},
         "orphan_after": {"type": "string", "pattern": "^[0-9]+(s|m|h|d)$"},
+        "publish": {
+            "type": "object",
+            "description": "Deploy a workflow that publishes the queue's status page (gridctl queue publish) on a schedule.",
+            "additionalProperties": False,
+            "required": ["schedule"],
+            "properties": {
+                "schedule": {"type": "string", "pattern": CRON, "description": "When, as a POSIX cron expression in UTC (five fields), e.g. '*/10 * * * *'."},
+                "to": {"type": "string", "minLength": 1, "description": "The branch of the page (default gh-pages; with folder alone, the queue's branch)."},
+                "folder": {"type": "string", "minLength": 1, "description": "The folder of the page on that branch, e.g. docs."},
+                "results": {"type": "integer", "minimum": 1, "maximum": MAX_RESULTS, "description": f"How many of the latest results the page lists (default {DEFAULT_RESULTS})."},
+            },
+        },
     },
 }
+
+
+@dataclass(frozen=True)
+class Publish:
+    """``queues.<name>.publish``: the scheduled workflow that runs ``gridctl queue publish``."""
+
+    schedule: str
+    to: str | None
+    folder: str | None
+    results: int
+
+
+@dataclass
+class DeclaredQueue(QueueSpec):
+    """A declared queue and, when it has one, its ``publish:`` workflow."""
+
+    publish: Publish | None = None
 
 
 def parse(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> dict[str, QueueSpec]:
@@ -93,8 +146,32 @@ def parse(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> dict[str, Qu
         qpath = q.get("path", "tasks").strip("/")
         if ".." in qpath.split("/"):
             ctx.error(qp + ("path",), f"queue path {qpath!r} must stay inside the repository")
-        out[qname] = QueueSpec(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)), orphan_after, qp)
+        publish = _parse_publish(ctx, m, qp, q, acc_id, qpath)
+        out[qname] = DeclaredQueue(qname, q["repo"], acc_id, qpath, q.get("branch"), bool(q.get("validate_pull_requests", False)),
+                                   orphan_after, qp, publish)
     return out
+
+
+def _parse_publish(ctx: SectionContext, m: Manifest, qp: PathT, q: dict[str, Any], acc_id: str, qpath: str) -> Publish | None:
+    """``publish:``, with every value the workflow will hold checked to be a plain name."""
+    raw = q.get("publish")
+    if raw is None:
+        return None
+    ok = True
+    try:
+        target(raw.get("to"), raw.get("folder"))
+    except PublishError as exc:  # "--folder '..' is not..." said of the manifest's key
+        key = "folder" if str(exc).startswith("--folder") else "to"
+        ctx.error(qp + ("publish", key), str(exc).replace(f"--{key}", key, 1))
+        ok = False
+    for key, value in (("repo", q["repo"]), ("path", qpath), ("branch", q.get("branch")), ("account", m.accounts[acc_id].login)):
+        if value and not _PLAIN.match(value):
+            where = qp + (key,) if key in q else qp + ("publish",)
+            ctx.error(where, f"the {key} {value!r} cannot be written into the publish workflow: letters, digits, '.', '_', '-' and '/' only")
+            ok = False
+    if not ok:
+        return None
+    return Publish(raw["schedule"], raw.get("to"), raw.get("folder"), int(raw.get("results", DEFAULT_RESULTS)))
 
 
 class Queue(Kind):
@@ -104,26 +181,34 @@ class Queue(Kind):
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:
         # the pull-request validation workflow is a file under .github/workflows/
-        return [(q.account, "workflow", f"queues.{q.name}.validate_pull_requests") for q in m.queues.values() if q.validate_pull_requests]
+        out = [(q.account, "workflow", f"queues.{q.name}.validate_pull_requests") for q in m.queues.values() if q.validate_pull_requests]
+        return out + [(q.account, "workflow", f"queues.{q.name}.publish") for q in m.queues.values() if _publish_of(q)]
 
-    def _scope(self, account: str, repo: str, queue: str, path: str, branch: str | None, workflow: bool, declared: bool) -> Scope:
-        extra = (("queue", queue), ("path", path), ("branch", branch or ""), ("workflow", workflow), ("declared", declared))
+    def _scope(self, account: str, repo: str, queue: str, path: str, branch: str | None, workflow: bool, declared: bool,
+               publish: bool = False) -> Scope:
+        extra: tuple[tuple[str, Any], ...] = (("queue", queue), ("path", path), ("branch", branch or ""), ("workflow", workflow),
+                                              ("declared", declared))
+        if publish:  # only then: the scopes of queues without one stay as they were
+            extra += (("publish", True),)
         return Scope(self.name, account, f"{repo} queue {queue}", repo, extra)
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         managed: dict[str, dict[str, Any]] = {}
         for address, e in env.state.resources.items():
             if e.get("kind") == self.name:
-                m = managed.setdefault(str(e["scope"]), {**e, "workflow": False})
+                m = managed.setdefault(str(e["scope"]), {**e, "workflow": False, "publish": False})
                 m["workflow"] = m["workflow"] or address.endswith(":workflow")
+                m["publish"] = m["publish"] or address.endswith(":publish")
         out = []
         for q in env.manifest.queues.values():
             was = managed.pop(f"{q.repo} queue {q.name}", {})
             wf = q.validate_pull_requests or bool(was.get("workflow"))
-            out.append(self._scope(q.account, q.repo, q.name, q.path_in_repo, q.branch, wf, not env.destroy))
-        for _, e in sorted(managed.items()):  # gone from the manifest: its workflow goes, its tasks stay
+            pub = _publish_of(q) is not None or bool(was.get("publish"))
+            out.append(self._scope(q.account, q.repo, q.name, q.path_in_repo, q.branch, wf, not env.destroy, pub))
+        for _, e in sorted(managed.items()):  # gone from the manifest: its workflows go, its tasks stay
             if e.get("account") in env.clients and e.get("repo") and e.get("queue"):
-                out.append(self._scope(e["account"], e["repo"], e["queue"], e.get("path", ""), e.get("branch"), bool(e["workflow"]), False))
+                out.append(self._scope(e["account"], e["repo"], e["queue"], e.get("path", ""), e.get("branch"), bool(e["workflow"]), False,
+                                       bool(e["publish"])))
         return out
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
@@ -136,6 +221,12 @@ class Queue(Kind):
             text = workflow_text(spec)
             out["workflow"] = Item(
                 "workflow", attrs={"file": workflow_path(spec.name), "sha": blob_sha(text.encode())}, meta={"content": text}, source=source
+            )
+        publish = _publish_of(spec)
+        if publish is not None:
+            text = publish_workflow_text(spec, publish, env.manifest.accounts[spec.account].login)
+            out["publish"] = Item(
+                "publish", attrs={"file": publish_path(spec.name), "sha": blob_sha(text.encode())}, meta={"content": text}, source=source
             )
         return out
 
@@ -153,14 +244,16 @@ class Queue(Kind):
             folders = sorted(e["name"] for e in entries if e.get("type") == "dir" and e.get("name") in STATES)
             if folders:
                 out["layout"] = Item("layout", attrs={"path": path, "folders": folders}, meta={"branch": branch})
-        if scope.get("workflow"):
-            file = workflow_path(scope.get("queue"))
-            listing = reader.get(_listing_url(scope.repo, WORKFLOWS), {"ref": branch})
+        where = f"{path}/" if path else "the repository root"
+        for key, file, on in (("workflow", workflow_path(scope.get("queue")), branch),
+                              ("publish", publish_path(scope.get("queue")), data.get("default_branch") or "main")):
+            if not scope.get(key):
+                continue
+            listing = reader.get(_listing_url(scope.repo, WORKFLOWS), {"ref": on})
             for e in listing if isinstance(listing, list) else []:
                 if e.get("path") == file and e.get("type") == "file":
-                    where = f"{path}/" if path else "the repository root"
                     attrs = {"file": file, "sha": e["sha"], "tasks": f"left alone: {where} keeps every task"}
-                    out["workflow"] = Item("workflow", attrs=attrs, meta={"branch": branch})
+                    out[key] = Item(key, attrs=attrs, meta={"branch": on})
         return out
 
     def state_entry(self, scope: Scope, live: Item) -> dict[str, Any]:
@@ -199,7 +292,9 @@ class Queue(Kind):
 
             q.edit("create the queue layout", layout, bootstrap=True)
             return ApplyResult(entry)
-        file = workflow_path(scope.get("queue"))
+        if key == "publish":  # scheduled workflows run from the default branch
+            q = TaskQueue(q.client, replace(spec, branch=None), backoff=False, max_races=10)
+        file = workflow_path(scope.get("queue")) if key == "workflow" else publish_path(scope.get("queue"))
         if change.action == Action.DELETE:
             q.edit(f"remove {file}", lambda snap: {file: None} if file in snap.files else {})
             return ApplyResult(None, result={"deleted": (change.before or {}).get("sha")})
@@ -221,6 +316,10 @@ class Queue(Kind):
 
 
 KINDS = [Queue()]
+
+
+def _publish_of(q: QueueSpec) -> Publish | None:
+    return q.publish if isinstance(q, DeclaredQueue) else None
 
 
 # -- the validation workflow ------------------------------------------------------------------------
@@ -405,4 +504,71 @@ def workflow_text(spec: QueueSpec) -> str:
         .replace("@PATH@", spec.path_in_repo)
         .replace("@SCHEMA@", schema)
         .replace("@SCRIPT@", script)
+    )
+
+
+# -- the publish workflow ---------------------------------------------------------------------------
+
+_PUBLISH_WORKFLOW = """\
+# Generated by gridctl for the task queue "@NAME@" (gridctl apply rewrites it; do not edit).
+# Publishes the queue's status page with `gridctl queue publish` on a schedule (and on demand):
+# one commit when the queue changed, none otherwise.
+name: "gridctl queue @NAME@: publish the status page"
+on:
+  schedule:
+    - cron: "@CRON@"
+  workflow_dispatch:
+permissions:
+  contents: write
+concurrency:
+  group: gridctl-queue-publish-@NAME@
+  cancel-in-progress: false
+jobs:
+  publish:
+    name: publish the status page
+    runs-on: ubuntu-latest
+    timeout-minutes: 10
+    steps:
+      - uses: actions/setup-python@v5
+        with:
+          python-version: "3.12"
+      - name: Install gridctl
+        run: python -m pip install --disable-pip-version-check --quiet "gridctl-fleet==@VERSION@"
+      - name: Publish the status page
+        env:
+          GRID_TOKEN_QUEUE: ${{ secrets.GITHUB_TOKEN }}
+          GRIDCTL_API_URL: ${{ github.api_url }}
+        run: |
+          cat > "$RUNNER_TEMP/grid.yaml" <<'GRIDCTL_EOF'
+          version: 1
+          accounts:
+            queue: {login: "@LOGIN@", token: {env: GRID_TOKEN_QUEUE}}
+          queues:
+            @NAME@: {@QUEUE@}
+          GRIDCTL_EOF
+          gridctl queue publish @NAME@ -f "$RUNNER_TEMP/grid.yaml"@ARGS@
+"""
+
+
+def publish_workflow_text(spec: QueueSpec, publish: Publish, login: str) -> str:
+    """The publish workflow of ``spec`` (deterministic: its blob SHA is what plans compare).
+    Every value in it was checked to be a plain name by :func:`parse`."""
+    # quoted: a plain name such as 1.0 or true must stay a string
+    queue = [f'repo: "{spec.repo}"', "account: queue", f'path: "{spec.path_in_repo or "/"}"', f"orphan_after: {int(spec.orphan_after)}s"]
+    if spec.branch:
+        queue.insert(3, f'branch: "{spec.branch}"')
+    args = ""
+    if publish.to:
+        args += f" --to {publish.to}"
+    if publish.folder:
+        args += f" --folder {publish.folder}"
+    if publish.results != DEFAULT_RESULTS:
+        args += f" --results {publish.results}"
+    return (
+        _PUBLISH_WORKFLOW.replace("@NAME@", spec.name)
+        .replace("@CRON@", publish.schedule)
+        .replace("@VERSION@", __version__)
+        .replace("@LOGIN@", login)
+        .replace("@QUEUE@", ", ".join(queue))
+        .replace("@ARGS@", args)
     )

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import re
-import socket
 import statistics
 import sys
 import tempfile
@@ -36,14 +35,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from gridctl.serve.api import ApiConfig, GroupView, create_app  # noqa: E402
 from gridctl.serve.store import Store  # noqa: E402
 from gridctl.serve.web import Views, WebConfig, WebUser, hash_password, install  # noqa: E402
+from tests.pgserver import free_port  # noqa: E402
 
 PASSWORD = "bench-" + "x" * 10
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def pct(values: list[float], p: float) -> float:

@@ -114,3 +114,21 @@ class Grid:
 def grid(tmp_path):
     with strict_sandbox() as sb:
         yield Grid(sb, tmp_path)
+
+
+@pytest.fixture
+def fleets(grid):
+    """Controllers (``gridctl serve`` as real processes) on ``grid``'s sandbox: ``fleets(pool=...,
+    group=...)`` makes one (tests/core/serve_harness.py); every process is stopped at the end."""
+    from tests.core.serve_harness import Fleet
+
+    made: list[Fleet] = []
+
+    def make(**kwargs: Any) -> Fleet:
+        f = Fleet(grid, **kwargs)
+        made.append(f)
+        return f
+
+    yield make
+    for f in made:
+        f.close()

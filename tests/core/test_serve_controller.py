@@ -14,23 +14,7 @@ import uuid
 from datetime import datetime
 from pathlib import Path
 
-import pytest
-
 from tests.core.serve_harness import ADMIN, REPO, SECRET, VIEWER, Fleet, launcher_pids
-
-
-@pytest.fixture
-def fleet_factory(grid):
-    made: list[Fleet] = []
-
-    def make(**kwargs):
-        f = Fleet(grid, **kwargs)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.close()
 
 
 def t(iso: str | None) -> float:
@@ -57,8 +41,8 @@ def blobs(text: str) -> set[str]:
     return {hashlib.sha256(b.encode()).hexdigest() for b in re.findall(r"[A-Za-z0-9+/=]{40,}", text)}
 
 
-def test_a_burst_of_30_jobs_runs_on_at_most_5_runners_and_shrinks_back_to_min(fleet_factory, grid):
-    fleet = fleet_factory(pool={"min": 1, "max": 5, "idle_timeout": "3s", "online_timeout": "30s", "offline_timeout": "5s"},
+def test_a_burst_of_30_jobs_runs_on_at_most_5_runners_and_shrinks_back_to_min(fleets, grid):
+    fleet = fleets(pool={"min": 1, "max": 5, "idle_timeout": "3s", "online_timeout": "30s", "offline_timeout": "5s"},
                           job_seconds=0.5)
     proc = fleet.start()
     # min 1: one idle runner comes up by itself
@@ -128,8 +112,8 @@ def fleet_metrics_text(fleet: Fleet) -> str:
         return ""
 
 
-def test_twenty_entries_dispatch_in_priority_order_never_more_than_two_in_flight(fleet_factory, grid):
-    fleet = fleet_factory(pool={"min": 0, "max": 4, "idle_timeout": "2s", "online_timeout": "30s"},
+def test_twenty_entries_dispatch_in_priority_order_never_more_than_two_in_flight(fleets, grid):
+    fleet = fleets(pool={"min": 0, "max": 4, "idle_timeout": "2s", "online_timeout": "30s"},
                           group={"max_concurrent": 2, "pool": "batch"}, job_seconds=0.5)
     # the queue is filled before the controller starts, so the order is the queue's alone
     proc = fleet.start()
@@ -157,8 +141,8 @@ def sign(body: bytes, secret: str = SECRET) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def test_forged_unsigned_and_replayed_webhooks_are_refused_bad_input_is_4xx_readonly_cannot_write(fleet_factory, grid):
-    fleet = fleet_factory(pool={"min": 0, "max": 1}, group={"max_concurrent": 1})
+def test_forged_unsigned_and_replayed_webhooks_are_refused_bad_input_is_4xx_readonly_cannot_write(fleets, grid):
+    fleet = fleets(pool={"min": 0, "max": 1}, group={"max_concurrent": 1})
     proc = fleet.start(hook=False)
     body = json.dumps({"action": "queued", "repository": {"full_name": REPO}, "workflow_job": {"id": 1, "labels": ["batch"]}}).encode()
     guid = str(uuid.uuid4())
@@ -228,8 +212,8 @@ def test_forged_unsigned_and_replayed_webhooks_are_refused_bad_input_is_4xx_read
     conn.close()
 
 
-def test_sigterm_leaves_a_busy_runner_to_finish_its_job(fleet_factory, grid):
-    fleet = fleet_factory(pool={"min": 1, "max": 2, "idle_timeout": "1m"}, job_seconds=6)
+def test_sigterm_leaves_a_busy_runner_to_finish_its_job(fleets, grid):
+    fleet = fleets(pool={"min": 1, "max": 2, "idle_timeout": "1m"}, job_seconds=6)
     proc = fleet.start()
     fleet.until(lambda: [r for r in fleet.runners() if r["status"] == "online" and not r["busy"]], "the warm runner")
     fleet.dispatch()
@@ -242,10 +226,10 @@ def test_sigterm_leaves_a_busy_runner_to_finish_its_job(fleet_factory, grid):
     fleet.until(lambda: not launcher_pids(grid.dir), "the ephemeral runner to exit after its job", timeout=30)
 
 
-def test_sighup_reloads_the_pools_a_bad_manifest_keeps_the_running_ones_logs_are_json_lines(fleet_factory, grid):
+def test_sighup_reloads_the_pools_a_bad_manifest_keeps_the_running_ones_logs_are_json_lines(fleets, grid):
     from tests.core.serve_harness import manifest
 
-    fleet = fleet_factory(pool={"min": 0, "max": 2}, group={"max_concurrent": 1})
+    fleet = fleets(pool={"min": 0, "max": 2}, group={"max_concurrent": 1})
     proc = fleet.start(global_args=("--log-format", "json"))
     pools = fleet.call("GET", "/api/v1/pools", token=VIEWER).json()
     assert [(p["name"], p["min"], p["max"]) for p in pools] == [("batch", 0, 2)]
@@ -267,11 +251,11 @@ def test_sighup_reloads_the_pools_a_bad_manifest_keeps_the_running_ones_logs_are
     assert any("was not reloaded" in x["message"] and x["level"] == "warning" for x in lines)
 
 
-def test_without_a_launcher_the_runner_installed_by_runners_install_is_started(fleet_factory, grid):
+def test_without_a_launcher_the_runner_installed_by_runners_install_is_started(fleets, grid):
     """`gridctl runners install --dir .gridctl/runners` (the sandbox serves actions/runner's release,
     its package the stand-in runner), then a pool without a launcher: each runner gets its own
     folder of hard links to the one unpack, and ./run.sh takes the job."""
-    fleet = fleet_factory(pool={"min": 0, "max": 2, "launcher": None}, job_seconds=0.5)
+    fleet = fleets(pool={"min": 0, "max": 2, "launcher": None}, job_seconds=0.5)
     grid.check(0, "runners", "install", "--dir", ".gridctl/runners")
     proc = fleet.start()
     for _ in range(2):

@@ -44,18 +44,6 @@ def browser():
             b.close()
 
 
-@pytest.fixture
-def fleets(grid):
-    made: list[Fleet] = []
-
-    def make(**kwargs):
-        f = Fleet(grid, **kwargs)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.close()
 
 
 def login(page, base: str, user: str, password: str) -> None:

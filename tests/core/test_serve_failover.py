@@ -8,25 +8,10 @@ import signal
 import sqlite3
 import time
 
-import pytest
 import requests
 
 from tests.core.serve_harness import VIEWER, Fleet, launcher_pids
 from tests.pgserver import free_port
-
-
-@pytest.fixture
-def fleets(grid):
-    made: list[Fleet] = []
-
-    def make(**kwargs):
-        f = Fleet(grid, **kwargs)
-        made.append(f)
-        return f
-
-    yield make
-    for f in made:
-        f.close()
 
 
 def settle(fleet: Fleet, entries: int, runs: int, base: str | None = None) -> list[dict]:

@@ -17,6 +17,7 @@ from . import (  # noqa: F401
     jobs,
     logs,
     oauth,
+    pages,
     releases,
     repos,
     runner_groups,
