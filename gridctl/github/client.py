@@ -299,6 +299,15 @@ class AccountClient:
         self.stats.record(verb, status, h)
         return status, h, data
 
+    def paced(self, write_interval: float) -> AccountClient:
+        """A sibling client of the same account (same token, cache and statistics) whose writes
+        are paced by ``write_interval`` on their own: for one endpoint whose budget differs from
+        the account's other writes (the controller's runner registrations)."""
+        other = AccountClient(self.account_id, self._token, self.base_url, policy=self.policy, cache=self.cache,
+                              write_interval=write_interval, timeout=self.timeout)
+        other.stats = self.stats
+        return other
+
     def _throttle_write(self) -> None:
         if self.write_interval <= 0:
             return

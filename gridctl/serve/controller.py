@@ -45,6 +45,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -67,7 +68,10 @@ log = logging.getLogger("gridctl.serve")
 DISPATCH_GRACE = 60.0
 #: seconds between steps while something is on its way (runners starting, runs in flight)
 BUSY_POLL = 2.0
-#: runs listed per repository and status when looking for queued jobs (one page)
+#: reads of one step sent at once (GitHub: "avoid concurrent requests" beyond a few,
+#: https://docs.github.com/en/rest/using-the-rest-api/best-practices-for-using-the-rest-api)
+READERS = 4
+#: runs listed per page when looking for queued jobs (every page is read)
 RUNS_PER_PAGE = 100
 
 
@@ -136,6 +140,7 @@ class Controller:
         *,
         metrics: Metrics,
         poll_interval: float,
+        launch_interval: float | None = None,
         say: Callable[..., None] = lambda text, **fields: print(text),
         clock: Callable[[], float] = time.time,
     ):
@@ -145,6 +150,11 @@ class Controller:
         self.launchers = launchers
         self.metrics = metrics
         self.poll_interval = poll_interval
+        #: runner registrations paced on their own (their endpoint's budget), not by every write's pause
+        # (never slower than the account's own pause: the sandbox and the tests lift every pause)
+        self.launch_clients = (
+            {acc: c.paced(min(launch_interval, c.write_interval)) for acc, c in clients.items()} if launch_interval is not None else dict(clients)
+        )
         self.say = say
         self.clock = clock
         self.wake = threading.Event()
@@ -305,52 +315,64 @@ class Controller:
         return repos
 
     def observe(self) -> Observed:
+        """Every read of a step, at most :data:`READERS` at a time (the reads are independent;
+        one after another they would add up to seconds of latency before the decision)."""
         obs = Observed()
         records = {r.name: r for r in self.store.runners()}
-        for scope, account in self._runner_scopes().items():
-            client = self.clients.get(account)
-            if client is None:
-                continue
-            url = f"/orgs/{scope[4:]}/actions/runners" if scope.startswith("org:") else f"/repos/{scope}/actions/runners"
-            try:
-                items = client.get_list(url, key="runners") or []
-            except GitHubError as exc:
+        scopes = [(scope, account) for scope, account in self._runner_scopes().items() if account in self.clients]
+        repos = list(self._job_repos().items())
+        flight = [(e, self.template(e.template)) for e in self.store.queue(None, states=IN_FLIGHT) if e.run_id is not None]
+        flight = [(e, t) for e, t in flight if t is not None and t.account in self.clients]
+        with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="gridctl-read") as pool:
+            runner_lists = list(pool.map(lambda sa: self._runners_of(*sa), scopes))
+            job_lists = list(pool.map(lambda ra: self._queued_jobs(ra[0], self.clients[ra[1]]), repos))
+            runs = list(pool.map(lambda et: self._run_of(et[0], et[1]), flight))
+        for (scope, account), items in zip(scopes, runner_lists, strict=True):
+            if items is None:
                 obs.unreadable.add(scope)
-                log.warning("cannot list the runners of %s as %s: %s", scope, account, exc)
                 continue
             for item in items:
                 name = str(item.get("name"))
                 rec = records.get(name)
                 rid = name if rec is not None and rec.scope == scope else f"{scope}#{name}"
                 obs.runners.setdefault(rid, (scope, account, item))
-        for repo, account in self._job_repos().items():
-            obs.jobs.extend(self._queued_jobs(repo, self.clients[account]))
-        for e in self.store.queue(None, states=IN_FLIGHT):
-            t = self.template(e.template)
-            if e.run_id is None or t is None or t.account not in self.clients:
+        for jobs in job_lists:
+            obs.jobs.extend(jobs)
+        for (e, _), run in zip(flight, runs, strict=True):
+            if run is None or e.run_id is None:
                 continue
-            try:
-                run = self.clients[t.account].get(f"/repos/{t.repo}/actions/runs/{e.run_id}")
-            except GitHubError as exc:
-                log.warning("cannot read run %s of entry %s: %s", e.run_id, e.id, exc)
-                continue
-            if run is not None:
-                obs.runs[e.run_id] = run
-                if e.id not in self._started_seen and run.get("status") != "queued" and e.dispatched_at is not None:
-                    self._started_seen.add(e.id)
-                    began = ts(run.get("run_started_at") or run.get("updated_at"))
-                    self.metrics.dispatch_to_start.labels(e.group).observe(max(0.0, began - e.dispatched_at.timestamp()))
+            obs.runs[e.run_id] = run
+            if e.id not in self._started_seen and run.get("status") != "queued" and e.dispatched_at is not None:
+                self._started_seen.add(e.id)
+                began = ts(run.get("run_started_at") or run.get("updated_at"))
+                self.metrics.dispatch_to_start.labels(e.group).observe(max(0.0, began - e.dispatched_at.timestamp()))
         return obs
+
+    def _runners_of(self, scope: str, account: str) -> list[dict[str, Any]] | None:
+        url = f"/orgs/{scope[4:]}/actions/runners" if scope.startswith("org:") else f"/repos/{scope}/actions/runners"
+        try:
+            return self.clients[account].get_list(url, key="runners") or []
+        except GitHubError as exc:
+            log.warning("cannot list the runners of %s as %s: %s", scope, account, exc)
+            return None
+
+    def _run_of(self, e: Any, t: DispatchTemplate) -> dict[str, Any] | None:
+        try:
+            run = self.clients[t.account].get(f"/repos/{t.repo}/actions/runs/{e.run_id}")
+        except GitHubError as exc:
+            log.warning("cannot read run %s of entry %s: %s", e.run_id, e.id, exc)
+            return None
+        return run if isinstance(run, dict) else None
 
     def _queued_jobs(self, repo: str, client: AccountClient) -> list[d.Job]:
         out: list[d.Job] = []
         for status in ("queued", "in_progress"):
             try:
-                page = client.get(f"/repos/{repo}/actions/runs", {"status": status, "per_page": RUNS_PER_PAGE})
+                listed = client.get_list(f"/repos/{repo}/actions/runs", {"status": status}, key="workflow_runs", per_page=RUNS_PER_PAGE)
             except GitHubError as exc:
                 log.warning("cannot list the %s runs of %s: %s", status, repo, exc)
                 continue
-            for run in (page or {}).get("workflow_runs") or []:
+            for run in listed or []:
                 try:
                     jobs = client.get_list(f"/repos/{repo}/actions/runs/{run['id']}/jobs", key="jobs") or []
                 except GitHubError as exc:
@@ -599,7 +621,7 @@ class Controller:
         p = self.pool_by_name.get(a.pool)
         if p is None:
             return False
-        client = self.clients[p.account]
+        client = self.launch_clients.get(p.account) or self.clients[p.account]
         name = f"{p.name}-{secrets.token_hex(4)}"
         labels = [SELF_HOSTED, *p.labels]
         self.store.add_runner(p.name, name, scope=p.scope, account=p.account, labels=labels, reason=a.reason)

@@ -109,6 +109,10 @@ DEFAULT_ONLINE_TIMEOUT = 300.0
 DEFAULT_OFFLINE_TIMEOUT = 60.0
 DEFAULT_POLL_INTERVAL = 30.0
 DEFAULT_DRIFT_INTERVAL = 900.0
+#: between two JIT registrations of one account: GitHub's secondary limit allows 900 points a
+#: minute per REST endpoint and a POST costs 5 points, so at most 180 a minute, one per 0.33 s
+#: (https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api#about-secondary-rate-limits)
+DEFAULT_LAUNCH_INTERVAL = 0.4
 DEFAULT_LISTEN = ("127.0.0.1", 8080)
 ROLES = ("admin", "readonly")
 DATABASE_SCHEMES = ("sqlite", "postgresql", "postgresql+psycopg")
@@ -220,6 +224,7 @@ class ServeSpec:
     path: PathT = ("serve",)
     oauth: OAuthSpec | None = None
     drift_interval: float = DEFAULT_DRIFT_INTERVAL
+    launch_interval: float = DEFAULT_LAUNCH_INTERVAL
 
 
 def database_url(url: str, root: Path) -> str:
@@ -356,6 +361,7 @@ SERVE_SCHEMA: dict[str, Any] = {
             "oneOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/source"}],
         },
         "poll_interval": {"$ref": "#/$defs/duration", "description": "How often GitHub is read when no webhook wakes the controller (default 30s)."},
+        "launch_interval": {"$ref": "#/$defs/duration", "description": "The pause between two runner registrations of one account (default 0.4s: under GitHub's 900 points a minute for one endpoint, a POST costing 5)."},
         "drift_interval": {"$ref": "#/$defs/duration", "description": "How often the controller plans the manifest to show drift on its dashboard (default 15m; 0: never). It never applies."},
         "webhook_secret": {"$ref": "#/$defs/source", "description": "Where the workflow_job webhook secret comes from (without it, polling only)."},
         "api": {
@@ -714,7 +720,8 @@ def parse_serve(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> ServeS
     if 0 < drift < 10:
         ctx.error(path + ("drift_interval",), "serve.drift_interval must be 0 (off) or at least 10s", "a drift check is a whole plan of the manifest")
         drift = DEFAULT_DRIFT_INTERVAL
-    return ServeSpec(host, port, database, poll, secret, tuple(users), path, oauth, drift)
+    launch = _duration(ctx, raw, "launch_interval", path, DEFAULT_LAUNCH_INTERVAL)
+    return ServeSpec(host, port, database, poll, secret, tuple(users), path, oauth, drift, launch)
 
 
 #: the controller's manifest sections, in parse order (groups read the pools)

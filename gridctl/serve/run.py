@@ -262,6 +262,7 @@ def serve(
             metrics = Metrics(registry)
             launchers = Launchers(workdir, strip_env=secret_env_names(m), standin_default=sandbox)
             ctl = Controller(m, session.clients, store, lead, launchers, metrics=metrics, poll_interval=spec.poll_interval,
+                             launch_interval=spec.launch_interval,
                              say=say)
             groups: dict[str, GroupView] = {}
 
