@@ -33,9 +33,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
     out = ScopePlan(live_count=len(live))
     prune = kind.prune(env, scope) and not env.destroy
     state = env.state
-    managed_here = {
-        a for a, e in state.resources.items() if e.get("kind") == kind.name and e.get("scope") == scope.name
-    }
+    managed_here = set(state.in_scope(kind.name, scope.name))
     seen: set[str] = set()
     for key in sorted(set(desired) | set(live)):
         address = kind.address(scope, key)

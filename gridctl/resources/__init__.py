@@ -32,6 +32,7 @@ MODULES = (
     "runner",  # runner-group, runner
     "queue",  # queue layout
     "label",  # label
+    "actions_permissions",  # actions-permissions (repository), org-actions-permissions
 )
 
 KINDS: dict[str, Kind] = {}

@@ -71,8 +71,8 @@ def direct_collaborators(reader: Reader, full: str) -> list[dict] | None:
 
 def _managed_logins(env: PlanEnv, kind: str, scope_name: str) -> set[str]:
     out = set()
-    for entry in env.state.resources.values():
-        if entry.get("kind") == kind and entry.get("scope") == scope_name and entry.get("login"):
+    for entry in env.state.in_scope(kind, scope_name).values():
+        if entry.get("login"):
             out.add(str(entry["login"]).lower())
     return out
 
@@ -302,19 +302,16 @@ class Invitation(Kind):
                 if env.destroy
                 else {low: acc for low, acc in spec.collaborator_accounts.items() if acc in env.clients}
             )
-            managed = [
-                e for e in env.state.resources.values() if e.get("kind") == self.name and e.get("scope") == s.name
-            ]
-            if not invitees and not managed:
+            if not invitees and not env.state.in_scope(self.name, s.name):
                 continue
             seen.add(s.name.lower())
             out.append(
                 Scope(s.kind, s.account, s.name, s.repo, (("invitees", _csv(f"{k}={v}" for k, v in invitees.items())),))
             )
         # accepts gridctl recorded for repositories no longer declared: forgotten, never undone
-        for entry in env.state.resources.values():
+        for entry in env.state.of_kind(self.name).values():
             name = str(entry.get("scope", ""))
-            if entry.get("kind") == self.name and name.lower() not in seen and entry.get("account") in env.clients:
+            if name.lower() not in seen and entry.get("account") in env.clients:
                 seen.add(name.lower())
                 out.append(Scope(self.name, entry["account"], name, name, (("invitees", ""),)))
         return out

@@ -57,8 +57,7 @@ def find_live_environment(reader: Reader, repo: str, name: str) -> dict[str, Any
 
 def managed_in(env: PlanEnv, kind: str, scope_name: str) -> bool:
     """Whether the state holds an object of ``kind`` in the scope ``scope_name``."""
-    low = scope_name.lower()
-    return any(e.get("kind") == kind and str(e.get("scope", "")).lower() == low for e in env.state.resources.values())
+    return bool(env.state.in_scope(kind, scope_name, ignore_case=True))
 
 
 def _raw(m: Manifest, path: tuple) -> Any:

@@ -60,8 +60,8 @@ class File(Kind):
     def scopes(self, env: PlanEnv) -> list[Scope]:
         out: list[Scope] = []
         managed: dict[str, list[tuple[str, str | None]]] = {}
-        for entry in env.state.resources.values():
-            if entry.get("kind") == self.name and entry.get("path"):
+        for entry in env.state.of_kind(self.name).values():
+            if entry.get("path"):
                 managed.setdefault(str(entry["scope"]).lower(), []).append((entry["path"], entry.get("branch")))
         for spec in env.manifest.repos.values():
             files: dict[str, str | None] = {p: f.branch for p, f in spec.files.items()}

@@ -65,7 +65,7 @@ def repo_scopes(env: PlanEnv, kind: str) -> list[Scope]:
 def repos_with(env: PlanEnv, kind: Kind, declares: Callable[[RepoSpec], object]) -> list[Scope]:
     """The repositories where ``kind`` has work: those that declare items of it, prune them or
     hold managed ones in state — reading the others would cost calls for nothing."""
-    managed = {str(e.get("scope", "")).lower() for e in env.state.resources.values() if e.get("kind") == kind.name}
+    managed = {str(e.get("scope", "")).lower() for e in env.state.of_kind(kind.name).values()}
     out = []
     for s in repo_scopes(env, kind.name):
         spec = env.manifest.repo(s.name)
@@ -92,8 +92,8 @@ class Repository(Kind):
     def scopes(self, env: PlanEnv) -> list[Scope]:
         out = repo_scopes(env, self.name)
         declared = {s.name.lower() for s in out}
-        for entry in env.state.resources.values():
-            if entry.get("kind") == self.name and entry["scope"].lower() not in declared and entry.get("account") in env.clients:
+        for entry in env.state.of_kind(self.name).values():
+            if entry["scope"].lower() not in declared and entry.get("account") in env.clients:
                 out.append(Scope(self.name, entry["account"], entry["scope"], entry["scope"]))
         return out
 

@@ -90,8 +90,8 @@ def _state_scopes(env: PlanEnv, kind: str) -> dict[str, tuple[str, list[str]]]:
     """Scope name -> (account, managed keys) for this kind's state entries whose account is
     still in the manifest."""
     out: dict[str, tuple[str, list[str]]] = {}
-    for address, entry in env.state.resources.items():
-        if entry.get("kind") != kind or entry.get("account") not in env.clients:
+    for address, entry in env.state.of_kind(kind).items():
+        if entry.get("account") not in env.clients:
             continue
         acc, keys = out.setdefault(entry["scope"], (entry["account"], []))
         keys.append(address.rsplit(":", 1)[-1])

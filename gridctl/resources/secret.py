@@ -91,9 +91,8 @@ class SecretKind(Kind):
     def _state_scopes(self, env: PlanEnv) -> dict[str, list[tuple[str, dict[str, Any]]]]:
         """This kind's state entries, by scope name: ``[(address, entry)]``."""
         out: dict[str, list[tuple[str, dict[str, Any]]]] = {}
-        for address, entry in env.state.resources.items():
-            if entry.get("kind") == self.name:
-                out.setdefault(str(entry.get("scope")), []).append((address, entry))
+        for address, entry in env.state.of_kind(self.name).items():
+            out.setdefault(str(entry.get("scope")), []).append((address, entry))
         return out
 
     # -- applying -------------------------------------------------------------------------------

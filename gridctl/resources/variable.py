@@ -144,8 +144,8 @@ class EnvVariable(Variables):
                 seen.add(sname.lower())
                 out.append(Scope(self.name, spec.account, sname, spec.full_name, (("environment", env_name),)))
         # managed variables of an environment no longer declared (its repository still is)
-        for entry in env.state.resources.values():
-            if entry.get("kind") != self.name or str(entry.get("scope", "")).lower() in seen:
+        for entry in env.state.of_kind(self.name).values():
+            if str(entry.get("scope", "")).lower() in seen:
                 continue
             sname = str(entry["scope"])
             repo_name, _, env_name = sname.partition(ENV_SEP)
@@ -240,8 +240,8 @@ class OrgVariable(Variables):
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         accounts = {v.account for v in env.manifest.org_variables}
-        for entry in env.state.resources.values():
-            if entry.get("kind") == self.name and entry.get("account") in env.clients:
+        for entry in env.state.of_kind(self.name).values():
+            if entry.get("account") in env.clients:
                 acc = env.manifest.accounts.get(entry["account"])
                 if acc is not None and acc.is_org:
                     accounts.add(entry["account"])

@@ -162,8 +162,10 @@ class Controller:
         #: repositories named by accepted workflow_job deliveries (watched from then on)
         self.hinted: set[str] = set()
         self._hint_lock = threading.Lock()
-        #: the last observation, for the API (runner name -> state)
+        #: the last observation, for the API (runner name -> state), and each busy runner's job
         self.last_seen: dict[str, dict[str, Any]] = {}
+        self.current_jobs: dict[str, dict[str, Any]] = {}
+        self._jobs_seen: dict[str, dict[str, Any]] = {}
         self.last_step: dict[str, Any] = {}
         self._group_ids: dict[tuple[str, str], int] = {}
         #: account -> (time, rate-limit points left), the last hour (the dashboard's chart)
@@ -323,10 +325,12 @@ class Controller:
         repos = list(self._job_repos().items())
         flight = [(e, self.template(e.template)) for e in self.store.queue(None, states=IN_FLIGHT) if e.run_id is not None]
         flight = [(e, t) for e, t in flight if t is not None and t.account in self.clients]
+        self._jobs_seen = {}
         with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="gridctl-read") as pool:
             runner_lists = list(pool.map(lambda sa: self._runners_of(*sa), scopes))
             job_lists = list(pool.map(lambda ra: self._queued_jobs(ra[0], self.clients[ra[1]]), repos))
             runs = list(pool.map(lambda et: self._run_of(et[0], et[1]), flight))
+        self.current_jobs = self._jobs_seen
         for (scope, account), items in zip(scopes, runner_lists, strict=True):
             if items is None:
                 obs.unreadable.add(scope)
@@ -381,6 +385,12 @@ class Controller:
                 for j in jobs:
                     if j.get("status") == "queued" and not j.get("runner_name"):
                         out.append(d.Job(int(j["id"]), repo, d.labels_of(j.get("labels") or ()), ts(j.get("created_at"))))
+                    elif j.get("status") == "in_progress" and j.get("runner_name"):
+                        # what each runner is doing, for the dashboard (GitHub's runner list does not say)
+                        self._jobs_seen[str(j["runner_name"])] = {
+                            "name": str(j.get("name") or ""), "repo": repo, "run_id": j.get("run_id"),
+                            "url": j.get("html_url") if str(j.get("html_url") or "").startswith("http") else None,
+                        }
         return out
 
     # -- matching records with GitHub -------------------------------------------------------------
@@ -699,7 +709,7 @@ def _ids(a: d.Action) -> dict[str, Any]:
     return out
 
 
-def record_view(rec: RunnerRecord, seen: dict[str, Any] | None) -> dict[str, Any]:
+def record_view(rec: RunnerRecord, seen: dict[str, Any] | None, job: dict[str, Any] | None = None, group: str | None = None) -> dict[str, Any]:
     def iso(v: datetime | None) -> str | None:
         return v.isoformat() if v else None
 
@@ -713,6 +723,6 @@ def record_view(rec: RunnerRecord, seen: dict[str, Any] | None) -> dict[str, Any
         "id": rec.id, "name": rec.name, "pool": rec.pool, "scope": rec.scope, "github_id": rec.github_id,
         "labels": list(rec.labels), "status": status, "reason": rec.reason, "launched_at": iso(rec.launched_at),
         "online_at": iso(rec.online_at), "idle_since": iso(rec.idle_since), "removed_at": iso(rec.removed_at),
-        "removed_why": rec.removed_why,
+        "removed_why": rec.removed_why, "group": group or "Default", "job": job if status == "busy" else None,
     }
 

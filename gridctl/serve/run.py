@@ -280,7 +280,7 @@ def serve(
                 on_webhook=lambda event, payload: _on_webhook(ctl, event, payload),
                 count_webhook=lambda event, result: metrics.webhooks.labels(event, result).inc(),
                 pools=lambda: _pools_view(ctl),
-                runners=lambda include_removed: [record_view(r, ctl.last_seen.get(r.name)) for r in store.runners(include_removed=include_removed)],
+                runners=lambda include_removed: [_runner_view(ctl, r) for r in store.runners(include_removed=include_removed)],
                 runner_log=lambda name: launchers.log_tail(name) if (launchers.folder(name)).exists() else None,
                 request=lambda kind, pool, count, runner: _request(ctl, kind, pool, count, runner),
                 extra_status=lambda: {"pools": _pools_view(ctl), "last_step": ctl.last_step},
@@ -409,6 +409,11 @@ def _request(ctl: Controller, kind: str, pool: str | None, count: int, runner: s
         raise ApiError(404, f"no pool {pool[:200]!r}" + (f" (pools: {', '.join(sorted(ctl.pool_by_name))})" if ctl.pool_by_name else ""))
     ctl.requests.put(Request(kind, pool, count, runner))
     ctl.wake.set()
+
+
+def _runner_view(ctl: Controller, rec: Any) -> dict[str, Any]:
+    pool = ctl.pool_by_name.get(rec.pool)
+    return record_view(rec, ctl.last_seen.get(rec.name), ctl.current_jobs.get(rec.name), pool.group if pool else None)
 
 
 def _pools_view(ctl: Controller) -> list[dict[str, Any]]:

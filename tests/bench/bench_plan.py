@@ -9,7 +9,8 @@ REST calls per repository, rate-limit points used, 304s, and wall time, for
 * a cold no-change plan (gridctl's ETag cache removed),
 * a warm no-change plan (cache kept: GitHub answers 304, which costs no rate-limit point).
 
-Target: at most 8 REST calls per repository cold; the warm plan mostly 304s.
+Target: at most 8 REST calls per repository cold; the warm plan mostly 304s. Each line also shows
+gridctl's own CPU time (user + system of the gridctl process alone, not the sandbox's).
 ``BENCH_REPOS`` (default 200) sets N.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -86,9 +88,20 @@ def reset(url: str) -> None:
     requests.post(f"{url}/_sandbox/stats/reset", timeout=30)
 
 
+#: CPU seconds (user + system) of the last gridctl process :func:`gridctl` ran
+LAST_CPU = [0.0]
+
+
+def _children_cpu() -> float:
+    # counts only children that were waited for: gridctl's runs, not the sandbox (still running)
+    use = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return use.ru_utime + use.ru_stime
+
+
 def gridctl(root: Path, env: dict, *args: str) -> tuple[float, subprocess.CompletedProcess]:
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), _children_cpu()
     proc = subprocess.run([sys.executable, "-m", "gridctl", *args], cwd=root, env=env, capture_output=True, text=True)
+    LAST_CPU[0] = _children_cpu() - cpu
     return time.perf_counter() - t, proc
 
 
@@ -96,7 +109,7 @@ def summarize(label: str, seconds: float, st: dict) -> None:
     total = st["total"]
     calls = total.get("requests", 0)
     print(
-        f"{label:<22} wall {seconds:7.2f} s | REST calls {calls:6d} ({calls / N:5.2f}/repo) | "
+        f"{label:<22} wall {seconds:7.2f} s | CPU {LAST_CPU[0]:7.2f} s | REST calls {calls:6d} ({calls / N:5.2f}/repo) | "
         f"rate-limit points {total.get('points', 0):6d} | 304s {total.get('not_modified', 0):6d}"
     )
 
@@ -142,7 +155,7 @@ def main() -> int:
         shutil.rmtree(work / ".gridctl" / "cache", ignore_errors=True)
         reset(url)
         secs, proc = gridctl(work, env, "plan", "--detailed-exitcode")
-        cold = stats(url)
+        cold, cold_cpu = stats(url), LAST_CPU[0]
         summarize("cold no-change plan", secs, cold)
         reset(url)
         secs, proc = gridctl(work, env, "plan", "--detailed-exitcode")
@@ -156,6 +169,7 @@ def main() -> int:
         result = {
             "repos": N,
             "cold_calls_per_repo": cold["total"].get("requests", 0) / N,
+            "cold_cpu_seconds": round(cold_cpu, 2),
             "cold_points": cold["total"].get("points", 0),
             "warm_points": warm["total"].get("points", 0),
             "warm_304_share": share_304,

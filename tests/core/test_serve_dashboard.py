@@ -86,6 +86,9 @@ def test_log_in_watch_a_runner_go_busy_live_bad_input_error_and_log_out(fleets, 
     fleet.dispatch()
     page.wait_for_selector("td.state.busy", timeout=60_000)
     assert page.evaluate("window.__notReloaded") is True
+    # what the busy runner is doing: its job, in its group
+    page.wait_for_selector("tr:has(td.state.busy) td.job a", timeout=30_000)
+    assert page.inner_text("tr:has(td.state.busy) td.job a") == "work"
     # a queue entry with a bad input: the error is shown in the form, nothing is queued
     page.goto(fleet.base + "/groups/batch")
     page.select_option("select[name=template]", "small")

@@ -164,6 +164,11 @@ def _iso(v: Any) -> str:
 def _ago(v: Any) -> str:
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         v = datetime.fromtimestamp(v, UTC)
+    if isinstance(v, str):
+        try:
+            v = datetime.fromisoformat(v)
+        except ValueError:
+            return ""
     if not isinstance(v, datetime):
         return ""
     s = max(0, int(time.time() - v.timestamp()))
@@ -246,7 +251,9 @@ class Dashboard:
 
     def page(self, request: Request, template_name: str, status_code: int = 200, **ctx: Any) -> HTMLResponse:
         who = ctx.pop("who", None) or self.session(request)
-        html = self.env.get_template(template_name).render(request=request, who=who, admin=bool(who and who.get("role") == "admin"), **ctx)
+        version = self.views.fingerprint() if who and who.get("user") else ""
+        html = self.env.get_template(template_name).render(request=request, who=who, admin=bool(who and who.get("role") == "admin"),
+                                                           version_seen=version, **ctx)
         return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
 
     def error(self, request: Request, status_code: int, title: str, message: str) -> HTMLResponse:
@@ -548,13 +555,16 @@ class Dashboard:
         return RedirectResponse("/tokens", status_code=303)
 
     # -- live -----------------------------------------------------------------------------------
-    async def events(self, request: Request) -> Response:
+    async def events(self, request: Request, since: str = "") -> Response:
         if self.session(request) is None:
             return Response("log in first", status_code=401)
-        return StreamingResponse(self._stream(request), media_type="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(self._stream(request, since[:100] or None), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
-    async def _stream(self, request: Request) -> AsyncIterator[bytes]:
-        last = None
+    async def _stream(self, request: Request, since: str | None) -> AsyncIterator[bytes]:
+        # ``since``: the version the page was rendered at, so a change between the render and
+        # this stream's start is not missed
+        last = since
         started = beat = time.monotonic()
         yield b"retry: 2000\n\n"
         while time.monotonic() - started < STREAM_SECONDS:

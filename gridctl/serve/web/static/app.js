@@ -10,7 +10,7 @@
 
   // one change event from the server: every live region reloads itself (hx-trigger="refresh from:body")
   if (window.EventSource) {
-    var source = new EventSource("/events");
+    var source = new EventSource("/events?since=" + encodeURIComponent(document.body.getAttribute("data-version") || ""));
     source.addEventListener("change", function () {
       if (dragging) { pending = true; return; }
       if (window.htmx) { window.htmx.trigger(document.body, "refresh"); }
