@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,9 +14,21 @@ nox.options.reuse_existing_virtualenvs = True
 PYTHON = os.environ.get("GRIDCTL_NOX_PYTHON") or None  # None: the interpreter running nox
 
 
+def _chromium(session: nox.Session) -> None:
+    """The dashboard's browser tests drive Debian's Chromium through Playwright (Playwright's own
+    browser download cannot be reached from our machines): install it where it is missing."""
+    if shutil.which("chromium") or not shutil.which("apt-get"):
+        return
+    sudo = [] if os.geteuid() == 0 else ["sudo"]
+    session.run(*sudo, "apt-get", "update", "-qq", external=True)
+    session.run(*sudo, "env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "-qq", "chromium", "chromium-driver",
+                external=True, silent=True)
+
+
 @nox.session(python=PYTHON)
 def tests(session: nox.Session) -> None:
-    """Install gridctl with its test dependencies and run the whole suite."""
+    """Install gridctl with its test dependencies (Debian's Chromium included) and run the whole suite."""
+    _chromium(session)
     session.install("-e", ".[test]")
     args = session.posargs or ["-n", "2", "--dist", "loadfile"]
     session.run("pytest", *args)
@@ -83,5 +96,6 @@ def webhook_schemas(session: nox.Session) -> None:
 @nox.session(python=PYTHON)
 def screenshots(session: nox.Session) -> None:
     """Re-take the dashboard screenshots in examples/serve/screenshots/ (Debian's chromium)."""
+    _chromium(session)
     session.install("-e", ".[test]")
     session.run("python", "tests/screenshots.py")

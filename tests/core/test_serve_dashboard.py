@@ -33,7 +33,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 def browser():
     """Debian's Chromium under Playwright (its own browser download cannot be reached here)."""
     if not Path(CHROMIUM).exists():
-        pytest.fail("Debian's chromium is needed by the browser tests (.ci/run installs it: apt-get install chromium)")
+        pytest.fail("Debian's chromium is needed by the browser tests (nox -s tests installs it with apt-get where it can: apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
