@@ -53,21 +53,21 @@ class Explained:
 def find(env: PlanEnv, address: str) -> tuple[str, str, Scope, Item]:
     """The desired item at ``address``: (its address as declared, kind name, scope, item). Raises GridctlError naming the
     nearest declared address when there is none."""
-    seen: list[str] = []
-    for kind in KINDS.values():
-        if not address.lower().startswith(kind.name + ":"):
-            continue
+    kinds = [k for k in KINDS.values() if address.lower().startswith(k.name + ":")]
+    for kind in kinds:
         for scope in kind.scopes(env):
             if scope.name.lower() not in address.lower():
-                seen.append(kind.address(scope, "…"))
                 continue
             for key, item in kind.desired(env, scope).items():
                 found = kind.address(scope, key)
                 if found.lower() == address.lower():
                     return found, kind.name, scope, item
-                seen.append(found)
+    # not found: the nearest address of the same kind (every scope's items, only now)
+    seen = [kind.address(scope, key) for kind in kinds for scope in kind.scopes(env) for key in kind.desired(env, scope)]
     near = difflib.get_close_matches(address, seen, n=1, cutoff=0.6)
     hint = f" (did you mean {near[0]}?)" if near else ""
+    if not kinds:
+        hint = f" (an address starts with a kind: {', '.join(sorted(KINDS))})"
     raise GridctlError(f"the manifest declares no resource at {printable(address)}{hint}; "
                        "give an address as the plan prints it (repo:OWNER/NAME, collaborator:OWNER/NAME:LOGIN...)")
 
