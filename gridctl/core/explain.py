@@ -45,7 +45,7 @@ class Explained:
     def to_json(self) -> dict[str, Any]:
         return {
             "address": self.address, "kind": self.kind, "scope": self.scope, "source": self.source,
-            "repo": self.repo, "groups": list(self.groups),
+            "repository": self.repo, "groups": list(self.groups),
             "fields": [{"field": f.name, "value": f.value, "from": f.origin, "at": f.at} for f in self.fields],
         }
 
@@ -78,7 +78,7 @@ def _origin_of(spec: RepoSpec, rel: PathT) -> Origin:
         o = spec.origins.get(rel[:n])
         if o is not None:
             return o
-    return Origin("repo", spec.path)
+    return Origin("entry", spec.path)
 
 
 def _declared_at(m: Manifest, spec: RepoSpec, kind: str, item: Item) -> PathT:

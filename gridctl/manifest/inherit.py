@@ -223,19 +223,19 @@ def expand(data: dict[str, Any], pos: Positions, error: Report, warn: Report) ->
         layers = [(o, layer) for o, layer in layers if layer]
         if not layers:
             continue
-        own = Origin("repo", ("repos", full))
+        own = Origin("entry", ("repos", full))
         merged, leaves, containers = _merge([*layers, (own, raw or {})])
         raw_repos[full] = merged
         prov[full] = (list(applied), leaves)
         base = ("repos", full)
         for rel, o in containers.items():
-            if o.layer != "repo" and base + rel not in pos.keys:
+            if o.layer != "entry" and base + rel not in pos.keys:
                 for table in (pos.keys, pos.values):
                     at = table.get(o.path + rel)
                     if at is not None:
                         table[base + rel] = at
         for rel, o in leaves.items():
-            if o.layer == "repo":
+            if o.layer == "entry":
                 continue
             idx = indexes.get(o.path)
             if idx is None:

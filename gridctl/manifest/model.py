@@ -116,7 +116,7 @@ class Origin:
     """Where a value of a repository's entry is written: ``defaults.repo``, a repository group's
     ``repo`` block, or the repository's own entry (``path`` is that block in the manifest)."""
 
-    layer: str  # "defaults" | "group" | "repo"
+    layer: str  # "defaults" | "group" | "entry" (the repository's own)
     path: PathT
     group: str = ""
 
