@@ -117,7 +117,10 @@ def explain(env: PlanEnv, address: str) -> Explained:
     out.repo, out.groups = spec.full_name, list(spec.groups)
     base = tuple(spec.path)
     at = _declared_at(m, spec, kind, item)
-    for name, value in item.attrs.items():
+    attrs = dict(item.attrs)
+    if item.fingerprint is not None:  # a secret: where its value comes from, never the value
+        attrs["value"] = "(sensitive)"
+    for name, value in attrs.items():
         rel = at + (name,)
         if rel in spec.origins or base + rel in m.positions.keys:
             o = _origin_of(spec, rel)

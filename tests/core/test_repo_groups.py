@@ -189,6 +189,10 @@ def test_explain_names_the_group_a_value_came_from(fleet):
     doc = json.loads(out)
     assert doc["groups"] == ["libraries"]
     assert [(f["field"], f["from"]) for f in doc["fields"]] == [("allowed_actions", "group libraries")]
+    # a secret: where its value comes from, never the value
+    r = grid.check(0, "plan", "-f", "grouped.yaml", "--explain", "secret:acme/web-02:actions:DEPLOY_KEY")
+    assert re.search(r'value\s+"\(sensitive\)"\s+from group web at grouped\.yaml:\d+', r.out), r.out
+    assert "canary-web-deploy" not in r.all
     # an address the manifest does not declare: exit 1, the nearest one named
     r = grid.check(1, "plan", "-f", "grouped.yaml", "--explain", "repo:acme/svc-5")
     assert "declares no resource at repo:acme/svc-5 (did you mean repo:acme/svc-05?)" in r.err
