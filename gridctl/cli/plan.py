@@ -75,6 +75,10 @@ def plan(
     comment_account: str = typer.Option(None, "--comment-account", help="Post as this manifest account (default: the one managing that repository)."),
     comment_token_env: str = typer.Option(None, "--comment-token-env", help="Post with the token in this environment variable (e.g. GITHUB_TOKEN)."),
     no_color: bool = NoColorOpt,
+    explain: str = typer.Option(
+        None, "--explain", metavar="ADDRESS",
+        help="Instead of the plan, print where each value of the resource at ADDRESS comes from: defaults.repo, a repository group (repo_groups) or the repository entry, with file:line.",
+    ),
 ) -> None:
     """Read GitHub, diff it against the manifest, print the plan."""
     if fmt not in ("text", "markdown", "json"):
@@ -91,6 +95,13 @@ def plan(
         from ..state.local import write_private
 
         with Session.open(file, session_options(sandbox, api_url, state_dir), operation="plan") as s:
+            if explain is not None:
+                from ..core.explain import explain as explain_address
+                from ..core.explain import render_explained
+
+                report_diagnostics(s.manifest.warnings)
+                sys.stdout.write(render_explained(explain_address(s.env(), explain), "json" if fmt == "json" else "text"))
+                return 0
             p = s.plan(destroy=destroy, targets=target or [])
             diags = [*s.manifest.warnings, *p.diagnostics]
             report_diagnostics(diags)

@@ -19,6 +19,7 @@ from jsonschema import Draft202012Validator
 
 from ..errors import Diagnostic, ManifestError, SourceError
 from ..util.text import printable
+from . import inherit
 from . import keys as keymod
 from .model import (
     REPO_SETTINGS,
@@ -211,7 +212,13 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
     m.sha256 = hashlib.sha256(path.read_bytes()).hexdigest()
+    m.repo_groups, inherited = inherit.expand(data, pos, c.error, c.warn)
+    if c.failed:  # a bad group: its repositories' merged entries would mislead
+        raise ManifestError(_ordered(c.diags))
     _build(m, c)
+    for full, (applied, origins) in inherited.items():
+        if full in m.repos:
+            m.repos[full].groups, m.repos[full].origins = applied, origins
     parse_sections(SectionContext(m, c.error, c.warn), sections)
     _check_retired(m, c)
     _check_limits(m, c)
@@ -219,7 +226,7 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
         _resolve(m, c, tokens=tokens, secrets=secrets)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
-    m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]
+    m.warnings = list(dict.fromkeys(_masked(d) for d in c.diags if d.severity == "warning"))
     return m
 
 
@@ -240,7 +247,7 @@ def _check_keys(node: Any, path: PathT, c: _Collector) -> None:
 def _ordered(diags: list[Diagnostic]) -> list[Diagnostic]:
     """In file order, and with anything token-looking masked (a safety net: messages quote
     names and values from the manifest, and a token must never be printed)."""
-    out = [_masked(d) for d in diags]
+    out = list(dict.fromkeys(_masked(d) for d in diags))  # a group's value is checked once per repository
     return sorted(out, key=lambda d: (d.file or "", d.line or 0, d.col or 0))
 
 
@@ -294,7 +301,6 @@ def _build_keys(m: Manifest, c: _Collector) -> None:
 
 def _build_repos(m: Manifest, c: _Collector) -> None:
     d = m.data
-    defaults = (d.get("defaults") or {}).get("repo") or {}
     seen: dict[str, str] = {}
     for full, r in (d.get("repos") or {}).items():
         rp: PathT = ("repos", full)
@@ -323,8 +329,8 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
             c.error(rp + ("account",), _unknown_account(acc_id, m))
             continue
         spec = RepoSpec(full_name=full, owner=owner, name=name, account=acc_id, path=rp)
-        merged = {**defaults, **{k: v for k, v in r.items() if k in REPO_SETTINGS}}
-        spec.settings = {k: merged[k] for k in REPO_SETTINGS if k in merged}
+        # r is the merged entry (defaults.repo, then its repository groups: manifest.inherit)
+        spec.settings = {k: r[k] for k in REPO_SETTINGS if k in r}
         owner_acc = m.account_for_owner(owner)
         if spec.settings.get("visibility") == "internal" and owner_acc is not None and not owner_acc.is_org:
             c.error(rp + ("visibility",), f"{full}: only organization repositories can be internal")

@@ -111,6 +111,35 @@ class FileSpec:
     message: str | None = None
 
 
+@dataclass(frozen=True)
+class Origin:
+    """Where a value of a repository's entry is written: ``defaults.repo``, a repository group's
+    ``repo`` block, or the repository's own entry (``path`` is that block in the manifest)."""
+
+    layer: str  # "defaults" | "group" | "entry" (the repository's own)
+    path: PathT
+    group: str = ""
+
+    @property
+    def label(self) -> str:
+        return {"defaults": "defaults.repo", "group": f"group {self.group}"}.get(self.layer, "the repository entry")
+
+
+@dataclass
+class RepoGroup:
+    """``repo_groups.<name>``: repositories picked by name glob, list or topic, with their own
+    defaults (``repo``), applied between ``defaults.repo`` and each repository's entry."""
+
+    name: str
+    path: PathT
+    match: list[str] = field(default_factory=list)
+    repos: list[str] = field(default_factory=list)
+    topics: list[str] = field(default_factory=list)
+    order: int | None = None
+    #: the repositories it picks (full names as written under ``repos``), in file order
+    members: list[str] = field(default_factory=list)
+
+
 @dataclass
 class RepoSpec:
     full_name: str
@@ -133,6 +162,11 @@ class RepoSpec:
     prune: dict[str, bool] = field(default_factory=dict)
     #: what each kind-owned section (``manifest.sections.Section``) parsed, by section key
     sections: dict[str, Any] = field(default_factory=dict)
+    #: the repository groups applied to it, in the order applied (the last one wins)
+    groups: list[str] = field(default_factory=list)
+    #: when it inherits anything: path inside the entry (``("has_wiki",)``, ``("collaborators",
+    #: "bob")``) -> where that value is written; empty when the entry is all its own
+    origins: dict[PathT, Origin] = field(default_factory=dict)
 
 
 @dataclass
@@ -246,6 +280,8 @@ class Manifest:
     sha256: str = ""
     #: top-level kind-owned sections, parsed, by section key
     sections: dict[str, Any] = field(default_factory=dict)
+    #: ``repo_groups`` by name
+    repo_groups: dict[str, RepoGroup] = field(default_factory=dict)
     #: warnings found while loading (printed by the commands, never fatal)
     warnings: list[Diagnostic] = field(default_factory=list)
 
