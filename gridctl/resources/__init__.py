@@ -33,6 +33,7 @@ MODULES = (
     "queue",  # queue layout
     "label",  # label
     "actions_permissions",  # actions-permissions (repository), org-actions-permissions
+    "webhook",  # hook (repository), org-hook
 )
 
 KINDS: dict[str, Kind] = {}
