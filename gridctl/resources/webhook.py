@@ -64,7 +64,7 @@ Reads: one list call per repository or organization (the list holds every field 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -75,7 +75,7 @@ from ..manifest.sections import Section, SectionContext
 from ..manifest.sources import Source
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyResult, Item, Kind, Scope, attr_diffs
+from .base import ApplyResult, Item, Kind, Scope, attr_diffs, live_fp
 from .repository import repos_with
 
 if TYPE_CHECKING:
@@ -238,7 +238,11 @@ class HookKind(Kind):
     def inverse(self, change: Change, result: ApplyResult) -> Change | None:
         if change.action == Action.UPDATE and any(d.field == "secret" for d in change.diffs):
             return None
-        return super().inverse(change, result)
+        inverse = super().inverse(change, result)
+        if inverse is not None and inverse.before is not None:
+            # what the rollback expects to find: the attributes, never the secret's fingerprint
+            inverse = replace(inverse, live_fp=live_fp(inverse.before, list(inverse.before)))
+        return inverse
 
     def state_entry(self, scope: Scope, live: Item) -> dict[str, Any]:
         return {"kind": self.name, "scope": scope.name, "account": scope.account, "id": live.meta["id"]}

@@ -156,14 +156,16 @@ def test_the_secret_is_written_only_when_needed_and_never_shown(grid):
     plan = json.loads((grid.dir / "plan2.json").read_text())
     (change,) = plan["changes"]
     assert change["reversible"] is False and change["after"]["fingerprint"].startswith("hmac-sha256:")
-    outputs.append(grid.check(0, "apply", "plan2.json").all)
+    r = grid.check(0, "apply", "plan2.json", env={"GRIDCTL_LOG": "debug"})  # one line per request, never a body
+    assert f"PATCH /repos/alice/demo/hooks/{hook_id}/config 200" in r.err, r.err
+    outputs.append(r.all)
     assert secret_sha(grid, hook_id) == sha(second)
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
     # removed on GitHub by hand: written again
     assert grid.api("alice", "PATCH", f"{HOOKS}/{hook_id}", {"config": {"url": URL, "content_type": "json"}}).status_code == 200
     r = grid.check(2, "plan", "--detailed-exitcode")
-    assert f"(secret not set on GitHub)" in r.out and 'secret: null -> "(sensitive)"' in r.out, r.out
+    assert "(secret not set on GitHub)" in r.out and 'secret: null -> "(sensitive)"' in r.out, r.out
     outputs.append(grid.check(0, "apply", "--auto-approve").all)
     assert secret_sha(grid, hook_id) == sha(second)
 
@@ -262,18 +264,18 @@ def test_bad_manifests_are_refused_at_their_line(grid):
     grid.user("alice")
     grid.write("grid.yaml", MANIFEST.replace(URL, "https://bot:hunter2@ci.example.com/github"))
     r = grid.run("validate")
-    assert r.code == 1 and "grid.yaml:6:7: error: a payload URL may not hold credentials" in r.err, r.err
+    assert r.code == 1 and "grid.yaml:7:7: error: a payload URL may not hold credentials" in r.err, r.err
     grid.write("grid.yaml", MANIFEST.replace("secret: {env: HOOK_SECRET}", "secret: hunter2"))
     r = grid.run("validate")
-    assert r.code == 1 and "grid.yaml:9:17: error:" in r.err and "hunter2" not in r.err, r.err
+    assert r.code == 1 and "grid.yaml:10:17: error:" in r.err and "hunter2" not in r.err, r.err
     grid.write("grid.yaml", MANIFEST.replace("content_type: json", "content_type: xml"))
     r = grid.run("validate")
-    assert r.code == 1 and "grid.yaml:8:23: error:" in r.err, r.err
+    assert r.code == 1 and "grid.yaml:9:23: error:" in r.err, r.err
     grid.write("grid.yaml", MANIFEST.replace(URL, "ftp://ci.example.com/github"))
     r = grid.run("validate")
-    assert r.code == 1 and "grid.yaml:6:7: error:" in r.err, r.err
+    assert r.code == 1 and "grid.yaml:7:7: error:" in r.err, r.err
     # an unavailable secret source: at its line, before any API call
     grid.write("grid.yaml", MANIFEST)
     r = grid.run("plan")
-    assert r.code == 1 and "grid.yaml:9:17: error: secret source unavailable: env HOOK_SECRET is not set" in r.err, r.err
+    assert r.code == 1 and "grid.yaml:10:17: error: secret source unavailable: env HOOK_SECRET is not set" in r.err, r.err
     assert "Traceback" not in r.all
