@@ -34,6 +34,8 @@ MODULES = (
     "label",  # label
     "actions_permissions",  # actions-permissions (repository), org-actions-permissions
     "webhook",  # hook (repository), org-hook
+    "autolink",  # autolink
+    "security",  # security (vulnerability alerts, automated security fixes)
 )
 
 KINDS: dict[str, Kind] = {}
