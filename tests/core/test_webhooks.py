@@ -279,3 +279,21 @@ def test_bad_manifests_are_refused_at_their_line(grid):
     r = grid.run("plan")
     assert r.code == 1 and "grid.yaml:10:17: error: secret source unavailable: env HOOK_SECRET is not set" in r.err, r.err
     assert "Traceback" not in r.all
+
+
+def test_a_create_whose_answer_was_lost_is_not_sent_twice(grid):
+    """GitHub created the hook but the answer was lost (a 502 after the write): apply finds the
+    hook by its URL instead of creating a second one."""
+    grid.user("alice")
+    grid.env["HOOK_SECRET"] = canary("lost")
+    grid.write("grid.yaml", MANIFEST)
+    grid.ctl("PUT", "/faults", {"specs": ["nth=1,op=repos/create-webhook,status=502,after=1"]})
+    grid.sb.app.stats.reset()
+    grid.check(0, "apply", "--auto-approve")
+    grid.ctl("PUT", "/faults", {"specs": []})
+    creates = grid.sb.app.stats.as_dict()["by_endpoint"]["repos/create-webhook"]
+    assert creates["requests"] == 1 and creates.get("status_502") == 1, creates
+    hook = only_hook(grid)
+    state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
+    assert state[f"hook:alice/demo:{URL}"]["id"] == hook["id"]
+    assert grid.run("plan", "--detailed-exitcode").code == 0
