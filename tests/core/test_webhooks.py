@@ -297,3 +297,26 @@ def test_a_create_whose_answer_was_lost_is_not_sent_twice(grid):
     state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
     assert state[f"hook:alice/demo:{URL}"]["id"] == hook["id"]
     assert grid.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_a_converged_plan_reads_each_collection_once_and_writes_nothing(grid, capsys):
+    grid.user("alice")
+    grid.env["HOOK_SECRET"] = canary("reads")
+    text = MANIFEST + (
+        "      https://deploy.example.com/hook: {events: [deployment], active: false}\n"
+        "    autolinks: {TICKET-: 'https://t.example.com/<num>', JIRA-: 'https://j.example.com/<num>'}\n"
+        "    security: {vulnerability_alerts: true, automated_security_fixes: true}\n"
+    )
+    grid.write("grid.yaml", text)
+    grid.check(0, "apply", "--auto-approve")
+    grid.sb.app.stats.reset()
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+    ops = grid.sb.app.stats.as_dict()["by_endpoint"]
+    mine = {op: c["requests"] for op, c in ops.items() if "webhook" in op or "autolink" in op or "vulnerab" in op or "security-fixes" in op}
+    assert mine == {"repos/list-webhooks": 1, "repos/list-autolinks": 1, "repos/check-vulnerability-alerts": 1,
+                    "repos/check-automated-security-fixes": 1}, ops
+    writes = {op: c for op, c in ops.items() if op.split("/")[1].split("-")[0] in ("create", "update", "delete", "enable", "disable", "set")}
+    assert writes == {}, writes
+    with capsys.disabled():
+        total = sum(c["requests"] for c in ops.values())
+        print(f"\nconverged plan, 1 repository with 2 hooks, 2 autolinks, security: {total} requests, {mine}")
