@@ -320,3 +320,11 @@ def test_a_converged_plan_reads_each_collection_once_and_writes_nothing(grid, ca
     with capsys.disabled():
         total = sum(c["requests"] for c in ops.values())
         print(f"\nconverged plan, 1 repository with 2 hooks, 2 autolinks, security: {total} requests, {mine}")
+
+
+def test_a_url_stays_whole_when_an_address_is_described():
+    from gridctl.util.text import address_parts
+
+    assert address_parts("hook:alice/demo:https://h.example:8443/x?a=b") == ["hook", "alice/demo", "https://h.example:8443/x?a=b"]
+    assert address_parts("org-hook:acme:http://127.0.0.1:9/x (hook 5)") == ["org-hook", "acme", "http://127.0.0.1:9/x (hook 5)"]
+    assert address_parts("secret:alice/demo:actions:API_KEY") == ["secret", "alice/demo", "actions", "API_KEY"]
