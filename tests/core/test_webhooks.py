@@ -120,6 +120,10 @@ def test_create_converge_edit_one_field_rollback_destroy(grid):
     assert 'events: ["push"] -> ["pull_request", "push"]' in r.out, r.out
     hook = only_hook(grid)
     assert sorted(hook["events"]) == ["pull_request", "push"] and secret_sha(grid, hook["id"]) == sha(secret)
+    state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
+    assert state[f"hook:alice/demo:{URL}"]["fingerprint"] == entry["fingerprint"]  # still known: not rewritten
+    grid.write("grid.yaml", MANIFEST)
+    assert grid.run("plan", "--detailed-exitcode").code == 0
 
     # destroy deletes the hook (and says it cannot be brought back)
     r = grid.check(0, "destroy", "--auto-approve")
