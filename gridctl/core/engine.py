@@ -66,7 +66,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                     Change(
                         address=address, kind=kind.name, account=scope.account, scope=scope.name,
                         action=action, order=kind.order, before=before, after=after, diffs=tuple(diffs),
-                        reason=reason or "differs from the manifest", reversible=kind.reversible(action),
+                        reason=reason or "differs from the manifest", reversible=kind.reversible_change(action, tuple(diffs)),
                         sensitive=kind.sensitive, live_fp=live_fp(before, None, stamp),
                         meta={**lv.meta, **d.meta, "key": key, "_scope": scope.to_meta()}, source=d.source,
                     )

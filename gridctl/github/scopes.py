@@ -2,7 +2,8 @@
 
 GitHub's scope list (docs.github.com, "Scopes for OAuth apps") nests some scopes: ``repo``
 includes ``public_repo``, ``admin:org`` and ``write:org`` include ``read:org``, and
-``codespace`` covers Codespaces user secrets, as does the narrower ``codespace:secrets``.
+``codespace`` covers Codespaces user secrets, as does the narrower ``codespace:secrets``, and
+``repo`` grants "full access to ... repository webhooks", so it includes ``admin:repo_hook``.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ IMPLIED_BY: dict[str, set[str]] = {
     "public_repo": {"repo"},
     "codespace": {"codespace:secrets"},
     "read:org": {"admin:org", "write:org"},
+    "admin:repo_hook": {"repo"},
 }
 
 

@@ -743,7 +743,22 @@ def _all_refs(m: Manifest) -> list[SecretRef]:
             refs.extend(env.secrets.values())
     refs.extend(s.ref for s in m.codespaces_secrets)
     refs.extend(s.ref for s in m.org_secrets)
+    sections = [*m.sections.values(), *(v for repo in m.repos.values() for v in repo.sections.values())]
+    refs.extend(_section_refs(sections))
     return refs
+
+
+def _section_refs(value: Any) -> list[SecretRef]:
+    """The secret references kind-owned sections hold: each parsed spec with a
+    ``secret_refs()`` method (a webhook's secret), in lists and dicts too."""
+    refs = getattr(value, "secret_refs", None)
+    if callable(refs):
+        return list(refs())
+    if isinstance(value, (list, tuple)):
+        return [r for v in value for r in _section_refs(v)]
+    if isinstance(value, dict):
+        return [r for v in value.values() for r in _section_refs(v)]
+    return []
 
 
 def _check_value_size(c: _Collector, path: PathT, size: int) -> None:

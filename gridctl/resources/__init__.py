@@ -33,6 +33,9 @@ MODULES = (
     "queue",  # queue layout
     "label",  # label
     "actions_permissions",  # actions-permissions (repository), org-actions-permissions
+    "webhook",  # hook (repository), org-hook
+    "autolink",  # autolink
+    "security",  # security (vulnerability alerts, automated security fixes)
 )
 
 KINDS: dict[str, Kind] = {}

@@ -164,6 +164,12 @@ class Kind:
             return not self.sensitive
         return self.restorable and not self.sensitive
 
+    def reversible_change(self, action: Action, diffs: tuple[FieldDiff, ...]) -> bool:
+        """Whether an update with these field differences can be rolled back (default: as
+        :meth:`reversible`); a kind with one write-only field (a webhook's secret) says no
+        only when that field changes."""
+        return self.reversible(action)
+
     # -- to implement --------------------------------------------------------------------------
     def scopes(self, env: PlanEnv) -> list[Scope]:
         raise NotImplementedError

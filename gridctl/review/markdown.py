@@ -29,6 +29,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..plan import Action, Change, Plan
+from ..util.text import address_parts
 from .text import shown_after
 
 #: GitHub's limit on an issue comment body, in characters
@@ -82,7 +83,7 @@ def _show(value: Any) -> str:
 
 
 def describe(change: Change) -> str:
-    return " ".join(p for p in change.address.split(":") if p)
+    return " ".join(address_parts(change.address))
 
 
 def group_of(change: Change) -> str:

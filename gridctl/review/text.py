@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..plan import Action, Change, Plan
-from ..util.text import safe
+from ..util.text import address_parts, safe
 
 _COLORS = {Action.CREATE: "32", Action.UPDATE: "33", Action.REPLACE: "35", Action.DELETE: "31"}
 
@@ -37,8 +37,7 @@ def shown_after(change: Change, field: str, value: Any, fmt: Callable[[Any], str
 
 def describe(change: Change) -> str:
     """``kind scope name`` for one change, e.g. ``secret alice/demo actions API_KEY``."""
-    parts = change.address.split(":")
-    return safe(" ".join(p for p in parts if p))
+    return safe(" ".join(address_parts(change.address)))
 
 
 def change_lines(change: Change, color: bool = False) -> list[str]:

@@ -10,6 +10,7 @@ Actions", https://docs.github.com/en/actions/reference/workflow-commands-for-git
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Any
 
@@ -46,3 +47,16 @@ def no_commands(text: str) -> str:
 def safe(text: Any, *, newlines: bool = False) -> str:
     """:func:`printable`, then :func:`no_commands`: what any echoed input goes through."""
     return no_commands(printable(text, newlines=newlines))
+
+
+_URL_TAIL = re.compile(r"(?:^|:)([A-Za-z][A-Za-z0-9+.-]*://.*)$")
+
+
+def address_parts(address: str) -> list[str]:
+    """An address's parts (``kind:scope:key``), split at colons — except in a URL, which is always
+    the last part (a webhook's key) and stays whole: ``hook alice/demo https://h.example:8443/x``."""
+    m = _URL_TAIL.search(address)
+    if m is None:
+        return [p for p in address.split(":") if p]
+    head = address[: m.start()]
+    return [p for p in head.split(":") if p] + [m.group(1)]

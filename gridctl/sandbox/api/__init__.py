@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     oauth,
     pages,
     releases,
+    repo_security,
     repos,
     runner_groups,
     runners,

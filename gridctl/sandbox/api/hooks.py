@@ -751,3 +751,14 @@ def payloads(app: Any, body: dict, params: dict, query: dict) -> Any:
     """How many emitted payloads strict mode validated, by ``event$action``; pending deliveries."""
     d = deliverer(app.world)
     return {"validated": dict(d.validated), "pending": d.pending()}
+
+
+@control("GET", "/hooks/secrets")
+def secret_digests(app: Any, body: dict, params: dict, query: dict) -> Any:
+    """``{hook id: sha256 hex of its secret, or null}``: lets tests prove the right secret arrived
+    without the sandbox ever answering with one."""
+    hooks = list(app.world.store.values("hooks"))
+    return {
+        str(h["id"]): hashlib.sha256(h["config"]["secret"].encode()).hexdigest() if h["config"].get("secret") else None
+        for h in hooks
+    }
