@@ -33,6 +33,8 @@ MODULES = (
     "queue",  # queue layout
     "label",  # label
     "actions_permissions",  # actions-permissions (repository), org-actions-permissions
+    "branch_protection",  # branch-protection
+    "rulesets",  # ruleset (repository), org-ruleset
 )
 
 KINDS: dict[str, Kind] = {}
