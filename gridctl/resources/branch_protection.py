@@ -35,7 +35,8 @@ https://docs.github.com/en/rest/branches/branch-protection):
   description), and a classic token needs ``repo``; the branch names are those ``GET
   .../branches?protected=true`` lists (REST "Branches", https://docs.github.com/en/rest/branches/branches#list-branches);
 * ``required_approving_review_count`` is "a number between 1 and 6 or 0 to not require
-  reviewers"; push restrictions (users, teams, apps) "are only available for organization-owned
+  reviewers"; a linear history needs a repository that allows squash or rebase merging (the
+  ``PUT``'s ``required_linear_history``, checked at load time when the manifest sets both); push restrictions (users, teams, apps) "are only available for organization-owned
   repositories"; the branch name "cannot contain wildcard characters".
 
 Reads: one list per repository and one ``GET`` per protected branch. Writes: one ``PUT`` and,
@@ -142,6 +143,9 @@ def parse(ctx: SectionContext, repo: Any, raw: dict[str, Any], path: PathT) -> d
     for branch, value in raw.items():
         p = path + (branch,)
         attrs: dict[str, Any] = {k: True for k in FLAGS if value.get(k)}
+        if attrs.get("linear_history") and repo.settings.get("allow_squash_merge") is False and repo.settings.get("allow_rebase_merge") is False:
+            ctx.error(p + ("linear_history",), f"linear_history needs {repo.full_name} to allow squash or rebase merging "
+                      "(allow_squash_merge and allow_rebase_merge are both false)", key=True)
         if value.get("signed_commits"):
             attrs["signed_commits"] = True
         reviews = value.get("reviews")

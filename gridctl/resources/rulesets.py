@@ -345,6 +345,10 @@ def parse_org(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> list[Rul
 
 
 # -- kinds ---------------------------------------------------------------------------------------------
+def _who(reader: Reader) -> str:
+    return f" ({reader.client.login})" if reader.client.login else ""
+
+
 class _Rulesets(Kind):
     org = False
 
@@ -357,11 +361,17 @@ class _Rulesets(Kind):
                 if summary.get("source_type", "Organization" if self.org else "Repository") != ("Organization" if self.org else "Repository"):
                     continue
                 rs = reader.get(f"{base}/{summary['id']}")
-                if rs is not None:
-                    out[rs["name"]] = live_item(rs["name"], _attrs_from_github(rs, org=self.org), id=rs["id"])
+                if rs is None:
+                    continue
+                if "bypass_actors" not in rs:
+                    # GitHub shows them only to who may edit the ruleset: without them, gridctl
+                    # would plan them back every time and its update would be refused anyway
+                    raise GitHubError(f"cannot see who may bypass ruleset {rs['name']} of {what[len('the rulesets of '):]}: "
+                                      f"the token{_who(reader)} needs {needs}", status=403)
+                out[rs["name"]] = live_item(rs["name"], _attrs_from_github(rs, org=self.org), id=rs["id"])
             return out
         except GitHubError as exc:
-            if exc.status == 403:
+            if exc.status == 403 and exc.github_message:
                 raise forbidden(reader, exc, what, needs) from None
             raise
 

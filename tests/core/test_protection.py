@@ -291,6 +291,9 @@ def test_bad_manifests_are_refused_at_their_line(grid):
     grid.write("grid.yaml", PROTECTION.replace("enforce_admins: true", "enforce_admins: true\n        restrictions: {users: [bob]}"))
     r = grid.run("validate")
     assert r.code == 1 and "restrictions are only available for organization repositories, and alice is a user" in r.err, r.err
+    grid.write("grid.yaml", PROTECTION.replace("auto_init: true", "auto_init: true\n    allow_squash_merge: false\n    allow_rebase_merge: false"))
+    r = grid.run("validate")
+    assert r.code == 1 and "linear_history needs alice/demo to allow squash or rebase merging" in r.err, r.err
     grid.write("grid.yaml", RULESET.replace("- {role: admin}", "- {org_admin: true}"))
     r = grid.run("validate")
     assert r.code == 1 and "grid.yaml:13:14: error: org_admin cannot bypass the rulesets of a personal repository" in r.err, r.err
@@ -326,6 +329,16 @@ def test_tokens_that_may_not_manage_them(grid):
     r = grid.run("plan")
     assert r.code == 1, r.all
     assert "cannot read the protection of branch main of alice/demo: the token (bob) needs admin rights on the repository" in r.err, r.err
+    assert "Traceback" not in r.all and grid.tokens["bob"] not in r.all
+    # rulesets: bob may list them, but GitHub hides who may bypass them from him
+    grid.write("grid.yaml", RULESET)
+    grid.check(0, "apply", "--auto-approve")
+    grid.write("grid.yaml", grid_yaml("repos:\n  alice/demo:\n    account: helper\n    rulesets: {protect-main: {enforcement: active}}\n",
+                                      HELPER_BOB))
+    r = grid.run("plan")
+    assert r.code == 1, r.all
+    assert ("cannot see who may bypass ruleset protect-main of alice/demo: the token (bob) needs admin rights on the repository"
+            in r.err), r.err
     assert "Traceback" not in r.all and grid.tokens["bob"] not in r.all
 
 
