@@ -354,3 +354,22 @@ def test_already_matching_is_adopted_without_a_write(grid, manifest):
     assert "No changes" in r.out, r.out
     writes = [op for op in grid.sb.app.stats.as_dict()["by_endpoint"] if op.split("/")[-1].startswith(("update-", "create-", "delete-"))]
     assert writes == [], writes
+
+
+def test_a_converged_plan_reads_one_list_and_one_object_each(grid):
+    """Reads of a no-change plan: per repository one protected-branch list and one ruleset list,
+    then one GET per protected branch and per ruleset; nothing is written."""
+    grid.user("alice")
+    both = PROTECTION + RULESET.split("    auto_init: true\n", 1)[1]
+    both = both.replace("      main:\n", "      main:\n        allow_deletions: false\n", 1)
+    grid.write("grid.yaml", both)
+    grid.check(0, "apply", "--auto-approve")
+    grid.sb.app.stats.reset()
+    grid.check(0, "plan", "--detailed-exitcode")
+    stats = grid.sb.app.stats.as_dict()
+    ops = {op: c["requests"] for op, c in stats["by_endpoint"].items()}
+    mine = {op: n for op, n in ops.items() if "protection" in op or "ruleset" in op or "branches" in op}
+    print(f"\nconverged plan, one repository with one protected branch and one ruleset: {stats['total']['requests']} requests "
+          f"({stats['total'].get('not_modified', 0)} answered 304); {mine}")
+    assert mine == {"repos/list-branches": 1, "repos/get-branch-protection": 1, "repos/get-repo-rulesets": 1, "repos/get-repo-ruleset": 1}, ops
+    assert not any(op.split("/")[-1].startswith(("update-", "create-", "delete-")) for op in ops), ops
