@@ -2,7 +2,7 @@
 
 Operations (REST reference "Protected branches",
 https://docs.github.com/en/rest/branches/branch-protection): ``GET``/``PUT``/``DELETE``
-``/repos/{owner}/{repo}/branches/{branch}/protection`` and ``POST``/``DELETE``
+``/repos/{owner}/{repo}/branches/{branch}/protection`` and ``GET``/``POST``/``DELETE``
 ``.../protection/required_signatures`` (signed commits are not part of the ``PUT`` body).
 
 Layout: ``repo["branch_protection"]`` is ``{branch name: record}`` with ``required_status_checks:
@@ -213,11 +213,20 @@ def _signatures(ctx: Ctx, enabled: bool) -> tuple[dict, str]:
     return repo, name
 
 
+def _signatures_url(ctx: Ctx, repo: dict, name: str) -> str:
+    return ctx.url(f"/repos/{repo['owner']}/{repo['name']}/branches/{quote(name, safe='')}/protection/required_signatures")
+
+
+@route("GET", _PATH + "/required_signatures", "repos/get-commit-signature-protection", scopes=_SCOPES)
+def get_signatures(ctx: Ctx) -> Reply:
+    repo, name, rec = _protected(ctx)
+    return json_reply({"url": _signatures_url(ctx, repo, name), "enabled": bool(rec.get("required_signatures"))})
+
+
 @route("POST", _PATH + "/required_signatures", "repos/create-commit-signature-protection", scopes=_SCOPES)
 def create_signatures(ctx: Ctx) -> Reply:
     repo, name = _signatures(ctx, True)
-    url = ctx.url(f"/repos/{repo['owner']}/{repo['name']}/branches/{quote(name, safe='')}/protection/required_signatures")
-    return json_reply({"url": url, "enabled": True})
+    return json_reply({"url": _signatures_url(ctx, repo, name), "enabled": True})
 
 
 @route("DELETE", _PATH + "/required_signatures", "repos/delete-commit-signature-protection", scopes=_SCOPES)

@@ -86,6 +86,8 @@ PROTECTION_CASES = [
     Case("repos/update-branch-protection", 403, "PUT", PROT, _PROTECTION, login="bob", note="not-admin"),
     Case("repos/delete-branch-protection", 204, "DELETE", PROT, setup=protected),
     Case("repos/delete-branch-protection", 404, "DELETE", PROT, note="branch-not-protected"),
+    Case("repos/get-commit-signature-protection", 200, "GET", PROT + "/required_signatures", setup=protected),
+    Case("repos/get-commit-signature-protection", 404, "GET", PROT + "/required_signatures", note="branch-not-protected"),
     Case("repos/create-commit-signature-protection", 200, "POST", PROT + "/required_signatures", setup=protected),
     Case("repos/create-commit-signature-protection", 404, "POST", PROT + "/required_signatures", note="branch-not-protected"),
     Case("repos/delete-commit-signature-protection", 204, "DELETE", PROT + "/required_signatures", setup=protected),
