@@ -13,13 +13,15 @@
             allow_force_pushes: false
             allow_deletions: false
             conversation_resolution: true
+            lock_branch: false                  # and allow_fork_syncing, block_creations
             restrictions: {users: [alice]}      # who may push; organization repositories only
 
 An entry is the branch's whole protection: what it leaves out is off (GitHub's default), so a
 protection changed by hand is planned back field by field. The fields are compared flattened
 (``reviews.approvals``, ``status_checks.contexts``...); ``reviews`` and ``status_checks`` are on
 when declared (``reviews: {}`` asks for pull requests with one approval), and a field at its
-default is not shown. ``prune: {branch_protection: true}`` also removes the protection of
+default is not shown. Push restrictions name users only (teams and apps GitHub reports are
+shown in the plan, and a plan that drops them says so). ``prune: {branch_protection: true}`` also removes the protection of
 branches the manifest does not list.
 
 GitHub facts used here (REST "Protected branches",
@@ -68,6 +70,7 @@ FLAGS = {
     "conversation_resolution": "required_conversation_resolution",
     "lock_branch": "lock_branch",
     "block_creations": "block_creations",
+    "allow_fork_syncing": "allow_fork_syncing",
 }
 #: the manifest's review fields -> GitHub's
 REVIEW_FIELDS = {
@@ -112,6 +115,7 @@ ITEM_SCHEMA: dict[str, Any] = {
         "conversation_resolution": {**_BOOL, "description": "Require conversations to be resolved before merging."},
         "lock_branch": {**_BOOL, "description": "Make the branch read-only."},
         "block_creations": {**_BOOL, "description": "With restrictions: also restrict creating matching branches."},
+        "allow_fork_syncing": {**_BOOL, "description": "With lock_branch: let forks pull changes from upstream."},
         "restrictions": {
             "type": "object",
             "additionalProperties": False,
@@ -223,6 +227,11 @@ def _attrs(p: dict[str, Any]) -> dict[str, Any]:
     restrictions = p.get("restrictions")
     if restrictions is not None:
         attrs["restrictions.users"] = sorted(u["login"].lower() for u in restrictions.get("users") or [])
+        # teams and apps cannot be declared (yet): shown, so a plan that drops them says so
+        for what in ("teams", "apps"):
+            slugs = sorted(str(x.get("slug") or x.get("id")) for x in restrictions.get(what) or [])
+            if slugs:
+                attrs[f"restrictions.{what}"] = slugs
     return attrs
 
 

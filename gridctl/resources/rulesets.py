@@ -16,8 +16,8 @@ organization's, ``org_rulesets.<org account>.<name>``).
             rules:
               deletion: true                 # also creation, update, non_fast_forward (force pushes),
               non_fast_forward: true         # linear_history, signed_commits
-              pull_request: {approvals: 1, dismiss_stale: true, code_owners: true,
-                             last_push_approval: true, thread_resolution: true}
+              pull_request: {approvals: 1, dismiss_stale: true, code_owners: true, last_push_approval: true,
+                             thread_resolution: true, merge_methods: [squash, rebase]}
               status_checks: {strict: true, contexts: [ci/test]}
     org_rulesets:
       acme:
@@ -94,6 +94,8 @@ PR_FIELDS = {
     "last_push_approval": "require_last_push_approval",
     "thread_resolution": "required_review_thread_resolution",
 }
+#: pull_request's allowed_merge_methods when none is named (all of them)
+MERGE_METHODS = ("merge", "rebase", "squash")
 BOOLEANS = frozenset({
     *(f"rules.{k}" for k in SIMPLE_RULES), *(f"rules.pull_request.{k}" for k in PR_FIELDS), "rules.status_checks.strict",
 })
@@ -126,7 +128,12 @@ RULES_SCHEMA: dict[str, Any] = {
             "type": "object",
             "additionalProperties": False,
             "description": "Require a pull request before merging.",
-            "properties": {"approvals": {"type": "integer", "minimum": 0, "maximum": 10}, **{k: {**_BOOL} for k in PR_FIELDS}},
+            "properties": {
+                "approvals": {"type": "integer", "minimum": 0, "maximum": 10},
+                **{k: {**_BOOL} for k in PR_FIELDS},
+                "merge_methods": {"type": "array", "uniqueItems": True, "minItems": 1, "items": {"enum": list(MERGE_METHODS)},
+                                  "description": "The merge methods allowed (default all three)."},
+            },
         },
         "status_checks": {
             "type": "object",
@@ -233,8 +240,14 @@ def _rule_attrs(rules: list[dict[str, Any]]) -> dict[str, Any]:
         elif kind == "pull_request":
             out["rules.pull_request.approvals"] = params.get("required_approving_review_count", 0)
             out.update({f"rules.pull_request.{k}": True for k, theirs in PR_FIELDS.items() if params.get(theirs)})
+            methods = sorted(set(params.get("allowed_merge_methods") or MERGE_METHODS))
+            if methods != list(MERGE_METHODS):
+                out["rules.pull_request.merge_methods"] = methods
         elif kind == "required_status_checks":
-            out["rules.status_checks.contexts"] = sorted(c["context"] for c in params.get("required_status_checks") or [])
+            # a check bound to one app shows it: the manifest's contexts come from any app
+            out["rules.status_checks.contexts"] = sorted(
+                c["context"] + (f" (app {c['integration_id']})" if c.get("integration_id") else "")
+                for c in params.get("required_status_checks") or [])
             if params.get("strict_required_status_checks_policy"):
                 out["rules.status_checks.strict"] = True
         else:
@@ -247,6 +260,7 @@ def _rules_body(attrs: dict[str, Any]) -> list[dict[str, Any]]:
     if "rules.pull_request.approvals" in attrs:
         params: dict[str, Any] = {"required_approving_review_count": attrs["rules.pull_request.approvals"]}
         params.update({theirs: bool(attrs.get(f"rules.pull_request.{mine}")) for mine, theirs in PR_FIELDS.items()})
+        params["allowed_merge_methods"] = list(attrs.get("rules.pull_request.merge_methods") or MERGE_METHODS)
         out.append({"type": "pull_request", "parameters": params})
     if "rules.status_checks.contexts" in attrs:
         out.append({"type": "required_status_checks", "parameters": {
@@ -284,6 +298,9 @@ def _attrs_from_manifest(ctx: SectionContext, raw: dict[str, Any], path: PathT, 
     if pr is not None:
         attrs["rules.pull_request.approvals"] = pr.get("approvals", 1)
         attrs.update({f"rules.pull_request.{k}": True for k in PR_FIELDS if pr.get(k)})
+        methods = sorted(set(pr.get("merge_methods") or MERGE_METHODS))
+        if methods != list(MERGE_METHODS):
+            attrs["rules.pull_request.merge_methods"] = methods
     checks = rules.get("status_checks")
     if checks is not None:
         attrs["rules.status_checks.contexts"] = sorted(set(checks["contexts"]))
@@ -302,6 +319,11 @@ def _attrs_from_github(rs: dict[str, Any], *, org: bool) -> dict[str, Any]:
         names = conditions.get("repository_name") or {}
         _patterns(attrs, "repos.include", names.get("include"))
         _patterns(attrs, "repos.exclude", names.get("exclude"))
+        # targeting by id or custom property cannot be declared (yet): shown, so a plan that
+        # replaces it with the manifest's names says so
+        for other in ("repository_id", "repository_property"):
+            if conditions.get(other):
+                attrs[f"repos.{other}"] = conditions[other]
     bypass = [f"{_actor(a['actor_type'], a.get('actor_id'))} {a.get('bypass_mode') or 'always'}" for a in rs.get("bypass_actors") or []]
     if bypass:
         attrs["bypass"] = sorted(set(bypass))

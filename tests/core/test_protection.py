@@ -42,7 +42,7 @@ repos:
         rules:
           deletion: true
           non_fast_forward: true
-          pull_request: {approvals: 1, dismiss_stale: true, last_push_approval: true}
+          pull_request: {approvals: 1, dismiss_stale: true, last_push_approval: true, merge_methods: [squash]}
           status_checks: {strict: true, contexts: [ci/test]}
 """)
 
@@ -187,6 +187,7 @@ def test_ruleset_create_converge_edit_one_field_rollback_destroy(grid):
         "rules.pull_request.approvals: 1",
         "rules.pull_request.dismiss_stale: true",
         "rules.pull_request.last_push_approval: true",
+        'rules.pull_request.merge_methods: ["squash"]',
         'rules.status_checks.contexts: ["ci/test"]',
         "rules.status_checks.strict: true",
         'target: "branch"',
@@ -198,6 +199,8 @@ def test_ruleset_create_converge_edit_one_field_rollback_destroy(grid):
     assert {(a["actor_type"], a["actor_id"], a["bypass_mode"]) for a in rs["bypass_actors"]} == {
         ("RepositoryRole", 5, "always"), ("RepositoryRole", 2, "pull_request")}
     assert sorted(r["type"] for r in rs["rules"]) == ["deletion", "non_fast_forward", "pull_request", "required_status_checks"]
+    pr = next(r["parameters"] for r in rs["rules"] if r["type"] == "pull_request")
+    assert pr["allowed_merge_methods"] == ["squash"] and pr["required_review_thread_resolution"] is False
     assert grid.run("plan", "--detailed-exitcode").code == 0
 
     # one field edited: the plan shows exactly that field
@@ -373,3 +376,27 @@ def test_a_converged_plan_reads_one_list_and_one_object_each(grid):
           f"({stats['total'].get('not_modified', 0)} answered 304); {mine}")
     assert mine == {"repos/list-branches": 1, "repos/get-branch-protection": 1, "repos/get-repo-rulesets": 1, "repos/get-repo-ruleset": 1}, ops
     assert not any(op.split("/")[-1].startswith(("update-", "create-", "delete-")) for op in ops), ops
+
+
+def test_what_the_manifest_cannot_declare_is_shown_before_it_is_replaced(grid):
+    """An organization ruleset that targets repositories by id (set by hand): the plan shows the
+    id condition going and the manifest's names coming, and the apply does exactly that."""
+    grid.user("alice")
+    grid.org("acme", admins=("alice",))
+    assert grid.api("alice", "POST", "/orgs/acme/repos", {"name": "svc", "auto_init": True}).status_code == 201
+    svc = get(grid, "/repos/acme/svc")["id"]
+    body = {"name": "every-default-branch", "enforcement": "evaluate", "bypass_actors": [{"actor_type": "OrganizationAdmin", "actor_id": 1}],
+            "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}, "repository_id": {"repository_ids": [svc]}},
+            "rules": [{"type": "deletion"}, {"type": "required_signatures"}]}
+    assert grid.api("alice", "POST", "/orgs/acme/rulesets", body).status_code == 201
+    grid.write("grid.yaml", ORG_RULESET)
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert change_block(r.out, "~ org-ruleset org acme every-default-branch") == [
+        'repos.exclude: null -> ["sandbox-*"]',
+        'repos.include: null -> ["~ALL"]',
+        f'repos.repository_id: {{"repository_ids": [{svc}]}} -> null',
+    ], r.out
+    grid.check(0, "apply", "--auto-approve")
+    conditions = rulesets_of(grid, "/orgs/acme/rulesets")["every-default-branch"]["conditions"]
+    assert "repository_id" not in conditions and conditions["repository_name"]["include"] == ["~ALL"]
+    assert grid.run("plan", "--detailed-exitcode").code == 0

@@ -20,7 +20,8 @@ GitHub's rules reproduced here:
   unless ``includes_parents=false`` (the parameter's description): an organization ruleset applies
   where its ``repository_name`` condition includes the repository (``~ALL``, ``fnmatch``
   patterns) and does not exclude it; the list shows no rules, conditions or bypass actors;
-* 422 (Validation Failed): a name already used in the same place, a rule type given twice,
+* 422 (Validation Failed): a name already used in the same place, a rule type given twice, a
+  ``pull_request`` rule without any allowed merge method ("At least one option must be enabled"),
   ``OrganizationAdmin`` on a personal repository ("``OrganizationAdmin`` is not applicable for
   personal repositories"), a bypass actor without the ``actor_id`` its type requires, a
   ``RepositoryRole`` other than the built-in maintain (2), write (4) or admin (5) roles (the roles
@@ -79,6 +80,8 @@ def _validate(ctx: Ctx, holder: dict, *, org: bool, personal: bool, current: dic
         if rule["type"] in seen:
             raise _invalid("rules", f"Invalid rules: '{rule['type']}' is given more than once")
         seen.add(rule["type"])
+        if rule["type"] == "pull_request" and (rule.get("parameters") or {}).get("allowed_merge_methods") == []:
+            raise _invalid("rules", "Invalid rules: 'pull_request' needs at least one allowed merge method")
     actors = []
     for actor in rec["bypass_actors"] or []:
         kind, ident = actor["actor_type"], actor.get("actor_id")
