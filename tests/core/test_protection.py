@@ -400,3 +400,33 @@ def test_what_the_manifest_cannot_declare_is_shown_before_it_is_replaced(grid):
     conditions = rulesets_of(grid, "/orgs/acme/rulesets")["every-default-branch"]["conditions"]
     assert "repository_id" not in conditions and conditions["repository_name"]["include"] == ["~ALL"]
     assert grid.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_only_managed_ones_are_removed_unless_prune_is_on(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", RULESET)
+    grid.check(0, "apply", "--auto-approve")
+    # made by hand: a second branch's protection and a second ruleset
+    sha = get(grid, "/repos/alice/demo/git/ref/heads/main")["object"]["sha"]
+    assert grid.api("alice", "POST", "/repos/alice/demo/git/refs", {"ref": "refs/heads/release", "sha": sha}).status_code == 201
+    body = {"required_status_checks": None, "enforce_admins": False, "required_pull_request_reviews": None, "restrictions": None}
+    assert grid.api("alice", "PUT", "/repos/alice/demo/branches/release/protection", body).status_code == 200
+    assert grid.api("alice", "POST", "/repos/alice/demo/rulesets", {"name": "by-hand", "enforcement": "disabled"}).status_code == 201
+    grid.write("grid.yaml", RULESET.replace("    rulesets:\n", "    branch_protection: {main: {allow_deletions: false}}\n    rulesets:\n"))
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "Plan: 1 to create, 0 to update, 0 to replace, 0 to delete." in r.out, r.out  # main's protection only
+    grid.check(0, "apply", "--auto-approve")
+    # prune: the undeclared ones go, the declared ones stay
+    grid.write("grid.yaml", RULESET.replace("    rulesets:\n", "    branch_protection: {main: {}}\n    prune: {branch_protection: true, rulesets: true}\n    rulesets:\n"))
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "- branch-protection alice/demo release" in r.out and "- ruleset alice/demo by-hand" in r.out, r.out
+    assert "Plan: 0 to create, 0 to update, 0 to replace, 2 to delete." in r.out, r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert [b["name"] for b in get(grid, "/repos/alice/demo/branches?protected=true")] == ["main"]
+    assert list(rulesets_of(grid, "/repos/alice/demo/rulesets")) == ["protect-main"]
+    # a managed one removed from the manifest is deleted (prune off)
+    grid.write("grid.yaml", RULESET.split("    rulesets:\n", 1)[0])
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "- ruleset alice/demo protect-main" in r.out and "- branch-protection alice/demo main" in r.out, r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert get(grid, "/repos/alice/demo/branches?protected=true") == [] and rulesets_of(grid, "/repos/alice/demo/rulesets") == {}
