@@ -430,3 +430,18 @@ def test_only_managed_ones_are_removed_unless_prune_is_on(grid):
     assert "- ruleset alice/demo protect-main" in r.out and "- branch-protection alice/demo main" in r.out, r.out
     grid.check(0, "apply", "--auto-approve")
     assert get(grid, "/repos/alice/demo/branches?protected=true") == [] and rulesets_of(grid, "/repos/alice/demo/rulesets") == {}
+
+
+def test_rolling_back_the_first_apply_removes_them_and_a_second_rollback_restores_them(grid):
+    grid.user("alice")
+    grid.write("grid.yaml", PROTECTION.split("    branch_protection:", 1)[0])
+    grid.check(0, "apply", "--auto-approve")  # the repository first: rolling it back needs --force
+    grid.write("grid.yaml", PROTECTION + RULESET.split("    auto_init: true\n", 1)[1])
+    grid.check(0, "apply", "--auto-approve")
+    r = grid.check(0, "rollback", "--auto-approve")
+    assert "- branch-protection alice/demo main" in r.out and "- ruleset alice/demo protect-main" in r.out, r.out
+    assert get(grid, "/repos/alice/demo/branches?protected=true") == [] and rulesets_of(grid, "/repos/alice/demo/rulesets") == {}
+    # the rollback of the rollback puts every field back, the ruleset under a new id
+    grid.check(0, "rollback", "--auto-approve")
+    assert get(grid, PROT)["required_signatures"]["enabled"] is True
+    assert grid.run("plan", "--detailed-exitcode").code == 0
