@@ -36,6 +36,8 @@ MODULES = (
     "webhook",  # hook (repository), org-hook
     "autolink",  # autolink
     "security",  # security (vulnerability alerts, automated security fixes)
+    "branch_protection",  # branch-protection
+    "rulesets",  # ruleset (repository), org-ruleset
 )
 
 KINDS: dict[str, Kind] = {}

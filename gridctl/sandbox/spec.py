@@ -156,6 +156,14 @@ REQUEST_ALTERNATIVES: dict[str, list[dict]] = {
     ],
 }
 
+#: Members a request schema lists as required that GitHub's own description says to leave out, by
+#: operation and the path to the object schema. update-branch-protection: ``contexts`` is
+#: "**Closing down notice** ... Use ``checks`` instead of ``contexts``" (PyGithub's
+#: ``edit_protection`` sends ``checks`` alone).
+REQUEST_NOT_REQUIRED: dict[str, dict[tuple[str, ...], tuple[str, ...]]] = {
+    "repos/update-branch-protection": {("properties", "required_status_checks"): ("contexts",)},
+}
+
 
 class Spec:
     """All vendored operations, indexed by operationId."""
@@ -181,6 +189,14 @@ class Spec:
             schema = ((found.raw.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")) if found else None
             if isinstance(schema, dict) and isinstance(schema.get("oneOf"), list):
                 schema["oneOf"] = [*schema["oneOf"], *alternatives]
+        for op_id, paths in REQUEST_NOT_REQUIRED.items():
+            found = self.operations.get(op_id)
+            for path, names in paths.items():
+                node = ((found.raw.get("requestBody") or {}).get("content", {}).get("application/json", {}).get("schema")) if found else None
+                for step in path:
+                    node = node.get(step) if isinstance(node, dict) else None
+                if isinstance(node, dict) and isinstance(node.get("required"), list):
+                    node["required"] = [r for r in node["required"] if r not in names]
         self._basic_error = self._find_component_response("basic-error")
         self._validation_error = self._find_component_response("validation-error")
 

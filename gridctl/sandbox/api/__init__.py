@@ -7,6 +7,7 @@ where paths overlap within a module.
 from . import (  # noqa: F401
     accounts,
     actions_permissions,
+    branch_protection,
     collaborators,
     contents,
     control,
@@ -22,6 +23,7 @@ from . import (  # noqa: F401
     releases,
     repo_security,
     repos,
+    rulesets,
     runner_groups,
     runners,
     secrets,

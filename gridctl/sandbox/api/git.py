@@ -23,6 +23,7 @@ from ..inputs import path_problem, shown
 from ..routing import route
 from ..shapes import simple_user
 from ..world import node_id
+from .branch_protection import protections
 from .contents import (
     api_root,
     b64_lines,
@@ -398,15 +399,15 @@ def list_branches(ctx: Ctx) -> Reply:
     repo = ctx.repo("read")
     git = Git(ctx.world, repo)
     api = api_root(ctx, repo)
+    protected = protections(repo)
+    names = _branch_names(git)
     if ctx.query.get("protected", "").lower() == "true":
-        names: list[str] = []  # the sandbox has no branch protection
-    else:
-        names = _branch_names(git)
+        names = [n for n in names if n in protected]
     items = [
         {
             "name": name,
             "commit": {"sha": git.refs[f"refs/heads/{name}"], "url": f"{api}/commits/{git.refs[f'refs/heads/{name}']}"},
-            "protected": False,
+            "protected": name in protected,
         }
         for name in names
     ]
@@ -458,6 +459,15 @@ def commit_resource(ctx: Ctx, repo: dict, git: Git, sha: str) -> dict:
     }
 
 
+def _status_check_summary(rec: dict | None) -> dict:
+    """``protection.required_status_checks`` of a branch: off, or who it binds and which."""
+    checks = (rec or {}).get("required_status_checks")
+    if checks is None:
+        return {"enforcement_level": "off", "contexts": [], "checks": []}
+    level = "everyone" if rec and rec.get("enforce_admins") else "non_admins"
+    return {"enforcement_level": level, "contexts": list(checks["contexts"]), "checks": [dict(c) for c in checks["checks"]]}
+
+
 @route("GET", "/repos/{owner}/{repo}/branches/{branch:path}", "repos/get-branch")
 def get_branch(ctx: Ctx) -> Reply:
     repo = ctx.repo("read")
@@ -472,10 +482,10 @@ def get_branch(ctx: Ctx) -> Reply:
             "name": name,
             "commit": commit_resource(ctx, repo, git, sha),
             "_links": {"self": f"{api}/branches/{quote(name)}", "html": f"{html_root(ctx, repo)}/tree/{quote(name)}"},
-            "protected": False,
+            "protected": name in protections(repo),
             "protection": {
-                "enabled": False,
-                "required_status_checks": {"enforcement_level": "off", "contexts": [], "checks": []},
+                "enabled": name in protections(repo),
+                "required_status_checks": _status_check_summary(protections(repo).get(name)),
             },
             "protection_url": f"{api}/branches/{quote(name)}/protection",
         }
