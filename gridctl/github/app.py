@@ -46,7 +46,8 @@ log = logging.getLogger("gridctl.app")
 CLOCK_DRIFT = 60
 #: the JWT's lifetime from ``iat``: 10 minutes in all, so ``exp`` is 9 minutes from now
 JWT_LIFETIME = 600
-#: a token with less than this left is renewed before use
+#: a token with less than this left (or a quarter of its lifetime, when that is shorter) is
+#: renewed before use
 RENEW_BEFORE = 300.0
 
 
@@ -123,6 +124,7 @@ class InstallationTokens:
         self._lock = threading.Lock()
         self._current: Sensitive | None = None
         self._expires = 0.0
+        self._renew_before = RENEW_BEFORE
         self._gh: Github | None = None
 
     # -- the JWT ----------------------------------------------------------------------------------
@@ -154,7 +156,7 @@ class InstallationTokens:
             text = f"account {self.account_id}: {verb} {path}: {exc.status} {message or ''}".rstrip()
             if exc.status in (401, 403):
                 raise AuthError(text + " (check the app id and its private key)") from None
-            raise GitHubError(text, status=exc.status, github_message=message) from None
+            raise GitHubError(text, status=exc.status, github_message=str(message or "")) from None
         except requests.exceptions.RequestException as exc:
             raise GitHubError(f"account {self.account_id}: {verb} {path}: connection failed ({exc.__class__.__name__})") from None
 
@@ -197,6 +199,7 @@ class InstallationTokens:
         data = self._app_call("POST", path, body or None)
         self._current = Sensitive(str(data["token"]))
         self._expires = _parse_time(str(data["expires_at"]))
+        self._renew_before = min(RENEW_BEFORE, max(self._expires - self.clock(), 0.0) / 4)
         self.permissions = dict(data.get("permissions") or self.installation.get("permissions") or {})
         self.minted += 1
         log.debug("account %s: installation token minted (expires in %ds)", self.account_id, int(self._expires - self.clock()))
@@ -206,7 +209,7 @@ class InstallationTokens:
         with self._lock:
             if self.installation is None:
                 self.installation = self._find()
-            if self._current is None or self._expires - self.clock() < RENEW_BEFORE:
+            if self._current is None or self._expires - self.clock() < self._renew_before:
                 self._mint()
             assert self._current is not None
             return self._current
