@@ -54,10 +54,10 @@ def test_an_apply_of_200_changes_outlives_its_installation_tokens(grid):
     r = grid.check(2, "plan", "--detailed-exitcode", "--out", "plan.json")
     outputs.append(r.all)
     assert "Plan: 200 to create, 0 to update, 0 to replace, 0 to delete." in r.out
-    # tokens now live two seconds: the apply outlives several of them (GitHub's 80 content-creating
-    # requests a minute would make it wait a minute: not what this test is about)
+    # tokens now live two seconds: the apply outlives several of them (GitHub's 900 points a minute
+    # per endpoint — 180 writes — would make it wait a minute: not what this test is about)
     grid.ctl("PUT", "/apps/token-lifetime", {"seconds": 2})
-    grid.ctl("PUT", "/limits", {"content_per_minute": 1000})
+    grid.ctl("PUT", "/limits", {"endpoint_points_per_minute": 2000})
     started = time.monotonic()
     r = grid.check(0, "apply", "plan.json", env={"GRIDCTL_WRITE_INTERVAL": "0.02"})
     took = time.monotonic() - started
