@@ -39,6 +39,12 @@ def test_datagram_as_a_github_app(grid):
     r = grid.check(0, "plan", "--detailed-exitcode")
     outputs.append(r.all)
     assert "No changes" in r.out
+    # the template starts the runner workflow, dispatched by the app (actions: write)
+    r = grid.check(0, "dispatch", "datagram-smoke")
+    outputs.append(r.all)
+    assert re.search(r"^fired datagram-smoke: run \d+ ", r.out, re.M), r.out
+    (run,) = grid.ctl("GET", f"/runs?repo={REPO}")["runs"]
+    assert run["event"] == "workflow_dispatch" and run["actor"] == "datagram-app[bot]"
     r = grid.check(0, "destroy", "--auto-approve")
     outputs.append(r.all)
     assert grid.gh("dg-org-owner").get_repo(REPO).archived is True
