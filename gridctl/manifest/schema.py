@@ -108,7 +108,7 @@ _REQUIRED_HINTS = {
 }
 
 #: how to add one of several fields of which one is required
-_ONE_OF_HINTS = {
+_ONE_OF_HINTS: dict[tuple[str, ...], str] = {
     ("token", "app"): "give the account a token source: {env: VAR}, {file: path} or {command: [...]}; or, for a GitHub App "
                       "installation, app: {id, private_key: <source>, installation}",
 }
