@@ -73,6 +73,18 @@ class AuthError(GridctlError):
     """A token does not belong to the account or lacks a scope the plan needs."""
 
 
+class PermissionsError(AuthError):
+    """A GitHub App installation lacks permissions the manifest needs: one diagnostic per
+    permission, at the manifest entry that needs it."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self._diags = diagnostics
+        super().__init__("\n".join(d.summary for d in diagnostics))
+
+    def diagnostics(self) -> list[Diagnostic]:
+        return list(self._diags)
+
+
 class UnsafePlanError(GridctlError):
     """The plan trips a safety check; ``--force`` acknowledges it."""
 

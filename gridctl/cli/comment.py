@@ -224,8 +224,15 @@ def register(app: typer.Typer) -> None:
             else:
                 m = load_manifest(manifest_file, resolve=False)
                 acc = pick_account(m, full_repo, account)
-                token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
-                client = _client(acc.id, token, api_url_opt)
+                if acc.app is not None:  # a GitHub App installation: its tokens, never the key
+                    from ..core.session import app_key, installation_tokens
+                    from ..github.retry import RetryPolicy
+
+                    app_key(m, acc)
+                    client = _client(acc.id, installation_tokens(acc, api_url(api_url_opt), RetryPolicy.from_env()), api_url_opt)
+                else:
+                    token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+                    client = _client(acc.id, token, api_url_opt)
             try:
                 sticky = comment_key(manifest_file) if key is None else key
                 result = post_plan(

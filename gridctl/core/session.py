@@ -22,12 +22,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AuthError, Diagnostic, GitHubError, GridctlError, ManifestError, StateLockedError, UnsafePlanError
+from ..errors import (
+    AuthError,
+    Diagnostic,
+    GitHubError,
+    GridctlError,
+    ManifestError,
+    PermissionsError,
+    StateLockedError,
+    UnsafePlanError,
+)
 from ..fleet.taskqueue import QueueError, TaskQueue, find_queue
+from ..github.app import AppCredentials, InstallationTokens
 from ..github.client import AccountClient, EtagCache, api_url_and_origin, api_url_from_env
 from ..github.retry import RetryPolicy
-from ..github.scopes import satisfied
-from ..manifest.model import Manifest
+from ..github.scopes import APP_PERMISSIONS, permission_covers, satisfied
+from ..manifest.model import Account, Manifest
+from ..manifest.sources import Sensitive
 from ..plan import Plan
 from ..resources import KINDS, load_manifest
 from ..resources.base import ApplyContext, PlanEnv
@@ -74,12 +85,91 @@ def required_scopes(m: Manifest) -> dict[str, dict[str, str]]:
     return need
 
 
+def required_permissions(m: Manifest) -> dict[str, dict[tuple[str, str], str]]:
+    """For each account: (GitHub App permission, level) -> the manifest entry that needs it."""
+    need: dict[str, dict[tuple[str, str], str]] = {a: {} for a in m.accounts}
+    for kind in KINDS.values():
+        for account, permission, level, why in kind.app_permissions(m):
+            if account in need:
+                need[account].setdefault((permission, level), why)
+    for account, scope, why in state_token_scopes(m):
+        for permission, level in APP_PERMISSIONS.get(scope, ()):
+            if account in need:
+                need[account].setdefault((permission, level), why)
+    return need
+
+
+def app_key(m: Manifest, acc: Account) -> Sensitive:
+    """An app account's private key, read from its source now (load_manifest without tokens
+    leaves it unread)."""
+    from ..errors import SourceError
+    from ..manifest.sources import read_source
+
+    assert acc.app is not None
+    if acc.app.private_key is None:
+        try:
+            acc.app.private_key = Sensitive(read_source(acc.app.key_source, m.root, allow_outside=True).strip())
+        except SourceError as exc:
+            raise AuthError(f"account {acc.id}: the app's private key is unavailable: {exc}") from None
+    return acc.app.private_key
+
+
+def installation_tokens(acc: Account, base_url: str, policy: RetryPolicy) -> InstallationTokens:
+    """The token provider of an app account, connected: the installation found (and checked to
+    be on the account's user or organization) and a first token minted."""
+    app = acc.app
+    assert app is not None and app.private_key is not None
+    creds = AppCredentials(app.app_id, app.private_key, app.installation, app.repositories, app.permissions)
+    provider = InstallationTokens(acc.id, creds, base_url, policy=policy)
+    inst = provider.connect()
+    owner = str((inst.get("account") or {}).get("login", ""))
+    if owner.lower() != acc.login.lower():
+        raise AuthError(f"account {acc.id}: the app's installation {inst.get('id')} is on {owner or 'another account'}, not {acc.login}")
+    return provider
+
+
+def bot_of(installation: dict[str, Any]) -> str:
+    """The login an installation's changes are made by (``<app slug>[bot]``)."""
+    slug = installation.get("app_slug")
+    return f"{slug}[bot]" if slug else "app[bot]"
+
+
+def app_problems(m: Manifest, acc: Account, provider: InstallationTokens, needs: dict[tuple[str, str], str]) -> list[Diagnostic]:
+    """What the installation's permissions (as its token has them) do not cover, each at the
+    manifest entry that needs it."""
+    out = []
+    granted = provider.permissions
+    for (permission, level), why in sorted(needs.items()):
+        if permission_covers(granted.get(permission), level):
+            continue
+        has = granted.get(permission)
+        summary = (f"account {acc.id}: the GitHub App installation lacks the permission {permission}: {level} "
+                   f"(it has {permission}: {has})" if has else
+                   f"account {acc.id}: the GitHub App installation lacks the permission {permission}: {level}")
+        out.append(locate(m, why, summary + f", needed by {why}",
+                          "grant it in the app's settings (Permissions), then accept the new permissions on the installation"))
+    return out
+
+
+def locate(m: Manifest, why: str, summary: str, detail: str = "") -> Diagnostic:
+    """A diagnostic at the manifest entry a kind names (``repos.acme/x.secrets``...)."""
+    head = why.split(" (", 1)[0]
+    best: tuple[Any, ...] | None = None
+    for path in m.positions.keys:
+        dotted = ".".join(str(p) for p in path)
+        if (head == dotted or head.startswith(dotted + ".")) and (best is None or len(path) > len(best)):
+            best = path
+    return m.positions.diag(best, summary, detail, key=True) if best is not None else Diagnostic("error", summary, detail)
+
+
 @dataclass
 class Session:
     manifest: Manifest
     options: Options
     workdir: Path
     clients: dict[str, AccountClient] = field(default_factory=dict)
+    #: the installation tokens of the accounts that are GitHub Apps
+    providers: dict[str, InstallationTokens] = field(default_factory=dict)
     backend: LocalBackend | Any = None
     state: State | None = None
     run_id: str = ""
@@ -120,7 +210,9 @@ class Session:
         wanted = set(accounts) if accounts is not None else set(manifest.accounts)
         if not options.sandbox:
             for acc in manifest.accounts.values():
-                if acc.id in wanted:
+                if acc.id in wanted and acc.app is not None:
+                    app_key(manifest, acc)
+                elif acc.id in wanted:
                     try:
                         acc.token = Sensitive(read_source(acc.token_source, manifest.root, allow_outside=True).strip())
                     except SourceError as exc:
@@ -194,27 +286,37 @@ class Session:
         for acc in m.accounts.values():
             if only is not None and acc.id not in only:
                 continue
+            policy = self.options.policy or RetryPolicy.from_env()
             token = tokens[acc.id]
+            if acc.app is not None and not self.options.sandbox:
+                # the embedded sandbox drives an app account with its organization owner's token
+                token = self.providers[acc.id] = installation_tokens(acc, base_url, policy)
             if token is None:
                 raise AuthError(f"account {acc.id}: no token")
-            self.clients[acc.id] = AccountClient(
+            client = self.clients[acc.id] = AccountClient(
                 acc.id,
                 token,
                 base_url,
-                policy=self.options.policy or RetryPolicy.from_env(),
+                policy=policy,
                 cache=EtagCache(cache_dir / f"{acc.id}.json"),
                 write_interval=write_interval,
             )
+            if acc.id in self.providers:
+                client.login = bot_of(self.providers[acc.id].installation or {})
         if self.options.check_tokens:
             self._check_tokens()
 
     def _check_tokens(self) -> None:
         needs = required_scopes(self.manifest)
-        problems = []
+        needs_app = required_permissions(self.manifest) if self.providers else {}
+        problems: list[str | Diagnostic] = []
         for acc in self.manifest.accounts.values():
             if acc.id not in self.clients:
                 continue
             client = self.clients[acc.id]
+            if acc.id in self.providers:
+                problems.extend(app_problems(self.manifest, acc, self.providers[acc.id], needs_app.get(acc.id, {})))
+                continue
             login, scopes = client.whoami()
             if not acc.is_org and login.lower() != acc.login.lower():
                 problems.append(f"account {acc.id}: the token belongs to {login}, not {acc.login}")
@@ -235,8 +337,10 @@ class Session:
                 if satisfied(scope, scopes):
                     continue
                 problems.append(f"account {acc.id}: token lacks scope {scope}, needed by {why}")
+        if any(isinstance(p, Diagnostic) for p in problems):
+            raise PermissionsError([p if isinstance(p, Diagnostic) else Diagnostic("error", p) for p in problems])
         if problems:
-            raise AuthError("\n".join(problems))
+            raise AuthError("\n".join(str(p) for p in problems))
 
     def _backend(self) -> Any:
         st = self.manifest.state
@@ -417,7 +521,8 @@ def open_queue(manifest_file: str | Path, name: str, *, sandbox: bool = False, a
             write_interval = 0.0
         else:
             base_url = api_url_from_env(api_url)
-            token = Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip())
+            token = (installation_tokens(acc, base_url, RetryPolicy.from_env()) if acc.app is not None and app_key(m, acc)
+                     else Sensitive(read_source(acc.token_source, m.root, allow_outside=True).strip()))
             write_interval = float(m.settings.get("write_interval", 1.0))
         if os.environ.get("GRIDCTL_WRITE_INTERVAL"):
             write_interval = float(os.environ["GRIDCTL_WRITE_INTERVAL"])

@@ -37,6 +37,7 @@ from github.GithubException import GithubException
 from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
 from ..util.files import private_dir
+from .app import TokenProvider, bearer
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -220,7 +221,7 @@ class AccountClient:
     def __init__(
         self,
         account_id: str,
-        token: Sensitive,
+        token: Sensitive | TokenProvider,
         base_url: str,
         *,
         policy: RetryPolicy | None = None,
@@ -249,8 +250,10 @@ class AccountClient:
         """This thread's lazy ``Github`` (no request until an attribute is needed)."""
         gh = getattr(self._local, "gh", None)
         if gh is None:
+            token = self._token
             gh = Github(
-                auth=Auth.Token(self._token.reveal()),
+                # a token provider (an app installation) is asked for the token on every request
+                auth=Auth.Token(token.reveal()) if isinstance(token, Sensitive) else bearer(token),
                 base_url=self.base_url,
                 timeout=int(self.timeout),
                 user_agent=USER_AGENT,
@@ -285,13 +288,20 @@ class AccountClient:
 
     # -- raw requests ---------------------------------------------------------------------------
     def _request(self, verb: str, url: str, params: dict | None = None, body: Any = None, headers: dict | None = None) -> tuple[int, dict[str, Any], Any]:
-        """One HTTP exchange through PyGithub's requester; returns ``(status, headers, data)``."""
+        """One HTTP exchange through PyGithub's requester; returns ``(status, headers, data)``.
+        With a token provider, a 401 gets a new token and one more try."""
         req = self.gh.requester
-        try:
-            resp_headers, data = req.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
-        except GithubException as exc:
-            self.stats.record(verb, exc.status, exc.headers)
-            raise
+        provider = None if isinstance(self._token, Sensitive) else self._token
+        for attempt in (1, 2):
+            sent = provider.token() if provider is not None else None
+            try:
+                resp_headers, data = req.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
+                break
+            except GithubException as exc:
+                self.stats.record(verb, exc.status, exc.headers)
+                if exc.status == 401 and provider is not None and attempt == 1 and provider.renew(sent):
+                    continue
+                raise
         h = _lower(resp_headers)
         status = 200
         if verb == "GET" and data is None and headers and "If-None-Match" in headers:

@@ -25,6 +25,7 @@ from .model import (
     REPO_SETTINGS,
     ROLE_OF,
     Account,
+    AppSpec,
     CodespacesSecretSpec,
     DeployKeySpec,
     DispatchTemplate,
@@ -44,8 +45,8 @@ from .sections import Section, SectionContext, merged_schema, parse_sections, sc
 from .sources import Sensitive, Source, read_source, read_values, resolve_path
 from .yamlpos import PathT, Positions, YamlLoadError, load_yaml
 
-#: strings that look like credentials: GitHub tokens, and the sandbox's own
-TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b")
+#: strings that look like credentials: GitHub tokens, the sandbox's own, and private keys (PEM)
+TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
 LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$")
@@ -282,7 +283,18 @@ def _build_accounts(m: Manifest, c: _Collector) -> None:
         if other:
             c.error(("accounts", acc_id), f"accounts {other} and {acc_id} are the same GitHub account ({login})", key=True)
         logins[login.lower()] = acc_id
-        m.accounts[acc_id] = Account(acc_id, login, is_org, Source.from_dict(a["token"]), ("accounts", acc_id), retired=bool(a.get("retired", False)))
+        app = _app_spec(a["app"], ("accounts", acc_id, "app"), c) if "app" in a else None
+        source = app.key_source if app is not None else Source.from_dict(a["token"])
+        m.accounts[acc_id] = Account(acc_id, login, is_org, source, ("accounts", acc_id), retired=bool(a.get("retired", False)), app=app)
+
+
+def _app_spec(a: dict, path: PathT, c: _Collector) -> AppSpec:
+    key = Source.from_dict(a["private_key"])
+    if key.kind == "gh":
+        c.error(path + ("private_key",), "an app's private key comes from env, file or command, not from gh")
+    inst = a["installation"]
+    repos = tuple(a["repositories"]) if a.get("repositories") is not None else None
+    return AppSpec(str(a["id"]), key, inst, repos, dict(a["permissions"]) if a.get("permissions") is not None else None)
 
 
 def _build_keys(m: Manifest, c: _Collector) -> None:
@@ -652,6 +664,9 @@ def _resolve_tokens(m: Manifest, c: _Collector) -> None:
     """Every account's token, read from its source; an unavailable one is an error at its
     ``token:`` line naming the account and the source (never what it holds)."""
     for acc in m.accounts.values():
+        if acc.app is not None:
+            _resolve_app_key(m, acc, c)
+            continue
         try:
             value = read_source(acc.token_source, m.root, allow_outside=True).strip()
         except SourceError as exc:
@@ -663,6 +678,23 @@ def _resolve_tokens(m: Manifest, c: _Collector) -> None:
                     "a token is one line of printable characters, without spaces; check what the source holds")
             continue
         acc.token = Sensitive(value)
+
+
+def _resolve_app_key(m: Manifest, acc: Account, c: _Collector) -> None:
+    """An app account's private key, read from its source; it must look like a PEM private key
+    (what it holds is never echoed)."""
+    assert acc.app is not None
+    where = acc.path + ("app", "private_key")
+    try:
+        value = read_source(acc.app.key_source, m.root, allow_outside=True).strip()
+    except SourceError as exc:
+        c.error(where, f"account {acc.id}: the app's private key is unavailable: {exc}")
+        return
+    if not (value.startswith("-----BEGIN") and "PRIVATE KEY-----" in value):
+        c.error(where, f"account {acc.id}: {acc.app.key_source.describe()} does not hold a PEM private key",
+                "download the app's private key (a .pem file) from its settings page")
+        return
+    acc.app.private_key = Sensitive(value)
 
 
 def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool = True) -> None:

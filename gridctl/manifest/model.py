@@ -43,15 +43,30 @@ REPO_SETTINGS = (
 
 
 @dataclass
+class AppSpec:
+    """``accounts.<id>.app``: the account is a GitHub App installation."""
+
+    app_id: str
+    key_source: Source
+    #: the installation's id, or the login (or ``owner/repo``) it is installed on
+    installation: int | str
+    repositories: tuple[str, ...] | None = None
+    permissions: dict[str, str] | None = None
+    private_key: Sensitive | None = None  # resolved at run time
+
+
+@dataclass
 class Account:
     id: str
     login: str  # the user login, or the organization login
     is_org: bool
+    #: the token's source; for an app account, the private key's (never sent as a token)
     token_source: Source
     path: PathT
     token: Sensitive | None = None  # resolved at run time
     #: being retired: nothing may be declared for it; plan deletes what gridctl wrote through it
     retired: bool = False
+    app: AppSpec | None = None
 
     @property
     def kind(self) -> str:

@@ -107,6 +107,12 @@ _REQUIRED_HINTS = {
     "source": "give the key a source: {env: VAR}, {file: path} or {command: [...]}",
 }
 
+#: how to add one of several fields of which one is required
+_ONE_OF_HINTS: dict[tuple[str, ...], str] = {
+    ("token", "app"): "give the account a token source: {env: VAR}, {file: path} or {command: [...]}; or, for a GitHub App "
+                      "installation, app: {id, private_key: <source>, installation}",
+}
+
 _SOURCE_FORMS = "{env: VAR}, {file: path} or {command: [...]}"
 
 
@@ -204,7 +210,7 @@ def translate(err: ValidationError, pos: Positions, skip: set[PathT] | frozenset
             present = [n for n in names if n in err.instance]
             if len(present) > 1:
                 return [pos.diag(path, f"{where} must have only one of {', '.join(names)} (found {', '.join(present)})", key=True)]
-            return [pos.diag(path, f"{where} needs one of {', '.join(names)}", key=True)]
+            return [pos.diag(path, f"{where} needs one of {', '.join(names)}", _ONE_OF_HINTS.get(tuple(names), ""), key=True)]
         return _one_of_branch(err, pos, skip)
     if v in _BOUND_WORDS:
         n = err.validator_value

@@ -33,6 +33,7 @@ from deepdiff import DeepDiff
 from ..errors import Diagnostic
 from ..github.client import AccountClient
 from ..github.reader import Reader
+from ..github.scopes import APP_PERMISSIONS
 from ..manifest.model import Manifest
 from ..manifest.sections import Section
 from ..plan import Action, Change, FieldDiff, Note, Plan, fingerprint
@@ -200,6 +201,21 @@ class Kind:
         """(account id, classic token scope, the manifest entry that needs it) for what this
         kind will read and write; checked against each token before a plan reads anything."""
         return []
+
+    #: the GitHub App permissions (name, level) standing for a classic scope of
+    #: :meth:`token_scopes` in this kind, where they differ from ``scopes.APP_PERMISSIONS``
+    app_scope_permissions: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {}
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        """(account id, GitHub App permission, level, the manifest entry that needs it), checked
+        against an app installation's permissions before a plan reads anything. By default the
+        classic scopes of :meth:`token_scopes`, translated; a kind whose objects need a permission
+        no scope names (secrets, variables, labels) adds it here."""
+        return [
+            (account, permission, level, why)
+            for account, scope, why in self.token_scopes(m)
+            for permission, level in self.app_scope_permissions.get(scope, APP_PERMISSIONS.get(scope, ()))
+        ]
 
     def safety(self, change: Change, own_logins: dict[str, str]) -> list[str]:
         """Why ``change`` needs ``--force`` (a dangerous change of this kind); ``own_logins``

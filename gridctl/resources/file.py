@@ -48,6 +48,10 @@ def _contents_url(full: str, path: str) -> str:
 
 class File(Kind):
     name = "file"
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        files = [(r.account, "contents", "write", f"repos.{r.full_name}.files") for r in m.repos.values() if r.files]
+        return files + super().app_permissions(m)
     order = 80
 
     def token_scopes(self, m: Manifest) -> list[tuple[str, str, str]]:

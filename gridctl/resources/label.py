@@ -27,6 +27,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
+from ..manifest.model import Manifest
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
@@ -77,6 +78,9 @@ class Label(Kind):
     order = 62
     prune_key = "labels"
     sections = (Section("labels", "repo", SCHEMA, parse, prunable=True),)
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        return [(r.account, "issues", "write", f"repos.{r.full_name}.labels") for r in m.repos.values() if "labels" in r.sections]
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
         return repos_with(env, self, lambda spec: "labels" in spec.sections)

@@ -50,7 +50,7 @@ scope also lists the runner groups when one of its runners is outside the Defaul
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import GitHubError, GridctlError, ManifestError
 from ..fleet import jitfile
@@ -135,6 +135,8 @@ def parse_groups(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> list[
 
 class RunnerGroup(Kind):
     name = "runner-group"
+    app_scope_permissions: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
+        "admin:org": (("organization_self_hosted_runners", "write"),)}
     order = 100
     sections = (Section("runner_groups", "top", GROUPS_SCHEMA, parse_groups, defs={"runnerGroup": GROUP_SCHEMA}),)
 
@@ -377,6 +379,8 @@ def parse_runners(ctx: SectionContext, raw: list[dict[str, Any]], path: PathT) -
 
 class Runner(Kind):
     name = "runner"
+    app_scope_permissions: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
+        "admin:org": (("organization_self_hosted_runners", "write"),)}
     order = 110
     sections = (Section("runners", "top", RUNNERS_SCHEMA, parse_runners, defs={"runnerSet": RUNNER_SET_SCHEMA}),)
 

@@ -31,7 +31,7 @@ Codespaces secret, one call for its repositories (GitHub has no bulk form).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
 from ..errors import GridctlError
@@ -157,6 +157,11 @@ class SecretKind(Kind):
 
 class RepoSecret(SecretKind):
     name = "secret"
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        need = {"actions": "secrets", "dependabot": "dependabot_secrets"}
+        return [(r.account, need[t], "write", f"repos.{r.full_name}.secrets.{t}")
+                for r in m.repos.values() for t, names in sorted(r.secrets.items()) if names and t in need]
     # "up to ... 100 repository secrets, and 100 environment secrets" (per type) —
     # https://docs.github.com/en/actions/reference/security/secrets#limits-for-secrets
     max_per_scope = 100
@@ -217,6 +222,10 @@ ENV_SEP = " env "
 
 class EnvSecret(SecretKind):
     name = "env-secret"
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        return [(r.account, "environments", "write", f"repos.{r.full_name}.environments.{e.name}.secrets")
+                for r in m.repos.values() for e in r.environments.values() if e.secrets]
     max_per_scope = 100
     order = 55
 
@@ -276,6 +285,7 @@ class EnvSecret(SecretKind):
 
 class OrgSecret(SecretKind):
     name = "org-secret"
+    app_scope_permissions: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {"admin:org": (("organization_secrets", "write"),)}
     max_per_scope = 1000
 
     def limit_group(self, key: str) -> str:

@@ -109,6 +109,9 @@ class Variables(Kind):
 # -- repository variables ---------------------------------------------------------------------------
 class RepoVariable(Variables):
     name = "variable"
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        return [(r.account, "actions_variables", "write", f"repos.{r.full_name}.variables") for r in m.repos.values() if r.variables]
     max_per_scope = 500
     order = 60
 
@@ -132,6 +135,10 @@ class RepoVariable(Variables):
 # -- environment variables --------------------------------------------------------------------------
 class EnvVariable(Variables):
     name = "env-variable"
+
+    def app_permissions(self, m: Manifest) -> list[tuple[str, str, str, str]]:
+        return [(r.account, "environments", "write", f"repos.{r.full_name}.environments.{e.name}.variables")
+                for r in m.repos.values() for e in r.environments.values() if e.variables]
     max_per_scope = 100
     order = 65
 
@@ -230,6 +237,8 @@ def parse_org(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> list[Org
 
 class OrgVariable(Variables):
     name = "org-variable"
+    app_scope_permissions: ClassVar[dict[str, tuple[tuple[str, str], ...]]] = {
+        "admin:org": (("organization_actions_variables", "write"),)}
     max_per_scope = 1000
     order = 91
     prune_key = None

@@ -37,6 +37,7 @@ from starlette.responses import Response
 from starlette.routing import Route, compile_path
 
 from . import api  # noqa: F401  (registers every area's routes)
+from .api import apps as _apps
 from .api.hooks import Deliverer
 from .api.jobs import Scheduler
 from .config import ConfigError, FaultRule, SandboxConfig
@@ -47,7 +48,7 @@ from .limits import RateLimiter
 from .routing import CONTROL_ROUTES, ROUTES, ControlHandler, RouteSpec, web_asgi, web_prefixes
 from .spec import describe_error, load_spec
 from .store import Store
-from .world import World
+from .world import ACTING, World
 
 log = logging.getLogger("gridctl.sandbox")
 
@@ -71,6 +72,11 @@ class RequestState:
     request_id: str
     authorization: str
     bad_token: bool = False
+    #: a GitHub App's JWT: the app, or GitHub's 401 message for a JWT that does not verify
+    app: dict | None = None
+    jwt_error: str | None = None
+    #: an installation token: the installation it reaches (see api/apps.py)
+    installation: dict | None = None
 
 
 class Stats:
@@ -178,23 +184,43 @@ class SandboxApp:
         user = None
         scopes: frozenset[str] = frozenset()
         bad_token = False
-        if token is not None:
+        app_rec = installation = None
+        jwt_error = None
+        if token is not None and _apps.looks_like_jwt(token):
+            app_rec, jwt_error = _apps.verify_jwt(self.world, token)
+        elif token is not None:
             info = self.world.token_info(token)
             if info is None or self.world.find_user(info["login"]) is None:
                 bad_token = True
+            elif info.get("installation_id") is not None:
+                installation = _apps.token_installation(self.world, info)
+                if installation is None:  # expired, or the installation is gone or suspended
+                    bad_token = True
+                else:
+                    user = self.world.find_user(info["login"])
+                    scopes = frozenset(info["scopes"])
+                    installation["bot"] = info["login"]
             else:
                 user = self.world.find_user(info["login"])
                 scopes = frozenset(info["scopes"])
         identity = user["login"].lower() if user else f"ip:{ip}"
+        if installation is not None:
+            identity = f"installation:{installation['id']}"
+            self.limiter.limit_overrides.setdefault(identity, _apps.rate_limit(self.world, installation))
+        elif app_rec is not None:
+            identity = f"app:{app_rec['id']}"
         state = RequestState(
             user=user,
             scopes=scopes,
             identity=identity,
-            anonymous=user is None,
+            anonymous=user is None and app_rec is None,
             prefix=prefix,
             request_id=request_id,
             authorization=auth,
             bad_token=bad_token,
+            app=app_rec,
+            jwt_error=jwt_error,
+            installation=installation,
         )
         scope = dict(scope)
         scope["gridctl"] = state
@@ -235,6 +261,9 @@ class SandboxApp:
         try:
             if state.bad_token:
                 raise ApiError(401, "Bad credentials", doc_url="https://docs.github.com/rest")
+            if state.jwt_error:
+                raise ApiError(401, state.jwt_error, doc_url="https://docs.github.com/rest")
+            _apps.gate(r.method, r.path, r.op_id, state.app, state.installation)
             self.limiter.check_secondary(state.identity, r.op_id, r.method, r.content, state.request_id)
             if r.op_id not in FREE_OPS:  # GET /rate_limit answers even when nothing is left
                 self.limiter.check_primary(
@@ -256,13 +285,17 @@ class SandboxApp:
                 path=request.scope["path"],
                 request_id=state.request_id,
                 identity=state.identity,
+                app=state.app,
+                installation=state.installation,
             )
             if r.scopes and state.user is not None:
                 ctx.require_scope(*r.scopes)
             with self.store.lock:
+                acting = ACTING.set(state.installation)
                 try:
                     reply: Reply | ApiError = r.handler(ctx)
                 finally:
+                    ACTING.reset(acting)
                     self.store.commit()
         except ApiError as err:
             reply = err
@@ -355,7 +388,7 @@ class SandboxApp:
             "X-Frame-Options": "deny",
             "X-XSS-Protection": "0",
         }
-        if state.user is not None:
+        if state.user is not None and state.installation is None:  # installation tokens have no scopes
             out["X-OAuth-Scopes"] = ", ".join(sorted(state.scopes))
             out["X-Accepted-OAuth-Scopes"] = ""
         out.update(self._rate_headers(state))

@@ -78,6 +78,10 @@ class Ctx:
     request_id: str
     #: whose rate limit this request counts against (a login, or ``ip:ADDR``)
     identity: str = ""
+    #: the GitHub App a JWT authenticated (``/app`` endpoints), see api/apps.py
+    app: dict | None = None
+    #: the installation an installation token acts through, narrowed by the token
+    installation: dict | None = None
 
     @property
     def login(self) -> str | None:

@@ -12,6 +12,7 @@ import base64
 import hashlib
 import secrets as _secrets
 import time
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from nacl.public import PrivateKey, SealedBox
@@ -20,6 +21,10 @@ from .errors import ROLE_ORDER, ApiError
 from .store import Store
 
 T = TypeVar("T")
+
+#: the installation an installation token acts through, for the request being handled (its view
+#: narrowed by the token, with ``bot`` the app's bot login); set by the pipeline (see api/apps.py)
+ACTING: ContextVar[dict | None] = ContextVar("gridctl_sandbox_acting_installation", default=None)
 
 #: scopes a token gets from ``gridctl sandbox user add`` unless told otherwise
 DEFAULT_SCOPES = ("repo", "workflow", "admin:org", "codespace", "delete_repo", "user")
@@ -154,6 +159,10 @@ class World:
     def org_role(self, org: dict, login: str | None) -> str | None:
         if not login or org.get("type") != "Organization":
             return None
+        acting = ACTING.get()
+        if acting is not None and login.lower() == acting["bot"].lower():
+            # an installation token: an owner of the organization it is installed on, else nothing
+            return "admin" if org["login"].lower() == acting["account"].lower() else None
         role: str | None = org.get("members", {}).get(login.lower())
         return role
 
@@ -215,6 +224,14 @@ class World:
         rec.update(REPO_DEFAULTS)
         rec.update({k: v for k, v in settings.items() if k in REPO_DEFAULTS})
         self._repo_index[f"{owner['login'].lower()}/{name.lower()}"] = str(rec["id"])
+        acting = ACTING.get()
+        if acting is not None and acting["repository_selection"] == "selected":
+            # a repository an app creates joins its installation's selection (and the token's)
+            acting["repository_ids"].append(rec["id"])
+            inst = self.store.get("installations", acting["id"])
+            if inst is not None and inst["repository_selection"] == "selected":
+                inst["repository_ids"].append(rec["id"])
+                self.save("installations", inst["id"], inst)
         return self.save("repos", rec["id"], rec)
 
     def rename_repo(self, repo: dict, new_name: str) -> None:
@@ -246,6 +263,14 @@ class World:
         """
         public = not repo["private"]
         if login is None:
+            return "read" if public else None
+        acting = ACTING.get()
+        if acting is not None and login.lower() == acting["bot"].lower():
+            # an installation token: owner rights on the installation's repositories only
+            if repo["owner"].lower() == acting["account"].lower() and (
+                acting["repository_selection"] == "all" or repo["id"] in acting["repository_ids"]
+            ):
+                return "admin"
             return "read" if public else None
         if repo["private"] and "repo" not in scopes:
             return None

@@ -7,6 +7,7 @@ where paths overlap within a module.
 from . import (  # noqa: F401
     accounts,
     actions_permissions,
+    apps,
     branch_protection,
     collaborators,
     contents,
