@@ -13,6 +13,7 @@ by a read-only one such as ``plan`` (see :meth:`Session._load_state`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -24,6 +25,7 @@ from typing import Any
 
 from ..errors import AuthError, Diagnostic, GitHubError, GridctlError, ManifestError, StateLockedError, UnsafePlanError
 from ..fleet.taskqueue import QueueError, TaskQueue, find_queue
+from ..github.budget import Budget
 from ..github.client import AccountClient, EtagCache, api_url_and_origin, api_url_from_env
 from ..github.retry import RetryPolicy
 from ..github.scopes import satisfied
@@ -191,6 +193,11 @@ class Session:
         if self.options.write_interval is not None:
             write_interval = self.options.write_interval
         cache_dir = self.workdir / "cache"
+        # GitHub's limits are the token's: accounts driven by one token share one budget
+        budgets: dict[str, Budget] = {}
+        policy = self.options.policy or RetryPolicy.from_env()
+        # a policy that sleeps in its own way (tests move a sandbox's clock) paces the budget too
+        budget_sleep = None if policy.sleep is time.sleep else policy.sleep
         for acc in m.accounts.values():
             if only is not None and acc.id not in only:
                 continue
@@ -201,9 +208,10 @@ class Session:
                 acc.id,
                 token,
                 base_url,
-                policy=self.options.policy or RetryPolicy.from_env(),
+                policy=policy,
                 cache=EtagCache(cache_dir / f"{acc.id}.json"),
                 write_interval=write_interval,
+                budget=budgets.setdefault(hashlib.sha256(token.reveal().encode()).hexdigest(), Budget(sleep=budget_sleep)),
             )
         if self.options.check_tokens:
             self._check_tokens()
@@ -329,7 +337,7 @@ class Session:
         return report
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        return {a: c.stats.as_dict() for a, c in self.clients.items()}
+        return {a: {**c.stats.as_dict(), "budget": c.budget.as_dict()} for a, c in self.clients.items()}
 
 
 # -- validation: no API call, no secret ----------------------------------------------------------

@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +36,7 @@ from github.GithubException import GithubException
 from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
 from ..util.files import private_dir
+from .budget import Budget
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -227,6 +227,7 @@ class AccountClient:
         cache: EtagCache | None = None,
         write_interval: float = 0.0,
         timeout: float = 30.0,
+        budget: Budget | None = None,
     ):
         self.account_id = account_id
         self._token = token
@@ -234,11 +235,12 @@ class AccountClient:
         self.policy = policy or RetryPolicy()
         self.cache = cache or EtagCache()
         self.stats = CallStats()
+        #: the token's share of GitHub's limits, shared with every client of the same token
+        self.budget = budget or Budget()
+        self._pace_key = "writes"
         self.write_interval = write_interval
         self.timeout = timeout
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._last_write = 0.0
         self.login: str | None = None
         self.scopes: set[str] | None = None
         self.public_keys: dict[str, dict[str, str]] = {}
@@ -287,11 +289,18 @@ class AccountClient:
     def _request(self, verb: str, url: str, params: dict | None = None, body: Any = None, headers: dict | None = None) -> tuple[int, dict[str, Any], Any]:
         """One HTTP exchange through PyGithub's requester; returns ``(status, headers, data)``."""
         req = self.gh.requester
+        ticket = self.budget.acquire(verb, url)  # waits while GitHub's limits say so
         try:
             resp_headers, data = req.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
         except GithubException as exc:
+            secondary = self.policy.wait_for(exc, 1) if classify(exc) == "secondary" else None
+            self.budget.release(ticket, exc.headers or {}, secondary_wait=secondary)
             self.stats.record(verb, exc.status, exc.headers)
             raise
+        except BaseException:
+            self.budget.release(ticket, None)
+            raise
+        self.budget.release(ticket, resp_headers)
         h = _lower(resp_headers)
         status = 200
         if verb == "GET" and data is None and headers and "If-None-Match" in headers:
@@ -304,18 +313,14 @@ class AccountClient:
         are paced by ``write_interval`` on their own: for one endpoint whose budget differs from
         the account's other writes (the controller's runner registrations)."""
         other = AccountClient(self.account_id, self._token, self.base_url, policy=self.policy, cache=self.cache,
-                              write_interval=write_interval, timeout=self.timeout)
+                              write_interval=write_interval, timeout=self.timeout, budget=self.budget)
         other.stats = self.stats
+        other._pace_key = f"paced-{id(other)}"  # its own pause, apart from the account's writes
         return other
 
     def _throttle_write(self) -> None:
-        if self.write_interval <= 0:
-            return
-        with self._write_lock:
-            wait = self._last_write + self.write_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_write = time.monotonic()
+        # shared by every client of the token that writes at this interval (the budget's)
+        self.budget.pace(self.write_interval, self._pace_key)
 
     def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True) -> Any:
         """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``."""
