@@ -329,10 +329,10 @@ class Budget:
                 self.probe = False  # an answer without the headers: no primary limit is told
             return
         remaining, reset_at = int(rem), float(reset)
-        if self.reset is None or reset_at > self.reset:
-            self.remaining, self.reset = remaining, reset_at  # the first answer of a window
-        elif reset_at == self.reset and self.remaining is not None:
+        if reset_at == self.reset and self.remaining is not None:
             self.remaining = min(self.remaining, remaining)  # answers come back out of order
+        elif self.reset is None or reset_at > self.wall():
+            self.remaining, self.reset = remaining, reset_at  # another window (not a past one)
         self.probe = False
 
     # -- pacing mutations -------------------------------------------------------------------
