@@ -435,9 +435,12 @@ EVERYTHING = "*"
 def _repos_of(change: Change, known: set[str]) -> set[str]:
     """The repositories (lower-case full names) a change touches: its scope's, and any other
     the plan changes that its declared attributes name (a template, selected repositories)."""
-    scope = change.meta.get("_scope") if isinstance(change.meta.get("_scope"), dict) else {}
-    repo = scope.get("repo") if scope else None
-    if not repo and KINDS[change.kind].container:
+    kind = KINDS[change.kind]
+    try:
+        repo = kind.scope_for_change(change).repo
+    except (KeyError, TypeError, AttributeError):  # a change without its scope recorded
+        repo = None
+    if not repo and kind.container:
         repo = change.scope
     out = {str(repo).lower()} if repo else set()
     for value in (change.after or {}).values():
