@@ -12,9 +12,9 @@ Secondary (GitHub Docs, "Rate limits for the REST API", secondary rate limits): 
 for ``secondary_block_seconds``. The answer carries ``retry-after`` only sometimes
 (``retry_after_probability``), as github.com does. A request's points count on the endpoint
 (the operation) it was sent to, for the minute after it arrived (one refused while the identity
-is blocked does not count). GitHub's
-limit on CPU time (90 s per minute of real time) is not emulated. The app's statistics count
-the requests each limit refused (``primary_limited``, ``secondary_limited``).
+is blocked does not count). GitHub's limit on CPU time (90 s per minute of real time) is not
+emulated. The app's statistics count the requests each limit refused (``primary_limited``,
+``secondary_limited``).
 """
 
 from __future__ import annotations
