@@ -73,6 +73,40 @@ BUSY_POLL = 2.0
 READERS = 4
 #: runs listed per page when looking for queued jobs (every page is read)
 RUNS_PER_PAGE = 100
+#: runner registrations of one account sent back to back before ``serve.launch_interval``
+#: paces them: GitHub allows "no more than 900 points per minute" for one REST endpoint, a POST
+#: costing 5 (GitHub Docs, "Rate limits for the REST API", secondary rate limits,
+#: https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api), so any
+#: minute holds at most 20 + 60 / 0.4 = 170 registrations = 850 points at the default interval
+LAUNCH_BURST = 20
+
+
+class LaunchPace:
+    """A token bucket per account for runner registrations: a burst of :data:`LAUNCH_BURST`
+    goes out at once (the jobs of a burst should not wait for each other), then one every
+    ``interval`` seconds."""
+
+    def __init__(self, interval: float, burst: int = LAUNCH_BURST, clock: Callable[[], float] = time.monotonic):
+        self.interval = interval
+        self.burst = burst
+        self.clock = clock
+        self._tokens = float(burst)
+        self._at = clock()
+        self._lock = threading.Lock()
+
+    def wait(self) -> float:
+        """Take a token, sleeping until one is there; returns the seconds slept."""
+        if self.interval <= 0:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) / self.interval)
+            self._at = now
+            self._tokens -= 1.0
+            pause = 0.0 if self._tokens >= 0 else -self._tokens * self.interval
+        if pause > 0:
+            time.sleep(pause)
+        return pause
 
 
 def ts(value: Any) -> float:
@@ -150,11 +184,13 @@ class Controller:
         self.launchers = launchers
         self.metrics = metrics
         self.poll_interval = poll_interval
-        #: runner registrations paced on their own (their endpoint's budget), not by every write's pause
-        # (never slower than the account's own pause: the sandbox and the tests lift every pause)
-        self.launch_clients = (
-            {acc: c.paced(min(launch_interval, c.write_interval)) for acc, c in clients.items()} if launch_interval is not None else dict(clients)
-        )
+        #: runner registrations paced on their own (their endpoint's budget: :class:`LaunchPace`),
+        # not by every write's pause (never slower than the account's own pause: the sandbox and
+        # the tests lift every pause)
+        self.launch_clients = {acc: c.paced(0.0) for acc, c in clients.items()} if launch_interval is not None else dict(clients)
+        self.launch_pace = {
+            acc: LaunchPace(min(launch_interval, c.write_interval) if launch_interval is not None else 0.0) for acc, c in clients.items()
+        }
         self.say = say
         self.clock = clock
         self.wake = threading.Event()
@@ -317,19 +353,45 @@ class Controller:
         return repos
 
     def observe(self) -> Observed:
-        """Every read of a step, at most :data:`READERS` at a time (the reads are independent;
-        one after another they would add up to seconds of latency before the decision)."""
+        """Every read of a step, at most :data:`READERS` at a time, in two rounds: the runner
+        lists, the queued and in-progress runs of each repository and the in-flight entries'
+        runs all at once; then the jobs of every run found, all at once (the reads are
+        independent; one after another they would add up to seconds of latency before the
+        decision, and each round waits only for its slowest answer)."""
         obs = Observed()
         records = {r.name: r for r in self.store.runners()}
         scopes = [(scope, account) for scope, account in self._runner_scopes().items() if account in self.clients]
         repos = list(self._job_repos().items())
-        flight = [(e, self.template(e.template)) for e in self.store.queue(None, states=IN_FLIGHT) if e.run_id is not None]
-        flight = [(e, t) for e, t in flight if t is not None and t.account in self.clients]
-        self._jobs_seen = {}
+        flight: list[tuple[Any, DispatchTemplate]] = []
+        for e in self.store.queue(None, states=IN_FLIGHT):
+            t = self.template(e.template)
+            if e.run_id is not None and t is not None and t.account in self.clients:
+                flight.append((e, t))
+        listings = [(repo, account, status) for repo, account in repos for status in ("queued", "in_progress")]
         with ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="gridctl-read") as pool:
-            runner_lists = list(pool.map(lambda sa: self._runners_of(*sa), scopes))
-            job_lists = list(pool.map(lambda ra: self._queued_jobs(ra[0], self.clients[ra[1]]), repos))
-            runs = list(pool.map(lambda et: self._run_of(et[0], et[1]), flight))
+            runner_futures = [pool.submit(self._runners_of, *sa) for sa in scopes]
+            run_list_futures = [pool.submit(self._runs_of, repo, self.clients[acc], status) for repo, acc, status in listings]
+            run_futures = [pool.submit(self._run_of, e, t) for e, t in flight]
+            found = [(repo, acc, run) for (repo, acc, _), f in zip(listings, run_list_futures, strict=True) for run in f.result()]
+            job_futures = [pool.submit(self._jobs_of, repo, self.clients[acc], run) for repo, acc, run in found]
+            runner_lists = [f.result() for f in runner_futures]
+            runs = [f.result() for f in run_futures]
+            job_lists = [f.result() for f in job_futures]
+        seen_jobs: set[int] = set()
+        self._jobs_seen = {}
+        for (repo, _, _), jobs in zip(found, job_lists, strict=True):
+            for j in jobs:
+                if not isinstance(j.get("id"), int) or j["id"] in seen_jobs:
+                    continue  # a run that moved from queued to in progress between two listings
+                seen_jobs.add(j["id"])
+                if j.get("status") == "queued" and not j.get("runner_name"):
+                    obs.jobs.append(d.Job(int(j["id"]), repo, d.labels_of(j.get("labels") or ()), ts(j.get("created_at"))))
+                elif j.get("status") == "in_progress" and j.get("runner_name"):
+                    # what each runner is doing, for the dashboard (GitHub's runner list does not say)
+                    self._jobs_seen[str(j["runner_name"])] = {
+                        "name": str(j.get("name") or ""), "repo": repo, "run_id": j.get("run_id"),
+                        "url": j.get("html_url") if str(j.get("html_url") or "").startswith("http") else None,
+                    }
         self.current_jobs = self._jobs_seen
         for (scope, account), items in zip(scopes, runner_lists, strict=True):
             if items is None:
@@ -340,8 +402,6 @@ class Controller:
                 rec = records.get(name)
                 rid = name if rec is not None and rec.scope == scope else f"{scope}#{name}"
                 obs.runners.setdefault(rid, (scope, account, item))
-        for jobs in job_lists:
-            obs.jobs.extend(jobs)
         for (e, _), run in zip(flight, runs, strict=True):
             if run is None or e.run_id is None:
                 continue
@@ -368,30 +428,21 @@ class Controller:
             return None
         return run if isinstance(run, dict) else None
 
-    def _queued_jobs(self, repo: str, client: AccountClient) -> list[d.Job]:
-        out: list[d.Job] = []
-        for status in ("queued", "in_progress"):
-            try:
-                listed = client.get_list(f"/repos/{repo}/actions/runs", {"status": status}, key="workflow_runs", per_page=RUNS_PER_PAGE)
-            except GitHubError as exc:
-                log.warning("cannot list the %s runs of %s: %s", status, repo, exc)
-                continue
-            for run in listed or []:
-                try:
-                    jobs = client.get_list(f"/repos/{repo}/actions/runs/{run['id']}/jobs", key="jobs") or []
-                except GitHubError as exc:
-                    log.warning("cannot list the jobs of run %s in %s: %s", run.get("id"), repo, exc)
-                    continue
-                for j in jobs:
-                    if j.get("status") == "queued" and not j.get("runner_name"):
-                        out.append(d.Job(int(j["id"]), repo, d.labels_of(j.get("labels") or ()), ts(j.get("created_at"))))
-                    elif j.get("status") == "in_progress" and j.get("runner_name"):
-                        # what each runner is doing, for the dashboard (GitHub's runner list does not say)
-                        self._jobs_seen[str(j["runner_name"])] = {
-                            "name": str(j.get("name") or ""), "repo": repo, "run_id": j.get("run_id"),
-                            "url": j.get("html_url") if str(j.get("html_url") or "").startswith("http") else None,
-                        }
-        return out
+    def _runs_of(self, repo: str, client: AccountClient, status: str) -> list[dict[str, Any]]:
+        try:
+            listed = client.get_list(f"/repos/{repo}/actions/runs", {"status": status}, key="workflow_runs", per_page=RUNS_PER_PAGE)
+        except GitHubError as exc:
+            log.warning("cannot list the %s runs of %s: %s", status, repo, exc)
+            return []
+        return [run for run in listed or [] if isinstance(run, dict) and isinstance(run.get("id"), int)]
+
+    def _jobs_of(self, repo: str, client: AccountClient, run: dict[str, Any]) -> list[dict[str, Any]]:
+        try:
+            jobs = client.get_list(f"/repos/{repo}/actions/runs/{run['id']}/jobs", key="jobs") or []
+        except GitHubError as exc:
+            log.warning("cannot list the jobs of run %s in %s: %s", run.get("id"), repo, exc)
+            return []
+        return [j for j in jobs if isinstance(j, dict)]
 
     # -- matching records with GitHub -------------------------------------------------------------
     def _reconcile_records(self, obs: Observed) -> None:
@@ -636,6 +687,9 @@ class Controller:
         labels = [SELF_HOSTED, *p.labels]
         self.store.add_runner(p.name, name, scope=p.scope, account=p.account, labels=labels, reason=a.reason)
         url = f"/orgs/{p.scope[4:]}/actions/runners/generate-jitconfig" if p.is_org else f"/repos/{p.scope}/actions/runners/generate-jitconfig"
+        pace = self.launch_pace.get(p.account)
+        if pace is not None:
+            pace.wait()
         try:
             answer = client.raw("POST", url, {"name": name, "runner_group_id": self._group_id(p), "labels": labels, "work_folder": "_work"})
         except GitHubError as exc:

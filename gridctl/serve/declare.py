@@ -361,7 +361,7 @@ SERVE_SCHEMA: dict[str, Any] = {
             "oneOf": [{"type": "string", "minLength": 1}, {"$ref": "#/$defs/source"}],
         },
         "poll_interval": {"$ref": "#/$defs/duration", "description": "How often GitHub is read when no webhook wakes the controller (default 30s)."},
-        "launch_interval": {"$ref": "#/$defs/duration", "description": "The pause between two runner registrations of one account (default 0.4s: under GitHub's 900 points a minute for one endpoint, a POST costing 5)."},
+        "launch_interval": {"$ref": "#/$defs/duration", "description": "The pause between two runner registrations of one account once a burst of 20 has gone out (default 0.4s: any minute stays under GitHub's 900 points for one endpoint, a POST costing 5)."},
         "drift_interval": {"$ref": "#/$defs/duration", "description": "How often the controller plans the manifest to show drift on its dashboard (default 15m; 0: never). It never applies."},
         "webhook_secret": {"$ref": "#/$defs/source", "description": "Where the workflow_job webhook secret comes from (without it, polling only)."},
         "api": {

@@ -393,3 +393,18 @@ def test_properties_hold_for_any_picture(drawn):
             assert not any(isinstance(a, (Remove, Cleanup, Dispatch, Finish, Fail)) for a in actions), actions
             after = check_safety(pools, groups, after, actions)
         assert actions == ()
+
+
+def test_launch_pace_lets_a_burst_through_then_paces_it() -> None:
+    """Runner registrations: LAUNCH_BURST at once, then one per interval; the bucket refills with time."""
+    from gridctl.serve.controller import LaunchPace
+
+    now = [100.0]
+    pace = LaunchPace(0.01, burst=3, clock=lambda: now[0])
+    assert [pace.wait() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pace.wait() == pytest.approx(0.01)
+    assert pace.wait() == pytest.approx(0.02)
+    now[0] += 0.08  # eight intervals later: refilled, never beyond the burst
+    assert [pace.wait() for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert pace.wait() == pytest.approx(0.01)
+    assert LaunchPace(0.0, burst=1).wait() == 0.0  # no interval (the sandbox, the tests): never waits
