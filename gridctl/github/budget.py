@@ -204,6 +204,7 @@ class Budget:
         self.content_hour: deque[float] = deque()
         self.content_inflight = 0
         self.blocked_until = 0.0  # monotonic
+        self._primary_held = False
         self._pacers: dict[str, threading.Lock] = {}
         self._last_write: dict[str, float] = {}
         #: what the budget did, for statistics: waits, seconds waited, secondary answers seen
@@ -222,9 +223,12 @@ class Budget:
         cost = 5 if method.upper() in MUTATIONS else 1
         content = content_creating(method, key)
         waited = 0.0
+        held = False
         with self.cond:
             while True:
+                self._primary_held = False
                 wait = self._wait_for(key, cost, content)
+                held = held or self._primary_held
                 if wait <= 0:
                     break
                 if waited == 0.0:
@@ -243,6 +247,8 @@ class Budget:
                     self.cond.wait(min(wait, POLL))
                 waited += self.clock() - start
             self.counts["waited"] += waited
+            if held:
+                self.counts["primary_waits"] += 1  # requests held for a primary reset
             self.inflight += 1
             ep = self.endpoints.setdefault(key, _Endpoint())
             if self.settings.secondary:
@@ -264,7 +270,7 @@ class Budget:
             elif self.remaining - self.inflight <= 0:
                 if self.inflight:
                     return POLL  # an answer in flight may tell more (a 304 costs nothing)
-                self.counts["primary_waits"] += 1
+                self._primary_held = True
                 return self.reset + RESET_MARGIN - self.wall()
         if self.probe and self.inflight:
             return POLL
