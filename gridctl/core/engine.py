@@ -292,45 +292,194 @@ def execute(
     stale_check: bool = False,
     on_change: Callable[[str, Change, str], None] | None = None,
 ) -> ApplyReport:
-    """Apply ``plan`` in order; stop at the first failure. Every write is journaled (intent,
-    then done/failed) and its state update applied to ``state`` in memory; the caller saves
-    ``state`` (the journal makes a kill between the two recoverable)."""
+    """Apply ``plan``; stop at the first failure. Every write is journaled (intent, then
+    done/failed) and its state update applied to ``state`` in memory; the caller saves
+    ``state`` (the journal makes a kill between the two recoverable).
+
+    Writes go out in *lanes*, one per token (:func:`lanes`): each lane is one thread that applies
+    its changes in plan order, paced by its token's budget, so k tokens write k times as fast. A
+    change waits for the earlier changes of other lanes it depends on (:func:`dependencies`: the
+    same repository — a repository before its secrets, an invitation before its acceptance — or
+    an account-wide object), so every change still runs after everything it needs. After a
+    failure no lane starts another change; those in flight finish and are journaled."""
     report = ApplyReport(run_id=journal.run_id)
+    changes = list(plan.changes)
+    lane_of = lanes(changes, ctx)
+    ctx.deferred = deferred_read_backs(changes)
+    after = dependencies(changes, lane_of)
     #: containers (repositories) this run created: what is inside them was planned against
     #: nothing and is what this run made since (a repository's topics exist once it does), so
     #: it cannot be stale — the container's own create was checked
     created: set[str] = set()
-    for change in plan.changes:
+    lock = threading.RLock()
+    finished = threading.Condition(lock)
+    done: set[int] = set()
+    failures: list[BaseException] = []
+
+    def say(event: str, change: Change, detail: str) -> None:
+        if on_change:
+            with lock:
+                on_change(event, change, detail)
+
+    def one(i: int) -> None:
+        change = changes[i]
         kind = KINDS[change.kind]
         if stale_check and change.live_fp is not None:
             scope = kind.scope_for_change(change)
-            if (scope.repo or scope.name) not in created:
+            with lock:
+                fresh = (scope.repo or scope.name) in created
+            if not fresh:
                 _stale_check(kind, ctx, change, scope)
-        if on_change:
-            on_change("start", change, "")
-        journal.intent(change)
+        say("start", change, "")
+        with lock:
+            journal.intent(change)
         try:
             result: ApplyResult = kind.apply(ctx, change)
         except (GitHubError, GridctlError) as exc:
-            journal.failed(change, str(exc))
-            report.failed, report.error = change.address, str(exc)
-            if on_change:
-                on_change("failed", change, str(exc))
+            with lock:
+                journal.failed(change, str(exc))
+                report.failed, report.error = change.address, str(exc)
+            say("failed", change, str(exc))
             raise ApplyError(f"{change.address}: {exc}", run_id=journal.run_id, address=change.address) from None
         update = {change.address: result.state, **result.more_state}
         inverse = kind.inverse(change, result)
-        journal.done(change, update, inverse, result.result)
-        state.apply_update(update)
-        report.applied.append(change.address)
-        if kind.container and change.action == Action.CREATE:
-            created.add(change.scope)
-        if on_change:
-            skipped = result.result.get("skipped")
-            on_change("skipped" if skipped else "done", change, str(skipped or ""))
+        with lock:
+            journal.done(change, update, inverse, result.result)
+            state.apply_update(update)
+            report.applied.append(change.address)
+            if kind.container and change.action == Action.CREATE:
+                created.add(change.scope)
+        skipped = result.result.get("skipped")
+        say("skipped" if skipped else "done", change, str(skipped or ""))
+
+    def run_lane(indices: list[int]) -> None:
+        for i in indices:
+            with finished:
+                while not failures and not all(j in done for j in after[i]):
+                    finished.wait(1.0)
+                if failures:
+                    return
+            try:
+                one(i)
+            except BaseException as exc:
+                with finished:
+                    failures.append(exc)
+                    finished.notify_all()
+                return
+            with finished:
+                done.add(i)
+                finished.notify_all()
+
+    by_lane: dict[object, list[int]] = {}
+    for i, lane in enumerate(lane_of):
+        by_lane.setdefault(lane, []).append(i)
+    if len(by_lane) <= 1:
+        for i in range(len(changes)):  # one token: in plan order, in this thread
+            one(i)
+    else:
+        threads = [
+            threading.Thread(target=run_lane, args=(indices,), name=f"gridctl-write-{n}", daemon=True)
+            for n, indices in enumerate(by_lane.values())
+        ]
+        for t in threads:
+            t.start()
+        try:
+            for t in threads:
+                while t.is_alive():
+                    t.join(0.5)
+        except BaseException as exc:  # an interrupt: no lane starts another change
+            with finished:
+                failures.append(exc)
+                finished.notify_all()
+            for t in threads:
+                t.join()
+            raise
+        if failures:
+            raise failures[0]
     state.apply_update(plan.adopt)
     for address in plan.forget:
         state.forget(address)
     return report
+
+
+def deferred_read_backs(changes: list[Change]) -> set[str]:
+    """Addresses followed, later in the plan, by a change of the same batch (the last one of a
+    batch reads back for all)."""
+    out: set[str] = set()
+    seen: set[str] = set()
+    for c in reversed(changes):
+        key = KINDS[c.kind].batch(c)
+        if key is None:
+            continue
+        if key in seen:
+            out.add(c.address)
+        seen.add(key)
+    return out
+
+
+def lanes(changes: list[Change], ctx: ApplyContext) -> list[object]:
+    """Each change's lane: the token its writes go out with (accounts that share a token
+    share a lane, and so one pause between writes)."""
+    out: list[object] = []
+    for c in changes:
+        writer = KINDS[c.kind].writer(c)
+        client = ctx.env.clients.get(writer)
+        out.append(id(client.budget) if client is not None else writer)
+    return out
+
+
+#: the key of an account-wide change: it conflicts with every change of another lane
+EVERYTHING = "*"
+
+
+def _repos_of(change: Change, known: set[str]) -> set[str]:
+    """The repositories (lower-case full names) a change touches: its scope's, and any other
+    the plan changes that its declared attributes name (a template, selected repositories)."""
+    kind = KINDS[change.kind]
+    try:
+        repo = kind.scope_for_change(change).repo
+    except (KeyError, TypeError, AttributeError):  # a change without its scope recorded
+        repo = None
+    if not repo and kind.container:
+        repo = change.scope
+    out = {str(repo).lower()} if repo else set()
+    for value in (change.after or {}).values():
+        for v in value if isinstance(value, list) else [value]:
+            if isinstance(v, str) and v.lower() in known:
+                out.add(v.lower())
+    return out
+
+
+def dependencies(changes: list[Change], lane_of: list[object]) -> list[set[int]]:
+    """For each change, the earlier changes of *other* lanes it must wait for: per lane, the
+    latest one that shares a repository with it, or any one when either is account-wide
+    (an organization's secret, a user's Codespaces secret: they may name any repository).
+    Earlier changes of its own lane run before it anyway."""
+    known: set[str] = set()
+    for c in changes:
+        known |= _repos_of(c, set())
+    latest: dict[object, dict[str, int]] = {}
+    last_any: dict[object, int] = {}
+    out: list[set[int]] = []
+    for i, c in enumerate(changes):
+        lane = lane_of[i]
+        keys = _repos_of(c, known) or {EVERYTHING}
+        deps: set[int] = set()
+        for other, seen in latest.items():
+            if other == lane:
+                continue
+            if EVERYTHING in keys:
+                deps.add(last_any[other])
+                continue
+            found = [seen[k] for k in (*keys, EVERYTHING) if k in seen]
+            if found:
+                deps.add(max(found))
+        out.append(deps)
+        mine = latest.setdefault(lane, {})
+        for k in keys:
+            mine[k] = i
+        last_any[lane] = i
+    return out
 
 
 def _stale_check(kind: Kind, ctx: ApplyContext, change: Change, scope: Scope) -> None:

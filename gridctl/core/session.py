@@ -13,6 +13,7 @@ by a read-only one such as ``plan`` (see :meth:`Session._load_state`).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import random
@@ -34,6 +35,7 @@ from ..errors import (
 )
 from ..fleet.taskqueue import QueueError, TaskQueue, find_queue
 from ..github.app import AppCredentials, InstallationTokens
+from ..github.budget import Budget
 from ..github.client import AccountClient, EtagCache, api_url_and_origin, api_url_from_env
 from ..github.retry import RetryPolicy
 from ..github.scopes import APP_PERMISSIONS, permission_covers, satisfied
@@ -283,6 +285,11 @@ class Session:
         if self.options.write_interval is not None:
             write_interval = self.options.write_interval
         cache_dir = self.workdir / "cache"
+        # GitHub's limits are the token's: accounts driven by one token share one budget
+        budgets: dict[str, Budget] = {}
+        policy = self.options.policy or RetryPolicy.from_env()
+        # a policy that sleeps in its own way (tests move a sandbox's clock) paces the budget too
+        budget_sleep = None if policy.sleep is time.sleep else policy.sleep
         for acc in m.accounts.values():
             if only is not None and acc.id not in only:
                 continue
@@ -293,6 +300,8 @@ class Session:
                 token = self.providers[acc.id] = installation_tokens(acc, base_url, policy)
             if token is None:
                 raise AuthError(f"account {acc.id}: no token")
+            # an installation's limits are the installation's, whichever of its tokens is current
+            budget_key = f"app:{acc.id}" if acc.id in self.providers else hashlib.sha256(token.reveal().encode()).hexdigest()
             client = self.clients[acc.id] = AccountClient(
                 acc.id,
                 token,
@@ -300,6 +309,7 @@ class Session:
                 policy=policy,
                 cache=EtagCache(cache_dir / f"{acc.id}.json"),
                 write_interval=write_interval,
+                budget=budgets.setdefault(budget_key, Budget(sleep=budget_sleep)),
             )
             if acc.id in self.providers:
                 client.login = bot_of(self.providers[acc.id].installation or {})
@@ -433,7 +443,7 @@ class Session:
         return report
 
     def stats(self) -> dict[str, dict[str, Any]]:
-        return {a: c.stats.as_dict() for a, c in self.clients.items()}
+        return {a: {**c.stats.as_dict(), "budget": c.budget.as_dict()} for a, c in self.clients.items()}
 
 
 # -- validation: no API call, no secret ----------------------------------------------------------

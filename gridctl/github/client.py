@@ -23,7 +23,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -38,6 +37,7 @@ from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
 from ..util.files import private_dir
 from .app import TokenProvider, bearer
+from .budget import Budget
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -228,6 +228,7 @@ class AccountClient:
         cache: EtagCache | None = None,
         write_interval: float = 0.0,
         timeout: float = 30.0,
+        budget: Budget | None = None,
     ):
         self.account_id = account_id
         self._token = token
@@ -235,11 +236,12 @@ class AccountClient:
         self.policy = policy or RetryPolicy()
         self.cache = cache or EtagCache()
         self.stats = CallStats()
+        #: the token's share of GitHub's limits, shared with every client of the same token
+        self.budget = budget or Budget()
+        self._pace_key = "writes"
         self.write_interval = write_interval
         self.timeout = timeout
         self._local = threading.local()
-        self._write_lock = threading.Lock()
-        self._last_write = 0.0
         self.login: str | None = None
         self.scopes: set[str] | None = None
         self.public_keys: dict[str, dict[str, str]] = {}
@@ -294,14 +296,21 @@ class AccountClient:
         provider = None if isinstance(self._token, Sensitive) else self._token
         for attempt in (1, 2):
             sent = provider.token() if provider is not None else None
+            ticket = self.budget.acquire(verb, url)  # waits while GitHub's limits say so
             try:
                 resp_headers, data = req.requestJsonAndCheck(verb, url, parameters=params, headers=headers, input=body)
-                break
             except GithubException as exc:
+                secondary = self.policy.wait_for(exc, 1) if classify(exc) == "secondary" else None
+                self.budget.release(ticket, exc.headers or {}, secondary_wait=secondary)
                 self.stats.record(verb, exc.status, exc.headers)
                 if exc.status == 401 and provider is not None and attempt == 1 and provider.renew(sent):
                     continue
                 raise
+            except BaseException:
+                self.budget.release(ticket, None)
+                raise
+            self.budget.release(ticket, resp_headers)
+            break
         h = _lower(resp_headers)
         status = 200
         if verb == "GET" and data is None and headers and "If-None-Match" in headers:
@@ -314,18 +323,14 @@ class AccountClient:
         are paced by ``write_interval`` on their own: for one endpoint whose budget differs from
         the account's other writes (the controller's runner registrations)."""
         other = AccountClient(self.account_id, self._token, self.base_url, policy=self.policy, cache=self.cache,
-                              write_interval=write_interval, timeout=self.timeout)
+                              write_interval=write_interval, timeout=self.timeout, budget=self.budget)
         other.stats = self.stats
+        other._pace_key = f"paced-{id(other)}"  # its own pause, apart from the account's writes
         return other
 
     def _throttle_write(self) -> None:
-        if self.write_interval <= 0:
-            return
-        with self._write_lock:
-            wait = self._last_write + self.write_interval - time.monotonic()
-            if wait > 0:
-                time.sleep(wait)
-            self._last_write = time.monotonic()
+        # shared by every client of the token that writes at this interval (the budget's)
+        self.budget.pace(self.write_interval, self._pace_key)
 
     def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True) -> Any:
         """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``."""

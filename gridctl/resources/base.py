@@ -65,6 +65,11 @@ class PlanEnv:
 @dataclass
 class ApplyContext:
     env: PlanEnv
+    #: addresses whose read-back may wait for a later change of the same batch
+    #: (:meth:`Kind.batch`): the apply sets them; empty, every change reads back at once
+    deferred: set[str] = field(default_factory=set)
+    #: per batch, the changes written whose read-back is still to come
+    batches: dict[str, list[Change]] = field(default_factory=dict)
 
     @property
     def manifest(self) -> Manifest:
@@ -262,6 +267,15 @@ class Kind:
         if change.action == Action.DELETE and self.restorable and not self.sensitive:
             return _flip(change, Action.CREATE, before=None, after=change.before, meta=meta)
         return None
+
+    def batch(self, change: Change) -> str | None:
+        """Changes of one batch (a secret collection) read back once, after the last of them
+        in the plan (see :attr:`ApplyContext.deferred`); None: not batched."""
+        return None
+
+    def writer(self, change: Change) -> str:
+        """The account whose token makes the change's writes (its apply lane)."""
+        return change.account
 
     def scope_for_change(self, change: Change) -> Scope:
         """The scope a planned change belongs to (recorded in ``meta["_scope"]`` by the planner)."""

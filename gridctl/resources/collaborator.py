@@ -384,6 +384,9 @@ class Invitation(Kind):
         rows = ctx.client(account).get_list(f"/repos/{full}/collaborators", {"affiliation": "direct"}) or []
         return any(str(c.get("login", "")).lower() == login.lower() for c in rows)
 
+    def writer(self, change: Change) -> str:
+        return str(change.meta.get("invitee_account") or change.account)  # the invitee accepts
+
     def reversible(self, action: Action) -> bool:
         # accepting uses the invitation up; the access itself belongs to the collaborator kind
         return False

@@ -20,8 +20,9 @@ resolution, so a rewrite within the same second as gridctl's own write cannot be
 Organization secrets also manage ``visibility`` and, for ``selected``, ``repos``; Codespaces
 secrets manage ``repos``. Those are compared and shown like any attribute (repository names
 lower-cased). Every write is one PUT carrying the sealed value (encrypted against the scope's
-public key, fetched once per scope per run) and the attributes, then one GET of the secret for
-its new ``updated_at``.
+public key, fetched once per scope per run) and the attributes; the new ``updated_at`` values
+are read back once per collection, after the plan's last write to it (one GET of the secret
+when it is the only one written, else one listing of the collection).
 
 Reads: one list call per secret collection and scope (a collection is read only when the
 manifest declares secrets of that type there, state records some, or ``prune.secrets`` is on),
@@ -137,16 +138,32 @@ class SecretKind(Kind):
         value = self.value(ctx, change)
         body = {**self.put_body(ctx, client, change), **client.seal(base, value)}
         client.raw("PUT", url, body)
-        data = client.raw("GET", url) or {}
-        updated_at = data.get("updated_at")
-        entry = {
+        # GitHub answers the PUT with no updated_at (201 with an empty object, or 204): it is
+        # read back — once per collection, after the last write of the plan to it
+        if change.address in ctx.deferred:
+            ctx.batches.setdefault(base, []).append(change)
+            return ApplyResult(self._entry(change, None), result={"read_back": "with the collection"})
+        written = [*ctx.batches.pop(base, []), change]
+        if len(written) == 1:
+            stamps = {str(name).upper(): (client.raw("GET", url) or {}).get("updated_at")}
+        else:
+            rows = client.get_list(base, key="secrets") or []
+            stamps = {str(r.get("name", "")).upper(): r.get("updated_at") for r in rows}
+        updated_at = stamps.get(str(name).upper())
+        more = {c.address: self._entry(c, stamps.get(str(c.meta["name"]).upper())) for c in written[:-1]}
+        return ApplyResult(self._entry(change, updated_at), more_state=more, result={"updated_at": updated_at})
+
+    def _entry(self, change: Change, updated_at: Any) -> dict[str, Any]:
+        return {
             "kind": self.name,
             "scope": change.scope,
             "account": change.account,
             "fingerprint": (change.after or {}).get("fingerprint"),
             "updated_at": updated_at,
         }
-        return ApplyResult(entry, result={"updated_at": updated_at})
+
+    def batch(self, change: Change) -> str | None:
+        return None if change.action == Action.DELETE else self.collection(change)
 
     def delete(self, client: AccountClient, change: Change, url: str) -> None:
         client.delete(url, f"delete secret {change.address}")

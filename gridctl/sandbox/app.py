@@ -11,7 +11,7 @@ For each request, in order (the same order github.com appears to apply):
 6. per operation: nth-request faults, secondary limits, the primary limit;
 7. parse and schema-check the JSON body against the operation's request schema (400 / 422);
 8. run the handler; commit the store;
-9. ETag / ``If-None-Match`` -> 304 (not charged), rate-limit headers, scope headers;
+9. ETag / ``If-None-Match`` -> 304 (not charged when authorized), rate-limit headers, scope headers;
 10. in strict mode, validate the response against the documented schema and keep a record.
 """
 
@@ -77,6 +77,8 @@ class RequestState:
     jwt_error: str | None = None
     #: an installation token: the installation it reaches (see api/apps.py)
     installation: dict | None = None
+    #: "primary" | "secondary" when a rate limit refused the request
+    limited: str | None = None
 
 
 class Stats:
@@ -90,7 +92,7 @@ class Stats:
         self.by_op: dict[str, Counter[str]] = defaultdict(Counter)
         self.total: Counter[str] = Counter()
 
-    def record(self, identity: str, op: str, status: int, charged: bool) -> None:
+    def record(self, identity: str, op: str, status: int, charged: bool, limited: str | None = None) -> None:
         for c in (self.by_identity[identity], self.by_op[op], self.total):
             c["requests"] += 1
             c[f"status_{status}"] += 1
@@ -98,6 +100,8 @@ class Stats:
                 c["not_modified"] += 1
             if charged:
                 c["points"] += 1
+            if limited:  # refused by a rate limit: "primary_limited" / "secondary_limited"
+                c[f"{limited}_limited"] += 1
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -232,7 +236,7 @@ class SandboxApp:
             if not within:
                 self.limiter.block(identity)
                 err = self.limiter.secondary_error(self.config.limits.secondary_block_seconds, request_id)
-                self.stats.record(identity, "(concurrency)", err.status, False)
+                self.stats.record(identity, "(concurrency)", err.status, False, "secondary")
                 await self._send_raw(send, err.status, _json_bytes(err.body()), {**self._common_headers(state), **err.headers})
                 return
             faults = self.config.faults
@@ -264,11 +268,14 @@ class SandboxApp:
             if state.jwt_error:
                 raise ApiError(401, state.jwt_error, doc_url="https://docs.github.com/rest")
             _apps.gate(r.method, r.path, r.op_id, state.app, state.installation)
+            state.limited = "secondary"
             self.limiter.check_secondary(state.identity, r.op_id, r.method, r.content, state.request_id)
+            state.limited = "primary"
             if r.op_id not in FREE_OPS:  # GET /rate_limit answers even when nothing is left
                 self.limiter.check_primary(
                     state.identity, state.anonymous, state.user["id"] if state.user else None, request.scope["client"][0]
                 )
+            state.limited = None
             body = await self._body(request, op.op_id, r.method)
             query = {k: v for k, v in request.query_params.items()}
             ctx = Ctx(
@@ -346,14 +353,18 @@ class SandboxApp:
             headers["Cache-Control"] = "private, max-age=60, s-maxage=60"
             inm = request.headers.get("if-none-match")
             if inm and _etag_matches(inm, etag):
-                status, payload, charged = 304, b"", False
+                # "does not count against your primary rate limit if ... the request was made
+                # while correctly authorized with an Authorization header" (GitHub Docs, "Best
+                # practices for using the REST API", conditional requests): anonymous 304s count
+                status, payload, charged = 304, b"", charged and state.anonymous
                 headers.pop("Link", None)
         elif status in (200, 201) and payload:
             # a write's answer carries a (strong) validator of its body, as github.com's do
             headers.setdefault("ETag", '"' + hashlib.sha256(payload).hexdigest() + '"')
-        if charged and status != 304:
+        if charged:
             self.limiter.charge(state.identity, state.anonymous)
-        self.stats.record(state.identity, r.op_id, status, charged and status != 304)
+        limited = state.limited if isinstance(reply, ApiError) else None
+        self.stats.record(state.identity, r.op_id, status, charged, limited)
         if self.config.strict:
             if isinstance(reply, ApiError):
                 self._validate(r.op_id, status, payload)

@@ -1,14 +1,20 @@
 """GitHub's primary and secondary rate limits, per identity (a user, or an IP when anonymous).
 
 Primary: a fixed window of an hour that opens at the first counted request; every response
-counts except a 304 to a conditional request and ``GET /rate_limit``. When nothing is left the
-answer is a 403 (or 429) with ``x-ratelimit-remaining: 0`` and GitHub's message.
+counts except ``GET /rate_limit`` and a 304 to a conditional request made with an
+``Authorization`` header (GitHub Docs, "Best practices for using the REST API"). The answer that
+spends the last request still succeeds, with ``x-ratelimit-remaining: 0``; after it, until
+``x-ratelimit-reset``, the answer is a 403 (or 429) with GitHub's message.
 
 Secondary (GitHub Docs, "Rate limits for the REST API", secondary rate limits): more than ``max_concurrent`` requests in flight, more than
 ``content_per_minute`` / ``content_per_hour`` content-creating requests, or more than
 ``endpoint_points_per_minute`` points on one endpoint (GET 1, mutation 5) block the identity
 for ``secondary_block_seconds``. The answer carries ``retry-after`` only sometimes
-(``retry_after_probability``), as github.com does.
+(``retry_after_probability``), as github.com does. A request's points count on the endpoint
+(the operation) it was sent to, for the minute after it arrived (one refused while the identity
+is blocked does not count). GitHub's limit on CPU time (90 s per minute of real time) is not
+emulated. The app's statistics count the requests each limit refused (``primary_limited``,
+``secondary_limited``).
 """
 
 from __future__ import annotations

@@ -109,10 +109,27 @@ def test_secondary_limit_without_retry_after_waits_at_least_the_floor(world):
 
 def test_primary_limit_waits_until_reset(world):
     world.ctl("PUT", "/ratelimit/alice", {"remaining": 1, "reset_in": 40})  # GET /user, then the limit
+    world.ctl("POST", "/stats/reset")
+    policy = policy_for(world)
+    _, stats = run(world, policy, apply=False)
+    # the answer to GET /user said remaining 0: nothing more went out until the reset (no 403)
+    total = world.ctl("GET", "/stats")["total"]
+    assert total.get("status_403", 0) == 0 and total.get("primary_limited", 0) == 0, total
+    assert not [w for kind, w in policy.waits if kind == "primary"], policy.waits
+    budget = stats["main"]["budget"]
+    assert budget["primary_waits"] >= 1 and 39 <= budget["waited"] <= 43, budget
+
+
+def test_a_primary_limit_answer_is_waited_out(world):
+    # the window was spent before gridctl's first request (by another program): that request's
+    # 403 is the only one, and the policy waits until the reset it names
+    world.ctl("PUT", "/ratelimit/alice", {"remaining": 0, "reset_in": 40})
+    world.ctl("POST", "/stats/reset")
     policy = policy_for(world)
     run(world, policy, apply=False)
     primary = [w for kind, w in policy.waits if kind == "primary"]
     assert len(primary) == 1 and 39 <= primary[0] <= 43, policy.waits
+    assert world.ctl("GET", "/stats")["total"].get("status_403", 0) == 1
 
 
 def test_a_validation_error_is_not_retried(world):

@@ -150,6 +150,26 @@ def test_etag_304_is_free_and_bodiless(seed):
     assert stats["not_modified"] == 1
 
 
+def test_an_anonymous_304_is_charged(seed):
+    # only a conditional request "made while correctly authorized with an Authorization header"
+    # is free of the primary limit (GitHub Docs, "Best practices for using the REST API")
+    r1 = requests.get(seed.url + "/repos/alice/pub", timeout=30)
+    r2 = requests.get(seed.url + "/repos/alice/pub", headers={"If-None-Match": r1.headers["ETag"]}, timeout=30)
+    assert r2.status_code == 304 and remaining(r2) == remaining(r1) - 1
+
+
+def test_stats_count_what_each_limit_refused(seed):
+    alice = seed.api("alice")
+    seed.ctl("PUT", "/limits", {"endpoint_points_per_minute": 2, "reset": True})
+    seed.ctl("POST", "/stats/reset")
+    assert [alice.get(seed.url + "/repos/alice/pub").status_code for _ in range(3)] == [200, 200, 403]
+    seed.ctl("PUT", "/limits", {"endpoint_points_per_minute": 900, "reset": True})
+    seed.ctl("PUT", "/ratelimit/alice", {"remaining": 1, "reset_in": 60})
+    assert [alice.get(seed.url + "/user").status_code for _ in range(2)] == [200, 403]
+    total = seed.ctl("GET", "/stats")["total"]
+    assert total["secondary_limited"] == 1 and total["primary_limited"] == 1, total
+
+
 def test_etag_differs_per_token_and_per_content(seed):
     a = seed.call("alice", "GET", "/users/carol")
     b = seed.call("bob", "GET", "/users/carol")

@@ -1,0 +1,169 @@
+"""Benchmark: apply throughput with k owner tokens, and a 1,000-secret apply under GitHub's limits
+(run by ``nox -s bench``; ``python tests/bench/bench_apply.py --quick`` for a short run).
+
+The sandbox runs as its own process (``gridctl sandbox serve``) with GitHub's documented limits
+(5,000 requests an hour per user; 900 points a minute per endpoint, 80 content-creating requests
+a minute, 100 in flight: GitHub Docs, "Rate limits for the REST API",
+https://docs.github.com/en/rest/using-the-rest-api/rate-limits-for-the-rest-api). gridctl runs
+in this process (plan, then the apply timed alone). Printed, with the machine's core count:
+
+1. **throughput**: one new Actions secret in each of W repositories per token, k = 1 and k = 4
+   owner tokens, default pacing (``write_interval`` 1 s), 120 ms median latency. Goal: at least
+   0.95 x k writes a second (one paced writer per token).
+2. **under GitHub's limits**: 1,000 secrets over 4 tokens (250 each, 25 in each of 10
+   repositories), ``write_interval`` 0 so the budget alone paces them, latency 0, and every
+   token's primary window nearly spent (150 requests left, reset in 30 s). Goals: no
+   secondary-limit answer, no request after ``x-ratelimit-remaining: 0``, and wall time within
+   10 % of the per-endpoint floor — 250 PUTs of 5 points are 1,250 points on one endpoint, so
+   the last 70 cannot go out before the first minute's points expire (floor = 60 s per started
+   extra 900 points).
+
+``--quick``: W = 8 and 200 secrets on one token (one extra window: the floor is still 60 s).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+QUICK = "--quick" in sys.argv
+USERS = ("alice", "bob", "carol", "dave")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sandbox:
+    def __init__(self, root: Path):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "gridctl", "sandbox", "serve", "--port", str(self.port), "--data", str(root / "sbx")],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        for _ in range(400):
+            try:
+                requests.get(f"{self.url}/_sandbox/health", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        self.tokens = {u: requests.post(f"{self.url}/_sandbox/users", json={"login": u}, timeout=30).json()["token"] for u in USERS}
+
+    def ctl(self, method: str, path: str, body: object = None) -> dict:
+        r = requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=30)
+        r.raise_for_status()
+        return dict(r.json())
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def manifest(users: tuple[str, ...], repos: int, secrets: int) -> str:
+    lines = ["version: 1", "accounts:"]
+    lines += [f"  {u}: {{login: {u}, token: {{env: BENCH_TOKEN_{u.upper()}}}}}" for u in users]
+    lines.append("repos:")
+    for u in users:
+        for r in range(repos):
+            lines += [f"  {u}/bench-{r:03d}:", "    visibility: private"]
+            if secrets:
+                lines += ["    secrets:", "      actions:"]
+                lines += [f"        S_{i:03d}: {{env: BENCH_SECRET}}" for i in range(secrets)]
+    return "\n".join(lines) + "\n"
+
+
+def apply(sbx: Sandbox, work: Path, text: str, write_interval: float, before_apply=None) -> tuple[float, int, dict]:
+    """Plan and apply ``text``; returns (apply seconds, changes, gridctl's stats)."""
+    from gridctl.core.session import Options, Session
+
+    (work / "grid.yaml").write_text(text)
+    options = Options(api_url=sbx.url, workdir=work / ".gridctl", write_interval=write_interval)
+    with Session.open(work / "grid.yaml", options, operation="apply") as s:
+        plan = s.plan()
+        if before_apply is not None:
+            before_apply()
+        t = time.perf_counter()
+        s.apply(plan)
+        return time.perf_counter() - t, len(plan.changes), s.stats()
+
+
+def throughput(sbx: Sandbox, root: Path, k: int, per_token: int) -> float:
+    users = USERS[:k]
+    work = root / f"tp{k}"
+    work.mkdir()
+    sbx.ctl("PUT", "/latency", {"latency": "off"})
+    apply(sbx, work, manifest(users, per_token, 0), 0.0)  # the repositories, unmeasured
+    sbx.ctl("PUT", "/latency", {"latency": "lognormal:median=120ms,sigma=0.3"})
+    secs, n, _ = apply(sbx, work, manifest(users, per_token, 1), 1.0)
+    sbx.ctl("PUT", "/latency", {"latency": "off"})
+    rate = n / secs
+    goal = 0.95 * k
+    print(f"  k={k}: {n} secrets in {secs:6.2f} s = {rate:5.2f} writes/s (goal >= {goal:.2f}: {'met' if rate >= goal else 'MISSED'})")
+    return rate
+
+
+def under_limits(sbx: Sandbox, root: Path, users: tuple[str, ...], repos: int, secrets: int) -> None:
+    work = root / "limits"
+    work.mkdir()
+    apply(sbx, work, manifest(users, repos, 0), 0.0)
+    per_token = repos * secrets
+    sbx.ctl("PUT", "/limits", {"reset": True})
+
+    def spend_windows() -> None:
+        for u in users:
+            sbx.ctl("PUT", f"/ratelimit/{u}", {"remaining": 150, "reset_in": 30})
+        sbx.ctl("POST", "/stats/reset")
+
+    secs, n, stats = apply(sbx, work, manifest(users, repos, secrets), 0.0, before_apply=spend_windows)
+    total = sbx.ctl("GET", "/stats")["total"]
+    points = per_token * 5
+    floor = 60.0 * (math.ceil(points / 900) - 1)
+    secondary = total.get("secondary_limited", 0)
+    after_zero = total.get("primary_limited", 0)
+    waits = sum(int(v["budget"]["primary_waits"] > 0) for v in stats.values())
+    print(f"  {n} secrets over {len(users)} token(s) ({per_token} each = {points} points on one endpoint): "
+          f"wall {secs:6.2f} s, per-endpoint floor {floor:.0f} s, wall/floor {secs / floor:4.2f} "
+          f"(goal <= 1.10: {'met' if secs <= 1.1 * floor else 'MISSED'})")
+    print(f"  secondary-limit answers {secondary} (goal 0), requests after remaining 0: {after_zero} (goal 0); "
+          f"{total.get('requests', 0)} requests; {waits} token(s) paused for a primary reset")
+
+
+def main() -> int:
+    os.environ["BENCH_SECRET"] = "bench-secret-value"
+    os.environ.pop("GRIDCTL_WRITE_INTERVAL", None)
+    os.environ.pop("GRIDCTL_CLIENT_LIMITS", None)
+    root = Path(tempfile.mkdtemp(prefix="gridctl-bench-apply-"))
+    t0 = time.perf_counter()
+    sbx = Sandbox(root)
+    for u, tok in sbx.tokens.items():
+        os.environ[f"BENCH_TOKEN_{u.upper()}"] = tok
+    try:
+        print(f"gridctl apply benchmark ({'quick' if QUICK else 'full'}), {os.cpu_count()} CPU core(s), sandbox with GitHub's limits")
+        per_token = 8 if QUICK else 30
+        print(f"throughput: one new secret in each of {per_token} repositories per token, write_interval 1 s, 120 ms latency")
+        throughput(sbx, root, 1, per_token)
+        throughput(sbx, root, 4, per_token)
+        print("under GitHub's limits: write_interval 0, latency 0, 150 requests left in each token's primary window")
+        if QUICK:
+            under_limits(sbx, root, USERS[:1], 8, 25)
+        else:
+            under_limits(sbx, root, USERS, 10, 25)
+    finally:
+        sbx.stop()
+    print(f"(bench took {time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
