@@ -1,7 +1,7 @@
 """Classic token scopes: which granted scopes satisfy a needed one.
 
 GitHub's scope list (docs.github.com, "Scopes for OAuth apps") nests some scopes: ``repo``
-includes ``public_repo``, ``admin:org`` and ``write:org`` include ``read:org``, and
+includes ``public_repo``, ``admin:org`` and ``write:org`` include ``read:org``, ``admin:org`` includes ``write:org``, and
 ``codespace`` covers Codespaces user secrets, as does the narrower ``codespace:secrets``.
 """
 
@@ -12,6 +12,7 @@ IMPLIED_BY: dict[str, set[str]] = {
     "public_repo": {"repo"},
     "codespace": {"codespace:secrets"},
     "read:org": {"admin:org", "write:org"},
+    "write:org": {"admin:org"},
 }
 
 

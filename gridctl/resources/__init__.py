@@ -33,6 +33,8 @@ MODULES = (
     "queue",  # queue layout
     "label",  # label
     "actions_permissions",  # actions-permissions (repository), org-actions-permissions
+    "team",  # team, team-member, team-repo
+    "org_member",  # org-member, org-invitation
 )
 
 KINDS: dict[str, Kind] = {}
