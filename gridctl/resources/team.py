@@ -133,8 +133,8 @@ def _login(ctx: SectionContext, who: str, path: PathT) -> tuple[str | None, str 
     if not LOGIN_RE.match(who):
         ctx.error(path, f"member {who!r} is neither an account id of this manifest nor a valid GitHub login", key=True)
         return None, None
-    acc = m.account_for_owner(who)
-    return who, (acc.id if acc is not None and not acc.is_org else None)
+    owner = m.account_for_owner(who)
+    return who, (owner.id if owner is not None and not owner.is_org else None)
 
 
 def members_of(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> tuple[dict[str, str], dict[str, str]]:

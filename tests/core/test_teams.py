@@ -125,3 +125,131 @@ def test_teams_and_members_create_converge_edit_rollback_destroy(acme):
     assert get(grid, "/orgs/acme/teams") == []
     assert org_roles(grid) == {"alice": "admin"}
     assert get(grid, "/orgs/acme/invitations") == []
+
+
+@pytest.fixture
+def applied(acme):
+    acme.write("grid.yaml", MANIFEST)
+    acme.check(0, "apply", "--auto-approve")
+    return acme
+
+
+def test_org_role_and_team_permission_edited_one_field_each_then_rolled_back(applied):
+    grid = applied
+    edited = MANIFEST.replace("    bob: member\n", "    bob: admin\n").replace("{acme/svc: push}", "{acme/svc: maintain}")
+    grid.write("grid.yaml", edited)
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert change_block(r.out, "~ org-member acme bob") == ['role: "member" -> "admin"'], r.out
+    assert change_block(r.out, "~ team-repo acme/platform-team acme/svc") == ['permission: "push" -> "maintain"'], r.out
+    assert "Plan: 0 to create, 2 to update, 0 to replace, 0 to delete." in r.out, r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert org_roles(grid)["bob"] == "admin"
+    assert get(grid, "/orgs/acme/teams/platform-team/repos")[0]["role_name"] == "maintain"
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+
+    grid.check(0, "rollback", "--auto-approve")
+    assert org_roles(grid)["bob"] == "member"
+    assert get(grid, "/orgs/acme/teams/platform-team/repos")[0]["role_name"] == "write"
+
+
+def test_only_what_gridctl_manages_is_removed(applied):
+    grid = applied
+    # added by hand, not declared: left alone
+    assert grid.api("alice", "PUT", "/orgs/acme/teams/infra/memberships/bob", {"role": "member"}).status_code == 200
+    assert grid.api("alice", "POST", "/orgs/acme/teams", {"name": "Hand Made"}).status_code == 201
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+    # dropped from the manifest: gridctl added them, so it removes them (and cancels dave's invitation)
+    smaller = MANIFEST.replace("    node-2: member\n    dave: member\n", "").replace(", node-2: member}", "}")
+    grid.write("grid.yaml", smaller)
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    for head in ("- org-member acme carol", "- org-member acme dave", "- team-member acme/platform-team carol"):
+        assert head in r.out, r.out
+    assert "hand-made" not in r.out and "infra bob" not in r.out, r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert org_roles(grid) == {"alice": "admin", "bob": "member"}
+    assert get(grid, "/orgs/acme/invitations") == []
+    assert members(grid, "infra") == {"bob": "member"}
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+
+
+def test_gridctl_keeps_its_own_account_and_a_parent_delete_is_guarded(applied):
+    grid = applied
+    # demoting the owner gridctl works with needs --force
+    grid.write("grid.yaml", MANIFEST.replace("    alice: admin\n", "    alice: member\n"))
+    r = grid.run("apply", "--auto-approve")
+    assert r.code == 1 and "takes the owner role from gridctl's own account (alice)" in r.all, r.all
+    assert org_roles(grid)["alice"] == "admin"
+    # no longer declared: forgotten, never removed
+    grid.write("grid.yaml", MANIFEST.replace("    alice: admin\n", ""))
+    r = grid.check(0, "apply", "--auto-approve")
+    assert "org-member acme alice" not in r.out and org_roles(grid)["alice"] == "admin"
+    # a parent gridctl stops declaring while its child stays declared: GitHub would delete both
+    moved = MANIFEST.replace("""    Infra:
+      description: Infrastructure
+      privacy: closed
+""", "")
+    grid.write("grid.yaml", moved)
+    r = grid.run("apply", "--auto-approve")
+    assert r.code == 1 and "GitHub deletes its child teams with it" in r.all and "platform-team" in r.all, r.all
+    assert get(grid, "/orgs/acme/teams/infra")["slug"] == "infra"
+    # un-nesting is one field
+    grid.write("grid.yaml", MANIFEST.replace("      parent: Infra\n", ""))
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert change_block(r.out, "~ team acme/platform-team") == ['parent: "infra" -> null'], r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert get(grid, "/orgs/acme/teams/platform-team")["parent"] is None
+
+
+def test_import_writes_teams_and_members_back(applied):
+    grid = applied
+    grid.env["GRID_TOKEN_ACME"] = grid.tokens["alice"]
+    grid.check(0, "import", "--account", "acme", "-o", "org/grid.yaml")
+    from ruamel.yaml import YAML
+
+    data = YAML(typ="safe").load((grid.dir / "org" / "grid.yaml").read_text())
+    assert data["org_members"] == {"acme": {"alice": "admin", "bob": "member", "carol": "member"}}
+    assert data["teams"] == {"acme": {
+        "Infra": {"description": "Infrastructure", "privacy": "closed"},
+        "Platform Team": {"description": "Platform engineers", "privacy": "closed", "parent": "Infra", "notifications": "disabled",
+                          "members": {"bob": "maintainer", "carol": "member"}, "repos": {"acme/svc": "push"}},
+    }}
+    r = grid.check(0, "plan", "-f", "org/grid.yaml", "--detailed-exitcode")
+    assert "No changes" in r.out, r.out
+
+
+BAD = [
+    ("""\
+teams:
+  acme:
+    Infra: {privacy: secret}
+    Platform: {parent: Infra}
+""", 8, "has a child team (Platform) and cannot be secret"),
+    ("""\
+teams:
+  acme:
+    A: {parent: B}
+    B: {parent: A}
+""", 8, "its parents form a cycle"),
+    ("""\
+teams:
+  acme:
+    Platform: {repos: {alice/pub: push}}
+""", 8, "'alice/pub' is not a repository of acme"),
+    ("""\
+org_members:
+  main: {bob: member}
+""", 7, "org_members needs an organization account, and main is a user"),
+    ("""\
+org_members:
+  acme: {"bad login!": member}
+""", 7, "neither an account id of this manifest nor a valid GitHub login"),
+]
+
+
+@pytest.mark.parametrize(("body", "line", "message"), BAD, ids=["secret-parent", "cycle", "foreign-repo", "user-account", "bad-login"])
+def test_bad_manifests_are_refused_at_their_line(acme, body, line, message):
+    grid = acme
+    grid.write("grid.yaml", grid_yaml(body, ALICE, ACME))
+    r = grid.run("validate")
+    assert r.code == 1 and message in r.all and f"grid.yaml:{line}:" in r.all, r.all
+    assert "Traceback" not in r.all

@@ -68,7 +68,8 @@ def team_by_slug(world: Any, org: dict, slug: str) -> dict | None:
 
 def team_by_id(world: Any, ident: Any) -> dict | None:
     try:
-        return world.store.get(TEAMS, str(int(ident)))
+        found: dict | None = world.store.get(TEAMS, str(int(ident)))
+        return found
     except (TypeError, ValueError):
         return None
 
@@ -364,8 +365,12 @@ def list_members(ctx: Ctx) -> Reply:
     if wanted not in ("all", "member", "maintainer"):
         raise validation_failed("Team", "role", "invalid", "role must be one of: all, member, maintainer")
     rows = []
-    users = [(ctx.world.find_user(low), role, inherited) for low, role, inherited in _members(ctx.world, team)]
-    for user, role, inherited in sorted((u for u in users if u[0] is not None), key=lambda u: u[0]["id"]):
+    users: list[tuple[dict, str, bool]] = []
+    for low, role, inherited in _members(ctx.world, team):
+        found = ctx.world.find_user(low)
+        if found is not None:
+            users.append((found, role, inherited))
+    for user, role, inherited in sorted(users, key=lambda u: int(u[0]["id"])):
         if wanted != "all" and role != wanted:
             continue
         row = simple_user(ctx, user)
@@ -435,10 +440,10 @@ def delete_membership(ctx: Ctx) -> Reply:
         world.save(TEAMS, team["id"], team)
         return empty()
     for inv in world.store.values("org_invitations"):
-        if inv["org"].lower() == org["login"].lower() and str(inv.get("invitee") or "").lower() == low:
-            if inv.get("team_roles", {}).pop(str(team["id"]), None) is not None:
-                world.save("org_invitations", inv["id"], inv)
-                return empty()
+        mine = inv["org"].lower() == org["login"].lower() and str(inv.get("invitee") or "").lower() == low
+        if mine and inv.get("team_roles", {}).pop(str(team["id"]), None) is not None:
+            world.save("org_invitations", inv["id"], inv)
+            return empty()
     raise not_found()
 
 
