@@ -223,26 +223,26 @@ teams:
   acme:
     Infra: {privacy: secret}
     Platform: {parent: Infra}
-""", 8, "has a child team (Platform) and cannot be secret"),
+""", 7, "has a child team (Platform) and cannot be secret"),
     ("""\
 teams:
   acme:
     A: {parent: B}
     B: {parent: A}
-""", 8, "its parents form a cycle"),
+""", 7, "its parents form a cycle"),
     ("""\
 teams:
   acme:
     Platform: {repos: {alice/pub: push}}
-""", 8, "'alice/pub' is not a repository of acme"),
+""", 7, "'alice/pub' is not a repository of acme"),
     ("""\
 org_members:
   main: {bob: member}
-""", 7, "org_members needs an organization account, and main is a user"),
+""", 6, "org_members needs an organization account, and main is a user"),
     ("""\
 org_members:
   acme: {"bad login!": member}
-""", 7, "neither an account id of this manifest nor a valid GitHub login"),
+""", 6, "neither an account id of this manifest nor a valid GitHub login"),
 ]
 
 
