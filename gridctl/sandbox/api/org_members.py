@@ -6,9 +6,8 @@ Operations (REST reference "Organization members", https://docs.github.com/en/re
 the invitee's side ``GET /user/memberships/orgs``, ``GET``/``PATCH /user/memberships/orgs/{org}``.
 
 Layouts (see LAYOUT.md): members are the organization record's ``members`` (``{login_lower:
-admin|member}``, :meth:`~gridctl.sandbox.world.World.set_membership`); table ``org_invitations``
-key id holds ``{id, org, invitee (login or None), email, inviter, role: admin|direct_member,
-team_roles: {str(team_id): member|maintainer}, created_at}``.
+admin|member}``, :meth:`~gridctl.sandbox.world.World.set_membership`); invitations are the table
+``org_invitations``, whose records :mod:`.teams` keeps (a team membership of a newcomer is one).
 
 GitHub's rules reproduced here:
 
@@ -32,8 +31,6 @@ GitHub's rules reproduced here:
 
 from __future__ import annotations
 
-import calendar
-import time
 from typing import Any
 
 from ..errors import ApiError, not_found, validation_failed
@@ -41,58 +38,10 @@ from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
 from ..shapes import organization, simple_user
 from ..world import node_id
-from .teams import add_member, drop_member, team_by_id
+from .teams import INVITATIONS, add_member, drop_member, invitation_of, invite, pending, team_by_id
 
-INVITATIONS = "org_invitations"
-#: how long an organization invitation stays acceptable
-INVITATION_TTL = 7 * 24 * 3600
 _WRITE = ("admin:org", "write:org")
 _READ = ("read:org", "write:org", "admin:org")
-
-
-# -- records ---------------------------------------------------------------------------------------
-def _expired(ctx: Ctx, inv: dict) -> bool:
-    created = float(calendar.timegm(time.strptime(inv["created_at"], "%Y-%m-%dT%H:%M:%SZ")))
-    return ctx.world.now() >= created + INVITATION_TTL
-
-
-def pending(ctx: Ctx, org: dict) -> list[dict]:
-    low = org["login"].lower()
-    return sorted(
-        (i for i in ctx.world.store.values(INVITATIONS) if i["org"].lower() == low and not _expired(ctx, i)),
-        key=lambda i: i["id"],
-    )
-
-
-def invitation_of(ctx: Ctx, org: dict, login: str) -> dict | None:
-    low = login.lower()
-    return next((i for i in pending(ctx, org) if str(i.get("invitee") or "").lower() == low), None)
-
-
-def invite(ctx: Ctx, org: dict, user: dict | None, role: str, email: str | None = None) -> dict:
-    """The pending invitation of ``user`` (or ``email``) to ``org``, created when there is none."""
-    world = ctx.world
-    if user is not None:
-        found = invitation_of(ctx, org, user["login"])
-        if found is not None:
-            if role == "admin" and found["role"] != "admin":
-                found["role"] = "admin"
-                world.save(INVITATIONS, found["id"], found)
-            return found
-    for old in list(world.store.values(INVITATIONS)):  # an expired one is replaced
-        if old["org"].lower() == org["login"].lower() and user is not None and str(old.get("invitee") or "").lower() == user["login"].lower():
-            world.store.delete(INVITATIONS, old["id"])
-    inv = {
-        "id": world.next_id(INVITATIONS, 1),
-        "org": org["login"],
-        "invitee": user["login"] if user else None,
-        "email": email if user is None else user.get("email"),
-        "inviter": ctx.login,
-        "role": role,
-        "team_roles": {},
-        "created_at": world.now_iso(),
-    }
-    return world.save(INVITATIONS, inv["id"], inv)
 
 
 def _member_role(inv: dict) -> str:

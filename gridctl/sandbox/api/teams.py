@@ -11,8 +11,10 @@ notification_setting, parent_id, members: {login_lower: member|maintainer}, crea
 updated_at}``; a team's access to a repository lives on the repository,
 ``repo["teams"] = {str(team_id): role}`` (role names as for collaborators), so
 :meth:`~gridctl.sandbox.world.World.role` finds it; a pending team membership of someone who is not
-yet a member of the organization rides on the organization invitation (``org_invitations``,
-``team_roles``, see :mod:`.org_members`).
+yet a member of the organization rides on the organization invitation: table ``org_invitations``
+key id ``{id, org, invitee (login or None), email, inviter, role: admin|direct_member, team_roles:
+{str(team_id): member|maintainer}, created_at}``, kept here with the team records and served by
+:mod:`.org_members`.
 
 GitHub's rules reproduced here:
 
@@ -38,6 +40,8 @@ GitHub's rules reproduced here:
 
 from __future__ import annotations
 
+import calendar
+import time
 from typing import Any
 
 from ...util.text import team_slug
@@ -48,6 +52,9 @@ from ..shapes import organization, repository, simple_user, web_root
 from ..world import PERMISSION_TO_ROLE, node_id
 
 TEAMS = "teams"
+INVITATIONS = "org_invitations"
+#: how long an organization invitation stays acceptable
+INVITATION_TTL = 7 * 24 * 3600
 _TEAM = "/orgs/{org}/teams/{team_slug}"
 _READ = ("read:org", "write:org", "admin:org")
 _WRITE = ("admin:org", "write:org")
@@ -102,6 +109,51 @@ def add_member(world: Any, team: dict, login: str, role: str) -> None:
     team["members"][login.lower()] = role
     team["updated_at"] = world.now_iso()
     world.save(TEAMS, team["id"], team)
+
+
+# -- organization invitations (records; routes in org_members) ---------------------------------------------------------------------------------------
+def _expired(ctx: Ctx, inv: dict) -> bool:
+    created = float(calendar.timegm(time.strptime(inv["created_at"], "%Y-%m-%dT%H:%M:%SZ")))
+    return ctx.world.now() >= created + INVITATION_TTL
+
+
+def pending(ctx: Ctx, org: dict) -> list[dict]:
+    low = org["login"].lower()
+    return sorted(
+        (i for i in ctx.world.store.values(INVITATIONS) if i["org"].lower() == low and not _expired(ctx, i)),
+        key=lambda i: i["id"],
+    )
+
+
+def invitation_of(ctx: Ctx, org: dict, login: str) -> dict | None:
+    low = login.lower()
+    return next((i for i in pending(ctx, org) if str(i.get("invitee") or "").lower() == low), None)
+
+
+def invite(ctx: Ctx, org: dict, user: dict | None, role: str, email: str | None = None) -> dict:
+    """The pending invitation of ``user`` (or ``email``) to ``org``, created when there is none."""
+    world = ctx.world
+    if user is not None:
+        found = invitation_of(ctx, org, user["login"])
+        if found is not None:
+            if role == "admin" and found["role"] != "admin":
+                found["role"] = "admin"
+                world.save(INVITATIONS, found["id"], found)
+            return found
+    for old in list(world.store.values(INVITATIONS)):  # an expired one is replaced
+        if old["org"].lower() == org["login"].lower() and user is not None and str(old.get("invitee") or "").lower() == user["login"].lower():
+            world.store.delete(INVITATIONS, old["id"])
+    inv = {
+        "id": world.next_id(INVITATIONS, 1),
+        "org": org["login"],
+        "invitee": user["login"] if user else None,
+        "email": email if user is None else user.get("email"),
+        "inviter": ctx.login,
+        "role": role,
+        "team_roles": {},
+        "created_at": world.now_iso(),
+    }
+    return world.save(INVITATIONS, inv["id"], inv)
 
 
 # -- shapes ------------------------------------------------------------------------------------------
@@ -338,9 +390,9 @@ def _delete(world: Any, team: dict) -> None:
     for repo in world.repos_of(team["org"]):
         if repo.get("teams", {}).pop(key, None) is not None:
             world.save("repos", repo["id"], repo)
-    for inv in list(world.store.values("org_invitations")):
+    for inv in list(world.store.values(INVITATIONS)):
         if inv.get("team_roles", {}).pop(key, None) is not None:
-            world.save("org_invitations", inv["id"], inv)
+            world.save(INVITATIONS, inv["id"], inv)
 
 
 # -- members -------------------------------------------------------------------------------------------
@@ -384,13 +436,11 @@ def _membership(ctx: Ctx, team: dict, login: str, role: str, state: str) -> dict
     return {"url": ctx.url(f"/organizations/{_org_id(ctx, team)}/team/{team['id']}/memberships/{login}"), "role": role, "state": state}
 
 
-def pending_team_role(world: Any, org: dict, team: dict, login: str) -> str | None:
-    low = login.lower()
-    for inv in world.store.values("org_invitations"):
-        if inv["org"].lower() == org["login"].lower() and str(inv.get("invitee") or "").lower() == low:
-            role: str | None = inv.get("team_roles", {}).get(str(team["id"]))
-            return role
-    return None
+def pending_team_role(ctx: Ctx, org: dict, team: dict, login: str) -> str | None:
+    """The role ``login`` will have in ``team`` once it accepts its invitation to ``org``."""
+    inv = invitation_of(ctx, org, login)
+    role: str | None = inv.get("team_roles", {}).get(str(team["id"])) if inv else None
+    return role
 
 
 @route("GET", _TEAM + "/memberships/{username}", "teams/get-membership-for-user-in-org", scopes=_READ)
@@ -403,7 +453,7 @@ def get_membership(ctx: Ctx) -> Reply:
     for member, role, _inherited in _members(ctx.world, team):
         if member == low:
             return json_reply(_membership(ctx, team, user["login"], role, "active"))
-    pending = pending_team_role(ctx.world, org, team, low)
+    pending = pending_team_role(ctx, org, team, low)
     if pending is not None:
         return json_reply(_membership(ctx, team, user["login"], pending, "pending"))
     raise not_found()
@@ -411,8 +461,6 @@ def get_membership(ctx: Ctx) -> Reply:
 
 @route("PUT", _TEAM + "/memberships/{username}", "teams/add-or-update-membership-for-user-in-org", scopes=_WRITE)
 def put_membership(ctx: Ctx) -> Reply:
-    from .org_members import invite  # the organization invitation of a newcomer
-
     org, team = _team(ctx, manage=True)
     world = ctx.world
     role = (ctx.body or {}).get("role") or "member"
@@ -426,7 +474,7 @@ def put_membership(ctx: Ctx) -> Reply:
         return json_reply(_membership(ctx, team, user["login"], role, "active"))
     inv = invite(ctx, org, user, "direct_member")
     inv.setdefault("team_roles", {})[str(team["id"])] = role
-    world.save("org_invitations", inv["id"], inv)
+    world.save(INVITATIONS, inv["id"], inv)
     return json_reply(_membership(ctx, team, user["login"], role, "pending"))
 
 
@@ -439,11 +487,10 @@ def delete_membership(ctx: Ctx) -> Reply:
         team["updated_at"] = world.now_iso()
         world.save(TEAMS, team["id"], team)
         return empty()
-    for inv in world.store.values("org_invitations"):
-        mine = inv["org"].lower() == org["login"].lower() and str(inv.get("invitee") or "").lower() == low
-        if mine and inv.get("team_roles", {}).pop(str(team["id"]), None) is not None:
-            world.save("org_invitations", inv["id"], inv)
-            return empty()
+    inv = invitation_of(ctx, org, low)
+    if inv is not None and inv.get("team_roles", {}).pop(str(team["id"]), None) is not None:
+        world.save(INVITATIONS, inv["id"], inv)
+        return empty()
     raise not_found()
 
 
