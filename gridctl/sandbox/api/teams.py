@@ -548,3 +548,37 @@ def delete_repo(ctx: Ctx) -> Reply:
         raise not_found()
     world.save("repos", repo["id"], repo)
     return empty()
+
+
+# -- the same operations by id ----------------------------------------------------------------------
+def _by_id(fn: Any) -> Any:
+    """``fn`` served under ``/organizations/{org_id}/team/{team_id}...``, the route each operation
+    documents as an alternative ("You can also specify a team by org_id and team_id") and the
+    ``url`` a team carries, which PyGithub follows."""
+
+    def handler(ctx: Ctx) -> Reply:
+        org = ctx.world.user_by_id(int(ctx.params.pop("org_id")))
+        team = team_by_id(ctx.world, ctx.params.pop("team_id"))
+        if org is None or team is None or team["org"].lower() != org["login"].lower():
+            raise not_found()
+        ctx.params["org"], ctx.params["team_slug"] = org["login"], team["slug"]
+        reply: Reply = fn(ctx)
+        return reply
+
+    return handler
+
+
+_BY_ID = "/organizations/{org_id:int}/team/{team_id:int}"
+for _method, _suffix, _op, _fn, _scopes in (
+    ("GET", "", "teams/get-by-name", get_team, _READ),
+    ("PATCH", "", "teams/update-in-org", update_team, _WRITE),
+    ("DELETE", "", "teams/delete-in-org", delete_team, _WRITE),
+    ("GET", "/members", "teams/list-members-in-org", list_members, _READ),
+    ("GET", "/memberships/{username}", "teams/get-membership-for-user-in-org", get_membership, _READ),
+    ("PUT", "/memberships/{username}", "teams/add-or-update-membership-for-user-in-org", put_membership, _WRITE),
+    ("DELETE", "/memberships/{username}", "teams/remove-membership-for-user-in-org", delete_membership, _WRITE),
+    ("GET", "/repos", "teams/list-repos-in-org", list_repos, (*_READ, "repo")),
+    ("PUT", "/repos/{owner}/{repo}", "teams/add-or-update-repo-permissions-in-org", put_repo, _WRITE),
+    ("DELETE", "/repos/{owner}/{repo}", "teams/remove-repo-in-org", delete_repo, _WRITE),
+):
+    route(_method, _BY_ID + _suffix, _op, scopes=_scopes, alias=True)(_by_id(_fn))
