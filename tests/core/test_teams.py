@@ -253,3 +253,18 @@ def test_bad_manifests_are_refused_at_their_line(acme, body, line, message):
     r = grid.run("validate")
     assert r.code == 1 and message in r.all and f"grid.yaml:{line}:" in r.all, r.all
     assert "Traceback" not in r.all
+
+
+def test_tokens_lacking_a_scope_are_refused_at_plan_time(grid):
+    grid.user("alice", scopes=("repo",))
+    grid.user("bob")
+    grid.user("carol", scopes=("repo",))
+    grid.org("acme", admins=("alice",), members=("bob",))
+    grid.write("grid.yaml", MANIFEST)
+    r = grid.run("plan")
+    assert r.code == 1 and "account acme: token lacks scope admin:org, needed by teams.acme.Infra" in r.err, r.all
+    # the invitee accepts with its own token, which needs write:org (admin:org includes it)
+    grid.user("alice")
+    grid.write("grid.yaml", MANIFEST)
+    r = grid.run("plan")
+    assert r.code == 1 and "token lacks scope write:org, needed by org_members.acme.node-2 (accepting the invitation)" in r.err, r.all
