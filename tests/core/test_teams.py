@@ -118,6 +118,8 @@ def test_teams_and_members_create_converge_edit_rollback_destroy(acme):
     assert change_block(r.out, "~ team acme/platform-team") == ['description: "Platform engineers" -> "Builders"'], r.out
     grid.check(0, "apply", "--auto-approve")
     assert get(grid, "/orgs/acme/teams/platform-team")["description"] == "Builders"
+    grid.check(0, "rollback", "--auto-approve")
+    assert get(grid, "/orgs/acme/teams/platform-team")["description"] == "Platform engineers"
 
     # destroy: teams deleted, the members gridctl manages removed (bob was adopted), dave's
     # invitation cancelled, alice (gridctl's own account) kept
@@ -268,3 +270,16 @@ def test_tokens_lacking_a_scope_are_refused_at_plan_time(grid):
     grid.write("grid.yaml", MANIFEST)
     r = grid.run("plan")
     assert r.code == 1 and "token lacks scope write:org, needed by org_members.acme.node-2 (accepting the invitation)" in r.err, r.all
+
+
+def test_rollback_of_the_first_apply_removes_what_it_created(acme):
+    grid = acme
+    assert grid.api("alice", "POST", "/orgs/acme/repos", {"name": "svc"}).status_code == 201  # adopted, not created
+    grid.write("grid.yaml", MANIFEST)
+    grid.check(0, "apply", "--auto-approve")
+    r = grid.run("rollback", "--auto-approve")
+    assert r.code == 0, r.all
+    assert "org-invitation" in r.all  # the accept is listed as one that cannot be rolled back
+    assert get(grid, "/orgs/acme/teams") == []
+    assert org_roles(grid) == {"alice": "admin", "bob": "member"}
+    assert get(grid, "/orgs/acme/invitations") == []
