@@ -96,8 +96,15 @@ def test_teams_and_members_create_converge_edit_rollback_destroy(acme):
     assert [(x["full_name"], x["role_name"]) for x in repos] == [("acme/svc", "write")]
     # the team's access is real: carol can push to acme/svc through the team
     assert get(grid, "/repos/acme/svc", "carol")["permissions"]["push"] is True
+    grid.ctl("POST", "/stats/reset")
     r = grid.check(0, "plan", "--detailed-exitcode")
     assert "No changes" in r.out and "waiting for dave to accept" in r.out, r.out
+    calls = {k: v["requests"] for k, v in grid.ctl("GET", "/stats")["by_endpoint"].items()}
+    # a converged plan: members by role (2), pending invitations (dave is missing: 1), the teams
+    # (1), each team's members and repositories (2 per team that declares them), never per member
+    assert calls["orgs/list-members"] == 2 and calls["orgs/list-pending-invitations"] == 1, calls
+    assert calls["teams/list"] == 1 and calls["teams/list-members-in-org"] == 1 and calls["teams/list-repos-in-org"] == 1, calls
+    assert "teams/get-membership-for-user-in-org" not in calls, calls
 
     # one field edited: the plan shows exactly that field
     grid.write("grid.yaml", MANIFEST.replace("{bob: maintainer, node-2: member}", "{bob: member, node-2: member}"))
@@ -283,3 +290,18 @@ def test_rollback_of_the_first_apply_removes_what_it_created(acme):
     assert get(grid, "/orgs/acme/teams") == []
     assert org_roles(grid) == {"alice": "admin", "bob": "member"}
     assert get(grid, "/orgs/acme/invitations") == []
+
+
+def test_saved_plan_applies_and_an_expired_invitation_is_sent_again(acme):
+    grid = acme
+    grid.write("grid.yaml", MANIFEST)
+    grid.check(2, "plan", "--detailed-exitcode", "--out", "plan.json")
+    grid.check(0, "apply", "plan.json")
+    assert members(grid, "platform-team") == {"bob": "maintainer", "carol": "member"}
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+    # dave never accepted: after 7 days the invitation is gone, and the plan invites again
+    grid.ctl("POST", "/clock", {"advance": 8 * 24 * 3600})
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "+ org-member acme dave" in r.out and "Plan: 1 to create" in r.out, r.out
+    grid.check(0, "apply", "--auto-approve")
+    assert get(grid, "/orgs/acme/memberships/dave")["state"] == "pending"
