@@ -53,7 +53,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
-from ..manifest.load import LOGIN_RE
+from ..manifest.load import LOGIN_RE, REPO_NAME_RE
 from ..manifest.model import PERMISSION_OF, ROLE_OF
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
@@ -180,7 +180,8 @@ def parse_teams(ctx: SectionContext, raw: dict[str, Any], path: PathT) -> list[T
         spec.members, spec.member_accounts = members_of(ctx, value.get("members") or {}, tp + ("members",))
         for full, perm in (value.get("repos") or {}).items():
             rp = tp + ("repos", full)
-            if full.count("/") != 1 or full.split("/")[0].lower() != org.lower():
+            name = full.partition("/")[2]
+            if full.count("/") != 1 or full.split("/")[0].lower() != org.lower() or not REPO_NAME_RE.match(name) or name in (".", ".."):
                 ctx.error(rp, f"{full!r} is not a repository of {org} (a team gets the organization's repositories only)", key=True)
                 continue
             spec.repos[full.lower()] = PERMISSION_OF.get(ROLE_OF.get(perm, perm), perm)

@@ -245,6 +245,11 @@ teams:
     Platform: {repos: {alice/pub: push}}
 """, 7, "'alice/pub' is not a repository of acme"),
     ("""\
+teams:
+  acme:
+    Platform: {repos: {acme/..: push}}
+""", 7, "'acme/..' is not a repository of acme"),
+    ("""\
 org_members:
   main: {bob: member}
 """, 6, "org_members needs an organization account, and main is a user"),
@@ -255,7 +260,7 @@ org_members:
 ]
 
 
-@pytest.mark.parametrize(("body", "line", "message"), BAD, ids=["secret-parent", "cycle", "foreign-repo", "user-account", "bad-login"])
+@pytest.mark.parametrize(("body", "line", "message"), BAD, ids=["secret-parent", "cycle", "foreign-repo", "dot-dot-repo", "user-account", "bad-login"])
 def test_bad_manifests_are_refused_at_their_line(acme, body, line, message):
     grid = acme
     grid.write("grid.yaml", grid_yaml(body, ALICE, ACME))
