@@ -47,7 +47,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
             out.changes.append(
                 Change(
                     address=address, kind=kind.name, action=Action.CREATE, account=scope.account, scope=scope.name,
-                    order=kind.order, before=None, after=after, reason="declared, not on GitHub",
+                    order=kind.change_order(d), before=None, after=after, reason="declared, not on GitHub",
                     reversible=kind.reversible(Action.CREATE), sensitive=kind.sensitive, live_fp=live_fp(None),
                     meta={**d.meta, "key": key, "_scope": scope.to_meta()}, source=d.source,
                 )
@@ -65,7 +65,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
                 out.changes.append(
                     Change(
                         address=address, kind=kind.name, account=scope.account, scope=scope.name,
-                        action=action, order=kind.order, before=before, after=after, diffs=tuple(diffs),
+                        action=action, order=kind.change_order(d), before=before, after=after, diffs=tuple(diffs),
                         reason=reason or "differs from the manifest", reversible=kind.reversible_change(action, tuple(diffs)),
                         sensitive=kind.sensitive, live_fp=live_fp(before, None, stamp),
                         meta={**lv.meta, **d.meta, "key": key, "_scope": scope.to_meta()}, source=d.source,
@@ -83,7 +83,7 @@ def plan_scope(kind: Kind, env: PlanEnv, scope: Scope, desired: dict[str, Item],
             out.changes.append(
                 Change(
                     address=address, kind=kind.name, action=Action.DELETE, account=scope.account, scope=scope.name,
-                    order=kind.order, before=dict(lv.attrs), after=None,
+                    order=kind.change_order(lv), before=dict(lv.attrs), after=None,
                     reason=kind.delete_reason(lv, st) or ("no longer declared" if st is not None else "not declared, and prune is on"),
                     reversible=kind.reversible(Action.DELETE), sensitive=kind.sensitive,
                     live_fp=live_fp(lv.attrs, None, lv.meta.get("updated_at") if kind.sensitive else None),

@@ -2,7 +2,7 @@
 installation needs instead.
 
 GitHub's scope list (docs.github.com, "Scopes for OAuth apps") nests some scopes: ``repo``
-includes ``public_repo``, ``admin:org`` and ``write:org`` include ``read:org``, and
+includes ``public_repo``, ``admin:org`` and ``write:org`` include ``read:org``, ``admin:org`` includes ``write:org``,
 ``codespace`` covers Codespaces user secrets, as does the narrower ``codespace:secrets``, and
 ``repo`` grants "full access to ... repository webhooks", so it includes ``admin:repo_hook``.
 
@@ -22,6 +22,7 @@ IMPLIED_BY: dict[str, set[str]] = {
     "codespace": {"codespace:secrets"},
     "read:org": {"admin:org", "write:org"},
     "admin:repo_hook": {"repo"},
+    "write:org": {"admin:org"},
 }
 
 

@@ -53,6 +53,7 @@ from ..manifest.sources import Sensitive, Source, read_source
 from ..manifest.yamlpos import Positions
 from ..resources import KINDS
 from ..resources.base import Scope
+from .teams import read_teams, team_sections
 
 #: GitHub's value of each managed repository setting for a new repository (a setting equal to
 #: it is left out of the imported manifest, i.e. not managed). ``tests/core/test_import.py``
@@ -135,6 +136,8 @@ class LiveAccount:
     runner_groups: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> attrs
     runners: list[dict[str, Any]] = field(default_factory=list)  # {name, labels, group}
     codespaces_secrets: dict[str, list[str]] = field(default_factory=dict)  # NAME -> repos
+    org_members: dict[str, str] = field(default_factory=dict)  # login -> member | admin
+    teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # team name -> declaration
     notes: list[str] = field(default_factory=list)
 
 
@@ -339,6 +342,9 @@ def read_org(reader: Reader, live: LiveAccount, *, runner_root: Path, runner_dir
         gitems = _guard(notes, f"organization {org} runner groups", lambda: groups(selected), gitems)
     for key, it in sorted(gitems.items()):
         live.runner_groups[it.meta.get("name") or key] = dict(it.attrs)
+
+    members_teams = _guard(notes, f"organization {org} members and teams", lambda: read_teams(reader, acc, org), ({}, {}))
+    live.org_members, live.teams = members_teams
 
     runner_kind = KINDS["runner"]
     rscope = runner_kind.scope_of(scope_name, acc)  # type: ignore[attr-defined]
@@ -693,6 +699,7 @@ def build_manifest(
         b.notes.extend(r.notes)
         repos[r.full_name] = _repo_entry(b, r, defaults, dict(login_accounts or {}), used)
     more = _account_sections(b, live)
+    more.update(team_sections(live.id, live.org_members, live.teams, dict(login_accounts or {}), used))
 
     accounts = {live.id: account_entry}
     for acc_id in sorted(used):

@@ -38,6 +38,8 @@ MODULES = (
     "security",  # security (vulnerability alerts, automated security fixes)
     "branch_protection",  # branch-protection
     "rulesets",  # ruleset (repository), org-ruleset
+    "team",  # team, team-member, team-repo
+    "org_member",  # org-member, org-invitation
 )
 
 KINDS: dict[str, Kind] = {}

@@ -196,6 +196,11 @@ class Kind:
     def compare(self, desired: Item, live: Item, state: dict[str, Any] | None) -> tuple[list[FieldDiff], str]:
         return attr_diffs(desired.attrs, live.attrs), ""
 
+    def change_order(self, item: Item) -> int:
+        """The order of a change of ``item``: :attr:`order`, unless objects of this kind nest
+        (teams): then parents are created before, and deleted after, their children."""
+        return self.order
+
     def prune(self, env: PlanEnv, scope: Scope) -> bool:
         if self.prune_key is None or scope.repo is None:
             return False

@@ -292,12 +292,32 @@ class World:
             if member:
                 base = owner.get("default_repository_permission", "read")
                 up(None if base == "none" else base)
+                for granted in self.team_grants(low, repo.get("teams") or {}):
+                    up(granted)
         up(repo.get("collaborators", {}).get(low))
         if not public and "repo" not in scopes:
             return None
         if public and best != "read" and not (scopes & {"repo", "public_repo"}):
             return "read"
         return best
+
+    def team_grants(self, low: str, grants: dict[str, str]) -> list[str]:
+        """The roles ``grants`` (a repository's ``{team_id: role}``) give ``low``: through each
+        team it belongs to and that team's parents (child teams inherit their parent's access)."""
+        if not grants:
+            return []
+        out = []
+        for team in self.store.values("teams"):
+            if low not in team.get("members", {}):
+                continue
+            cur: dict | None = team
+            for _ in range(32):  # teams nest a few levels deep at most
+                if cur is None:
+                    break
+                if str(cur["id"]) in grants:
+                    out.append(grants[str(cur["id"])])
+                cur = self.store.get("teams", str(cur["parent_id"])) if cur.get("parent_id") else None
+        return out
 
     def permissions_object(self, role: str | None) -> dict[str, bool]:
         idx = ROLE_ORDER.index(role) if role else -1

@@ -60,3 +60,19 @@ def address_parts(address: str) -> list[str]:
         return [p for p in address.split(":") if p]
     head = address[: m.start()]
     return [p for p in head.split(":") if p] + [m.group(1)]
+
+
+def team_slug(name: str) -> str:
+    """The slug GitHub gives a team called ``name``: special characters replaced, words
+    lower-cased, spaces turned into ``-`` ("My TEam Näme" -> ``my-team-name``; GitHub Docs, "Get a
+    team by name", https://docs.github.com/en/rest/teams/teams#get-a-team-by-name)."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    out, dash = [], False
+    for ch in ascii_name.lower():
+        if ch.isalnum() or ch == "_":
+            out.append(ch)
+            dash = False
+        elif out and not dash:
+            out.append("-")
+            dash = True
+    return "".join(out).strip("-")

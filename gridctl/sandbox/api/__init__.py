@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     jobs,
     logs,
     oauth,
+    org_members,
     pages,
     releases,
     repo_security,
@@ -28,6 +29,7 @@ from . import (  # noqa: F401
     runner_groups,
     runners,
     secrets,
+    teams,
     variables,
     workflows,
 )

@@ -1,4 +1,5 @@
-"""Accounts: the API root, the authenticated user, users, organizations, memberships, rate limit.
+"""Accounts: the API root, the authenticated user, users, organizations, rate limit (memberships:
+:mod:`.org_members`).
 
 ``GET /`` (and ``GET /api/v3/`` under an Enterprise-style base URL) answers GitHub's root document, a
 map of URL templates (GitHub Docs, "GitHub API Root", https://docs.github.com/en/rest/meta/meta#get-github-api-root):
@@ -7,10 +8,10 @@ API templates are rooted at the sandbox's base URL, the one web page at its web 
 
 from __future__ import annotations
 
-from ..errors import ApiError, not_found
+from ..errors import not_found
 from ..http import Ctx, Reply, json_reply
 from ..routing import route
-from ..shapes import organization, private_user, public_user, simple_user, web_root
+from ..shapes import organization, private_user, public_user, web_root
 
 #: GitHub's root document: field -> template under the API base URL
 _ROOT = {
@@ -94,29 +95,6 @@ def list_my_orgs(ctx: Ctx) -> Reply:
     user = ctx.require_auth()
     orgs = sorted(ctx.world.orgs_of(user["login"]), key=lambda o: o["id"])
     return ctx.paginate([organization(ctx, o, full=False) for o in orgs])
-
-
-@route("GET", "/orgs/{org}/memberships/{username}", "orgs/get-membership-for-user")
-def get_membership(ctx: Ctx) -> Reply:
-    ctx.require_auth()
-    org = ctx.org()
-    caller_role = ctx.world.org_role(org, ctx.login)
-    if caller_role is None:
-        raise ApiError(403, f"You must be a member of {org['login']} to see membership information for another user.")
-    member = ctx.world.find_user(ctx.params["username"])
-    role = ctx.world.org_role(org, ctx.params["username"])
-    if member is None or role is None:
-        raise not_found()
-    return json_reply(
-        {
-            "url": ctx.url(f"/orgs/{org['login']}/memberships/{member['login']}"),
-            "state": "active",
-            "role": role,
-            "organization_url": ctx.url(f"/orgs/{org['login']}"),
-            "organization": organization(ctx, org, full=False),
-            "user": simple_user(ctx, member),
-        }
-    )
 
 
 @route("GET", "/rate_limit", "rate-limit/get")
