@@ -52,7 +52,7 @@ from ..manifest.model import REPO_SETTINGS, Account, Manifest
 from ..manifest.sources import Sensitive, Source, read_source
 from ..manifest.yamlpos import Positions
 from ..resources import KINDS
-from ..resources.base import Scope
+from ..resources.base import Declaring, Item, Kind, Scope
 from .teams import read_teams, team_sections
 
 #: GitHub's value of each managed repository setting for a new repository (a setting equal to
@@ -118,6 +118,7 @@ class LiveRepo:
     secrets: dict[str, list[str]] = field(default_factory=dict)  # type -> names
     environments: dict[str, LiveEnv] = field(default_factory=dict)
     deploy_keys: dict[str, tuple[str, bool]] = field(default_factory=dict)  # title -> (key, read_only)
+    kinds: dict[str, dict[str, Item]] = field(default_factory=dict)  # importable kind -> its live items
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -138,6 +139,7 @@ class LiveAccount:
     codespaces_secrets: dict[str, list[str]] = field(default_factory=dict)  # NAME -> repos
     org_members: dict[str, str] = field(default_factory=dict)  # login -> member | admin
     teams: dict[str, dict[str, Any]] = field(default_factory=dict)  # team name -> declaration
+    kinds: dict[str, dict[str, Item]] = field(default_factory=dict)  # importable organization kind -> its live items
     notes: list[str] = field(default_factory=list)
 
 
@@ -212,6 +214,22 @@ def matches(full_name: str, globs: list[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, g.lower()) or fnmatch.fnmatchcase(low, g.lower()) for g in globs)
 
 
+def importable_kinds(where: str) -> list[Kind]:
+    """The kinds whose section (``repo`` or ``top``) ``gridctl import`` writes with the kind's own
+    :meth:`~gridctl.resources.base.Kind.declare`, in the registry's order."""
+    return [k for k in KINDS.values() if k.importable and k.sections and k.sections[0].where == where]
+
+
+def _read_kinds(reader: Reader, kinds: list[Kind], scope_of: Callable[[Kind], Scope], what: str, notes: list[str]) -> dict[str, dict[str, Item]]:
+    """The live items of each importable kind (one kind's 403/404 becomes a note)."""
+    out: dict[str, dict[str, Item]] = {}
+    for kind in kinds:
+        items = _guard(notes, f"{what} {kind.sections[0].key}", lambda k=kind: k.live(reader, scope_of(k)), {})  # type: ignore[misc]
+        if items:
+            out[kind.name] = items
+    return out
+
+
 def read_repo(reader: Reader, account: str, full: str) -> LiveRepo:
     """One repository as the resource kinds see it."""
     notes: list[str] = []
@@ -269,6 +287,9 @@ def read_repo(reader: Reader, account: str, full: str) -> LiveRepo:
             notes.append(f"{full}: more than one deploy key is titled {title!r}; only the oldest is imported (gridctl manages keys by title)")
             continue
         out.deploy_keys[title] = (str(k["key"]).strip(), bool(k.get("read_only")))
+
+    owner = out.full_name.split("/", 1)[0]
+    out.kinds = _read_kinds(reader, importable_kinds("repo"), lambda k: k.import_scope(account, owner, full), full, notes)
     return out
 
 
@@ -342,6 +363,8 @@ def read_org(reader: Reader, live: LiveAccount, *, runner_root: Path, runner_dir
         gitems = _guard(notes, f"organization {org} runner groups", lambda: groups(selected), gitems)
     for key, it in sorted(gitems.items()):
         live.runner_groups[it.meta.get("name") or key] = dict(it.attrs)
+
+    live.kinds = _read_kinds(reader, importable_kinds("top"), lambda k: k.import_scope(acc, org, None), f"organization {org}", notes)
 
     members_teams = _guard(notes, f"organization {org} members and teams", lambda: read_teams(reader, acc, org), ({}, {}))
     live.org_members, live.teams = members_teams
@@ -543,6 +566,21 @@ class _Builder:
         self.files.append(FileOut(rel, _placeholder(what, key_id), secret=True))
         return {"key": key_id}
 
+    def secret_source(self, what: str, folder: str, name: str) -> dict[str, Any]:
+        """A ``{file: ...}`` source for a secret that is a source, not a key (a webhook's): a new
+        placeholder file of one line (a source without ``lines`` reads the whole file)."""
+        rel = self.ids.path(folder, name, ".txt")
+        self.files.append(FileOut(rel, f"{PLACEHOLDER_PREFIX} {what}\n", secret=True))
+        self.notes.append(
+            f"{what} cannot be read from GitHub: it reads the placeholder file {rel}; put the real value there "
+            "(or point that source at env/command) before applying"
+        )
+        return {"file": rel}
+
+    def declare(self, kind: Kind, items: dict[str, Item], what: str, folder: str) -> Any:
+        """The kind's declaration of ``items`` (secrets as placeholder files under ``folder``)."""
+        return kind.declare(items, Declaring(what, self.notes, lambda w, n: self.secret_source(w, folder, n)))
+
     def public_key(self, folder: str, title: str, text: str) -> str:
         rel = self.ids.path(folder, title or "key", ".pub")
         self.files.append(FileOut(rel, text + "\n", secret=False))
@@ -611,6 +649,12 @@ def _repo_entry(b: _Builder, r: LiveRepo, defaults: dict[str, Any], login_accoun
                 dk["read_only"] = False
             dks[title] = dk
         entry["deploy_keys"] = dks
+    for kind in importable_kinds("repo"):
+        if kind.name in r.kinds:
+            section = kind.sections[0].key
+            decl = b.declare(kind, r.kinds[kind.name], r.full_name, f"{repo_dir}/{section}")
+            if decl:
+                entry[section] = decl
     return entry
 
 
@@ -700,6 +744,12 @@ def build_manifest(
         repos[r.full_name] = _repo_entry(b, r, defaults, dict(login_accounts or {}), used)
     more = _account_sections(b, live)
     more.update(team_sections(live.id, live.org_members, live.teams, dict(login_accounts or {}), used))
+    for kind in importable_kinds("top"):
+        if kind.name in live.kinds:
+            section = kind.sections[0].key
+            decl = b.declare(kind, live.kinds[kind.name], f"organization {live.login}", f"{KEYS_DIR}/org/{section}")
+            if decl:
+                more[section] = {live.id: decl}
 
     accounts = {live.id: account_entry}
     for acc_id in sorted(used):

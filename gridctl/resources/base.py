@@ -39,7 +39,7 @@ from ..manifest.sections import Section
 from ..plan import Action, Change, FieldDiff, Note, Plan, fingerprint
 from ..state.local import State
 
-__all__ = ["ApplyContext", "ApplyResult", "Item", "Kind", "PlanEnv", "Reader", "Scope", "ScopePlan", "attr_diffs", "live_fp"]
+__all__ = ["ApplyContext", "ApplyResult", "Declaring", "Item", "Kind", "PlanEnv", "Reader", "Scope", "ScopePlan", "attr_diffs", "live_fp"]
 
 
 @dataclass
@@ -119,6 +119,19 @@ class Scope:
 
 
 @dataclass
+class Declaring:
+    """What :meth:`Kind.declare` may use besides the live items (``gridctl import``)."""
+
+    #: what is declared, for notes: ``alice/demo`` or ``organization acme``
+    what: str
+    #: where to say what could not be imported as it is on GitHub
+    notes: list[str]
+    #: ``(what the secret is, a file name) -> a source`` reading a new placeholder file (GitHub
+    #: never returns secret values)
+    secret: Callable[[str, str], dict[str, Any]]
+
+
+@dataclass
 class ScopePlan:
     #: GitHub limits the plan would break (an error before anything is written)
     problems: list[str] = field(default_factory=list)
@@ -187,6 +200,23 @@ class Kind:
         raise NotImplementedError
 
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
+        raise NotImplementedError
+
+    # -- gridctl import ------------------------------------------------------------------------
+    #: ``gridctl import`` writes this kind's section (its first) from :meth:`live` via :meth:`declare`
+    importable: ClassVar[bool] = False
+
+    def import_scope(self, account: str, owner: str, repo: str | None) -> Scope:
+        """The scope ``gridctl import`` reads: a repository's (``repo`` given), else organization
+        ``owner``'s (the ``("org", login)`` scope the organization kinds plan with)."""
+        if repo is not None:
+            return Scope(self.name, account, repo, repo)
+        return Scope(self.name, account, f"org {owner}", None, (("org", owner),))
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> Any:
+        """The manifest declaration (the section's value for one repository or organization)
+        that plans as no change against ``items`` (what :meth:`live` read); None or empty: nothing
+        to write (e.g. everything is at GitHub's default)."""
         raise NotImplementedError
 
     # -- overridable defaults -----------------------------------------------------------------

@@ -58,7 +58,7 @@ from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope, _flip
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope, _flip
 from .repository import repos_with
 
 #: the manifest's flags -> the PUT body's (and the GET's ``{enabled}`` objects)
@@ -257,6 +257,24 @@ def _url(repo: str, branch: str) -> str:
     return f"/repos/{repo}/branches/{quote(branch, safe='/')}/protection"
 
 
+def declaration(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The manifest entry that :func:`parse` turns back into ``attrs`` (push restrictions by
+    users only: teams and apps cannot be declared)."""
+    decl: dict[str, Any] = {k: True for k in FLAGS if attrs.get(k)}
+    if attrs.get("signed_commits"):
+        decl["signed_commits"] = True
+    if "reviews.approvals" in attrs:
+        decl["reviews"] = {"approvals": attrs["reviews.approvals"], **{k: True for k in REVIEW_FIELDS if attrs.get(f"reviews.{k}")}}
+    if "status_checks.contexts" in attrs:
+        checks: dict[str, Any] = {"strict": True} if attrs.get("status_checks.strict") else {}
+        if attrs["status_checks.contexts"]:
+            checks["contexts"] = list(attrs["status_checks.contexts"])
+        decl["status_checks"] = checks
+    if "restrictions.users" in attrs:
+        decl["restrictions"] = {"users": list(attrs["restrictions.users"])}
+    return dict(sorted(decl.items()))
+
+
 class BranchProtection(Kind):
     """One item per protected branch, keyed by the branch's name."""
 
@@ -291,6 +309,19 @@ class BranchProtection(Kind):
                 raise
             if p is not None:
                 out[name] = live_item(name, _attrs(p))
+        return out
+
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any]:
+        out = {}
+        for branch, it in sorted(items.items()):
+            others = [w for w in ("teams", "apps") if f"restrictions.{w}" in it.attrs]
+            if others or any(c in branch for c in "*?[]"):
+                why = f"its push restrictions name {' and '.join(others)}, which" if others else "its name has a wildcard, which"
+                d.notes.append(f"{d.what}: the protection of branch {branch} is left out: {why} the manifest cannot declare")
+                continue
+            out[branch] = declaration(it.attrs)
         return out
 
     def compare(self, desired: Item, live: Item, state: dict[str, Any] | None) -> tuple[list[FieldDiff], str]:
