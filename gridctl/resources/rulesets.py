@@ -70,7 +70,7 @@ from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope
 from .branch_protection import forbidden, live_item, sparse_diffs, whole_inverse
 from .repository import repos_with
 
@@ -346,6 +346,78 @@ def ruleset_body(name: str, attrs: dict[str, Any], *, org: bool) -> dict[str, An
     }
 
 
+# -- gridctl import: the flattened form back to a declaration -----------------------------------------
+#: the bypass actors a manifest can name: the flattened form's kind -> the declaration's field
+_DECLARABLE_ACTORS = ("app", "team", "user")
+
+
+def _bypass_entry(text: str) -> dict[str, Any] | None:
+    """``"role:admin always"`` -> ``{role: admin}``; None when the manifest cannot name it."""
+    who, mode = text.rsplit(" ", 1)
+    kind, _, ident = who.partition(":")
+    entry: dict[str, Any]
+    if kind == "role" and ident in ROLE_IDS:
+        entry = {"role": ident}
+    elif kind in ("org_admin", "deploy_keys") and not ident:
+        entry = {kind: True}
+    elif kind in _DECLARABLE_ACTORS and ident.isdigit() and int(ident) >= 1:
+        entry = {kind: int(ident)}
+    else:
+        return None
+    if mode != "always":
+        entry["mode"] = mode
+    return entry
+
+
+def declaration(attrs: dict[str, Any], *, org: bool) -> tuple[dict[str, Any] | None, str]:
+    """The manifest entry :func:`_attrs_from_manifest` turns back into ``attrs``, or ``(None,
+    why)`` when part of the ruleset cannot be declared."""
+    decl: dict[str, Any] = {}
+    if attrs.get("target", "branch") != "branch":
+        decl["target"] = attrs["target"]
+    decl["enforcement"] = attrs["enforcement"]
+    for key in ("include", "exclude"):
+        if attrs.get(key):
+            decl[key] = list(attrs[key])
+    if org:
+        if "repos.repository_id" in attrs or "repos.repository_property" in attrs:
+            return None, "it targets repositories by id or by property, which the manifest cannot declare"
+        if not attrs.get("repos.include"):
+            return None, "it names no repositories to include"
+        if attrs.get("target", "branch") in ("branch", "tag") and not attrs.get("include"):
+            return None, "it names no refs to include"
+        decl["repos"] = {"include": list(attrs["repos.include"])}
+        if attrs.get("repos.exclude"):
+            decl["repos"]["exclude"] = list(attrs["repos.exclude"])
+    bypass = []
+    for text in attrs.get("bypass") or []:
+        entry = _bypass_entry(text)
+        if entry is None:
+            return None, f"its bypass actor {text.rsplit(' ', 1)[0]} cannot be declared"
+        bypass.append(entry)
+    if bypass:
+        decl["bypass"] = bypass
+    rules: dict[str, Any] = {k: True for k in SIMPLE_RULES if attrs.get(f"rules.{k}")}
+    if "rules.pull_request.approvals" in attrs:
+        pr: dict[str, Any] = {"approvals": attrs["rules.pull_request.approvals"]}
+        pr.update({k: True for k in PR_FIELDS if attrs.get(f"rules.pull_request.{k}")})
+        if attrs.get("rules.pull_request.merge_methods"):
+            pr["merge_methods"] = list(attrs["rules.pull_request.merge_methods"])
+        rules["pull_request"] = pr
+    if "rules.status_checks.contexts" in attrs:
+        contexts = list(attrs["rules.status_checks.contexts"])
+        if not contexts or any(c.endswith(")") and " (app " in c for c in contexts):
+            return None, "its status checks are bound to apps (or none are listed), which the manifest cannot declare"
+        rules["status_checks"] = {"contexts": contexts, **({"strict": True} if attrs.get("rules.status_checks.strict") else {})}
+    known = {f"rules.{k}" for k in SIMPLE_RULES} | {"rules.status_checks.contexts", "rules.status_checks.strict"}
+    other = sorted(k for k in attrs if k.startswith("rules.") and k not in known and not k.startswith("rules.pull_request."))
+    if other:
+        return None, f"its rule {other[0][len('rules.'):]} is not one gridctl manages"
+    if rules:
+        decl["rules"] = rules
+    return decl, ""
+
+
 # -- manifest sections -------------------------------------------------------------------------------
 def parse_repo(ctx: SectionContext, repo: Any, raw: dict[str, Any], path: PathT) -> dict[str, RulesetSpec]:
     owner = next((a for a in ctx.manifest.accounts.values() if a.login.lower() == repo.owner.lower()), None)
@@ -396,6 +468,18 @@ class _Rulesets(Kind):
             if exc.status == 403 and exc.github_message:
                 raise forbidden(reader, exc, what, needs) from None
             raise
+
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any]:
+        out = {}
+        for name, it in sorted(items.items()):
+            decl, why = declaration(it.attrs, org=self.org)
+            if decl is None:
+                d.notes.append(f"{d.what}: ruleset {name} is left out: {why}")
+                continue
+            out[name] = decl
+        return out
 
     def compare(self, desired: Item, live: Item, state: dict[str, Any] | None) -> tuple[list[FieldDiff], str]:
         return sparse_diffs(desired.attrs, live.attrs, BOOLEANS), ""

@@ -61,3 +61,52 @@ def test_branch_protection_is_imported(grid):
         "release": {"allow_deletions": True},
     }
     plans_clean(grid)
+
+
+def test_rulesets_are_imported(grid):
+    grid.user("alice")
+    grid.org("acme", admins=("alice",))
+    api = lambda *a: grid.api("alice", *a)  # noqa: E731
+    ok(api("POST", "/orgs/acme/repos", {"name": "svc", "auto_init": True}), 201)
+    ok(api("POST", "/repos/acme/svc/rulesets", {
+        "name": "protect-main", "target": "branch", "enforcement": "active",
+        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": ["refs/heads/tmp/*"]}},
+        "bypass_actors": [{"actor_type": "RepositoryRole", "actor_id": 5, "bypass_mode": "always"},
+                          {"actor_type": "OrganizationAdmin", "actor_id": 1, "bypass_mode": "pull_request"}],
+        "rules": [
+            {"type": "deletion"}, {"type": "non_fast_forward"},
+            {"type": "pull_request", "parameters": {
+                "required_approving_review_count": 2, "dismiss_stale_reviews_on_push": True, "require_code_owner_review": False,
+                "require_last_push_approval": True, "required_review_thread_resolution": False, "allowed_merge_methods": ["squash"]}},
+            {"type": "required_status_checks", "parameters": {
+                "strict_required_status_checks_policy": True, "required_status_checks": [{"context": "ci/test"}]}},
+        ],
+    }), 201)
+    ok(api("POST", "/repos/acme/svc/rulesets", {
+        "name": "tags", "target": "tag", "enforcement": "evaluate",
+        "conditions": {"ref_name": {"include": ["~ALL"], "exclude": []}}, "rules": [{"type": "update"}],
+    }), 201)
+    ok(api("POST", "/orgs/acme/rulesets", {
+        "name": "every-default-branch", "target": "branch", "enforcement": "evaluate",
+        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []},
+                       "repository_name": {"include": ["~ALL"], "exclude": ["sandbox-*"]}},
+        "bypass_actors": [{"actor_type": "OrganizationAdmin", "actor_id": 1, "bypass_mode": "always"}],
+        "rules": [{"type": "deletion"}, {"type": "required_signatures"}],
+    }), 201)
+    grid.env["GRID_TOKEN_ACME"] = grid.tokens["alice"]
+    data, _ = imported(grid, "--account", "acme")
+    assert data["repos"]["acme/svc"]["rulesets"] == {
+        "protect-main": {
+            "enforcement": "active", "include": ["~DEFAULT_BRANCH"], "exclude": ["refs/heads/tmp/*"],
+            "bypass": [{"org_admin": True, "mode": "pull_request"}, {"role": "admin"}],
+            "rules": {"deletion": True, "non_fast_forward": True,
+                      "pull_request": {"approvals": 2, "dismiss_stale": True, "last_push_approval": True, "merge_methods": ["squash"]},
+                      "status_checks": {"contexts": ["ci/test"], "strict": True}},
+        },
+        "tags": {"target": "tag", "enforcement": "evaluate", "include": ["~ALL"], "rules": {"update": True}},
+    }
+    assert data["org_rulesets"] == {"acme": {"every-default-branch": {
+        "enforcement": "evaluate", "include": ["~DEFAULT_BRANCH"], "repos": {"include": ["~ALL"], "exclude": ["sandbox-*"]},
+        "bypass": [{"org_admin": True}], "rules": {"deletion": True, "signed_commits": True},
+    }}}
+    plans_clean(grid)
