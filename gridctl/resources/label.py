@@ -19,10 +19,14 @@ written: a declared label whose name is taken (422) takes the existing one over 
 
 Labels are matched by name without regard to case, so changing only the case of a declared
 name is an update (a rename), not a delete and a create.
+
+``gridctl import`` writes a repository's labels except GitHub's default ones left as GitHub made
+them (:data:`GITHUB_DEFAULT_LABELS`): a repository that kept its defaults gets no ``labels``.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import quote
 
@@ -31,10 +35,25 @@ from ..manifest.model import Manifest
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
-from .base import ApplyContext, ApplyResult, Item, Kind, PlanEnv, Reader, Scope
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope
 from .repository import repos_with
 
 _COLOUR = "^#?[0-9a-fA-F]{6}$"
+
+#: the labels GitHub puts in every new repository, ``name: (colour, description)`` ("About
+#: default labels", https://docs.github.com/en/issues/using-labels-and-milestones-to-track-work/managing-labels#about-default-labels;
+#: colours and descriptions as github.com gives them)
+GITHUB_DEFAULT_LABELS: dict[str, tuple[str, str]] = {
+    "bug": ("d73a4a", "Something isn't working"),
+    "documentation": ("0075ca", "Improvements or additions to documentation"),
+    "duplicate": ("cfd3d7", "This issue or pull request already exists"),
+    "enhancement": ("a2eeef", "New feature or request"),
+    "good first issue": ("7057ff", "Good for newcomers"),
+    "help wanted": ("008672", "Extra attention is needed"),
+    "invalid": ("e4e669", "This doesn't seem right"),
+    "question": ("d876e3", "Further information is requested"),
+    "wontfix": ("ffffff", "This will not be worked on"),
+}
 
 SCHEMA: dict[str, Any] = {
     "type": "object",
@@ -97,6 +116,20 @@ class Label(Kind):
         for lb in reader.list(f"/repos/{scope.name}/labels") or []:
             attrs = {"name": lb["name"], "color": lb["color"].lower(), "description": lb.get("description") or ""}
             out[lb["name"].lower()] = Item(lb["name"].lower(), attrs=attrs, meta={"id": lb.get("id"), "live_name": lb["name"]})
+        return out
+
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for _, it in sorted(items.items()):
+            name, color, description = it.attrs["name"], it.attrs["color"], it.attrs["description"]
+            if GITHUB_DEFAULT_LABELS.get(name) == (color, description):
+                continue
+            if not re.fullmatch(_COLOUR, color) or len(name) > 50 or len(description) > 100:
+                d.notes.append(f"{d.what}: label {name} is left out: its name, colour or description does not fit the manifest")
+                continue
+            out[name] = {"color": color, "description": description} if description else color
         return out
 
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:

@@ -110,3 +110,27 @@ def test_rulesets_are_imported(grid):
         "bypass": [{"org_admin": True}], "rules": {"deletion": True, "signed_commits": True},
     }}}
     plans_clean(grid)
+
+
+def test_labels_are_imported_except_githubs_untouched_defaults(grid):
+    from gridctl.resources.label import GITHUB_DEFAULT_LABELS
+    from gridctl.sandbox.api.issues import DEFAULT_LABELS
+
+    assert GITHUB_DEFAULT_LABELS == {n: (c, d) for n, c, d in DEFAULT_LABELS}
+    grid.user("alice")
+    api = lambda *a: grid.api("alice", *a)  # noqa: E731
+    for name in ("demo", "plain"):
+        ok(api("POST", "/user/repos", {"name": name}), 201)
+    ok(api("POST", "/repos/alice/demo/labels", {"name": "triage", "color": "FBCA04"}), 201)
+    ok(api("POST", "/repos/alice/demo/labels", {"name": "Needs: review", "color": "00ff00", "description": 'Say "yes" #1'}), 201)
+    ok(api("PATCH", "/repos/alice/demo/labels/bug", {"color": "ff0000"}))
+    ok(api("DELETE", "/repos/alice/demo/labels/wontfix"))
+    ok(api("GET", "/repos/alice/plain/labels"))
+    data, _ = imported(grid)
+    assert data["repos"]["alice/demo"]["labels"] == {
+        "bug": {"color": "ff0000", "description": "Something isn't working"},
+        "Needs: review": {"color": "00ff00", "description": 'Say "yes" #1'},
+        "triage": "fbca04",
+    }
+    assert "labels" not in data["repos"]["alice/plain"]
+    plans_clean(grid)
