@@ -59,6 +59,11 @@ it: "repo ... Grants full access to ... repository webhooks", https://docs.githu
 and ``admin:org_hook`` for an organization's, whose hooks only owners may see (the operations'
 descriptions, https://docs.github.com/en/rest/orgs/webhooks).
 
+**Import.** ``gridctl import`` writes each hook's fields that differ from the defaults; a hook's
+secret cannot be read, so an imported hook with one gets a ``secret: {file: ...}`` source
+reading a placeholder file, which apply refuses to write (put the real secret there first).
+Hooks sharing an older one's URL cannot be declared and are left out, with a note.
+
 Reads: one list call per repository or organization (the list holds every field compared).
 """
 
@@ -75,7 +80,8 @@ from ..manifest.sections import Section, SectionContext
 from ..manifest.sources import Source
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyResult, Item, Kind, Scope, attr_diffs, live_fp
+from .base import ApplyResult, Declaring, Item, Kind, Scope, attr_diffs, live_fp
+from .secret import PLACEHOLDER
 from .repository import repos_with
 
 if TYPE_CHECKING:
@@ -206,6 +212,30 @@ class HookKind(Kind):
     """What repository and organization hooks share: the secret's comparison and the writes."""
 
     restorable = False  # a new hook would get a new id and no delivery history; its secret is unknown
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, it in sorted(items.items()):
+            url = str(it.meta.get("url") or key)
+            parts = urlsplit(url)
+            why = ""
+            if key != url:
+                why = "it shares its payload URL with an older hook, and the manifest names hooks by URL"
+            elif parts.scheme not in ("http", "https") or not parts.hostname or len(url) > 2048 or any(c.isspace() for c in url):
+                why = "its payload URL cannot be declared"
+            elif parts.username is not None or parts.password is not None:
+                why = "its payload URL holds credentials, which a manifest may not (plans and state print URLs)"
+            elif not it.attrs.get("events"):
+                why = "it has no events"
+            if why:
+                d.notes.append(f"{d.what}: webhook {key} is left out: {why}")
+                continue
+            decl = {k: v for k, v in sorted(it.attrs.items()) if k in DEFAULTS and v != DEFAULTS[k]}
+            if it.attrs.get("secret") is not None:
+                decl["secret"] = d.secret(f"the secret of webhook {url} of {d.what}", f"{parts.hostname}{parts.path}")
+            out[url] = decl
+        return out
 
     # -- planning -------------------------------------------------------------------------------
     def _item(self, env: PlanEnv, spec: HookSpec) -> Item:
@@ -262,6 +292,9 @@ class HookKind(Kind):
         if spec is None or spec.secret is None:
             raise GridctlError(f"{change.address}: its secret is no longer declared in the manifest; plan again")
         value = secret_value(ctx.manifest, spec.secret)
+        if PLACEHOLDER in value.reveal():
+            raise GridctlError(f"{change.address}: its secret still holds the placeholder written by gridctl import; "
+                               "put the real value there first (nothing was written)")
         want = (change.after or {}).get("fingerprint")
         if want and value.fingerprint(ctx.env.fp_key) != want:
             raise GridctlError(f"the secret of {change.address} changed since the plan was made; plan again")

@@ -7,6 +7,8 @@ aside)."""
 from __future__ import annotations
 
 import json
+import stat
+import uuid
 from typing import Any
 
 from gridctl.importer import PLACEHOLDER_PREFIX
@@ -133,4 +135,42 @@ def test_labels_are_imported_except_githubs_untouched_defaults(grid):
         "triage": "fbca04",
     }
     assert "labels" not in data["repos"]["alice/plain"]
+    plans_clean(grid)
+
+
+def test_webhooks_are_imported_with_placeholder_secrets(grid):
+    grid.user("alice", scopes=("repo", "admin:org", "admin:org_hook"))
+    grid.org("acme", admins=("alice",))
+    api = lambda *a: grid.api("alice", *a)  # noqa: E731
+    ok(api("POST", "/orgs/acme/repos", {"name": "svc"}), 201)
+    secret = f"CANARY-{uuid.uuid4().hex}"
+    ok(api("POST", "/repos/acme/svc/hooks", {"name": "web", "events": ["push", "pull_request"], "active": True,
+                                             "config": {"url": "https://ci.example.com/hook", "content_type": "json", "secret": secret}}), 201)
+    ok(api("POST", "/repos/acme/svc/hooks", {"name": "web", "events": ["push"], "active": False,
+                                             "config": {"url": "https://plain.example.com/x", "insecure_ssl": "1"}}), 201)
+    ok(api("POST", "/repos/acme/svc/hooks", {"name": "web", "events": ["issues"], "config": {"url": "https://ci.example.com/hook"}}), 201)
+    ok(api("POST", "/orgs/acme/hooks", {"name": "web", "events": ["*"], "config": {"url": "https://audit.example.com/all"}}), 201)
+    grid.env["GRID_TOKEN_ACME"] = grid.tokens["alice"]
+    data, r = imported(grid, "--account", "acme")
+    hooks = data["repos"]["acme/svc"]["hooks"]
+    rel = hooks["https://ci.example.com/hook"]["secret"]["file"]
+    assert hooks == {
+        "https://ci.example.com/hook": {"content_type": "json", "events": ["pull_request", "push"], "secret": {"file": rel}},
+        "https://plain.example.com/x": {"active": False, "insecure_ssl": True},
+    }
+    assert data["org_hooks"] == {"acme": {"https://audit.example.com/all": {"events": ["*"]}}}
+    assert "shares its payload URL with an older hook" in r.err and rel in r.err
+    placeholder = grid.dir / "imported" / rel
+    assert stat.S_IMODE(placeholder.stat().st_mode) == 0o600 and placeholder.read_text().startswith(PLACEHOLDER_PREFIX)
+    assert secret not in r.all and all(secret.encode() not in p.read_bytes() for p in (grid.dir / "imported").rglob("*") if p.is_file())
+
+    # the plan: only the secret gridctl has not written (its value is unknown); apply refuses the placeholder
+    plan = json.loads(grid.check(0, "plan", "-f", "imported/grid.yaml", "--format", "json").out)
+    assert [(c["address"], c["action"], [d["field"] for d in c["diffs"]]) for c in plan["changes"]] == [
+        ("hook:acme/svc:https://ci.example.com/hook", "update", ["secret"])], plan["changes"]
+    assert "not written by gridctl yet" in plan["changes"][0]["reason"]
+    r = grid.run("apply", "-f", "imported/grid.yaml", "--auto-approve")
+    assert r.code == 1 and "still holds the placeholder written by gridctl import" in r.err, r.all
+    placeholder.write_text(secret + "\n")
+    grid.check(0, "apply", "-f", "imported/grid.yaml", "--auto-approve")
     plans_clean(grid)
