@@ -66,13 +66,13 @@ the endpoints whose fields changed; repository names are resolved to ids at appl
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
-from .base import ApplyResult, Item, Kind, Scope
+from .base import ApplyResult, Declaring, Item, Kind, Scope
 from .repository import repos_with
 
 if TYPE_CHECKING:
@@ -297,9 +297,33 @@ def _live_item(key: str, attrs: dict[str, Any]) -> Item:
     return Item(key, attrs=attrs, meta={"live": dict(attrs)})
 
 
-class ActionsPermissions(Kind):
+def declaration(attrs: dict[str, Any], defaults: dict[str, Any]) -> dict[str, Any]:
+    """What ``gridctl import`` writes: the fields that differ from GitHub's ``defaults`` (the others
+    are left unmanaged), the selected actions whole when they apply, and an organization's
+    ``repos`` with ``enabled_repositories: selected``."""
+    decl: dict[str, Any] = {k: v for k, v in attrs.items() if k in defaults and v != defaults[k]}
+    if attrs.get("allowed_actions") == "selected":
+        decl["selected"] = {k: attrs[f"selected.{k}"] for k in SELECTED_FIELDS if f"selected.{k}" in attrs}
+    if attrs.get("enabled_repositories") == "selected" and "repos" in attrs:
+        decl["repos"] = list(attrs["repos"])
+    return dict(sorted(decl.items()))
+
+
+class _Importable(Kind):
+    """``gridctl import`` for both levels: one declaration per repository or organization."""
+
+    importable = True
+    defaults: ClassVar[dict[str, Any]] = {}
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any] | None:
+        it = items.get("actions")
+        return declaration(it.attrs, self.defaults) if it is not None else None
+
+
+class ActionsPermissions(_Importable):
     """A repository's: one item per repository, keyed ``actions``."""
 
+    defaults = REPO_DEFAULTS
     name = "actions-permissions"
     order = 66
     sections = (Section("actions", "repo", REPO_SCHEMA, parse_repo, defs={"actionsSelected": _SELECTED_SCHEMA}),)
@@ -349,9 +373,10 @@ class ActionsPermissions(Kind):
         return ApplyResult({"kind": self.name, "scope": change.scope, "account": change.account})
 
 
-class OrgActionsPermissions(Kind):
+class OrgActionsPermissions(_Importable):
     """An organization's: one item per organization account, keyed ``actions``."""
 
+    defaults = ORG_DEFAULTS
     name = "org-actions-permissions"
     # after the repositories it may select (10), before the repositories' own settings (66), which
     # it bounds

@@ -174,3 +174,26 @@ def test_webhooks_are_imported_with_placeholder_secrets(grid):
     placeholder.write_text(secret + "\n")
     grid.check(0, "apply", "-f", "imported/grid.yaml", "--auto-approve")
     plans_clean(grid)
+
+
+def test_actions_permissions_are_imported(grid):
+    grid.user("alice")
+    grid.org("acme", admins=("alice",))
+    api = lambda *a: grid.api("alice", *a)  # noqa: E731
+    svc = ok(api("POST", "/orgs/acme/repos", {"name": "svc"}), 201).json()["id"]
+    ok(api("POST", "/orgs/acme/repos", {"name": "web"}), 201)
+    ok(api("PUT", "/orgs/acme/actions/permissions", {"enabled_repositories": "selected", "allowed_actions": "selected"}))
+    ok(api("PUT", "/orgs/acme/actions/permissions/repositories", {"selected_repository_ids": [svc]}))
+    ok(api("PUT", "/orgs/acme/actions/permissions/selected-actions", {"github_owned_allowed": True, "verified_allowed": True, "patterns_allowed": ["octo-org/*@v2"]}))
+    ok(api("PUT", "/repos/acme/svc/actions/permissions", {"enabled": True, "allowed_actions": "local_only"}))
+    ok(api("PUT", "/repos/acme/svc/actions/permissions/workflow", {"default_workflow_permissions": "read", "can_approve_pull_request_reviews": False}))
+    grid.env["GRID_TOKEN_ACME"] = grid.tokens["alice"]
+    data, _ = imported(grid, "--account", "acme")
+    assert data["org_actions"] == {"acme": {
+        "allowed_actions": "selected", "enabled_repositories": "selected", "repos": ["acme/svc"],
+        "selected": {"github_owned": True, "verified": True, "patterns": ["octo-org/*@v2"]},
+    }}
+    assert data["repos"]["acme/svc"]["actions"] == {"allowed_actions": "local_only"}
+    # a repository the organization keeps from Actions reports it so (and the organization's policy)
+    assert data["repos"]["acme/web"]["actions"]["enabled"] is False
+    plans_clean(grid)
