@@ -28,7 +28,7 @@ from ..errors import GitHubError, GridctlError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
-from .base import ApplyResult, Item, Kind, Scope, _flip
+from .base import ApplyResult, Declaring, Item, Kind, Scope, _flip
 from .repository import repos_with
 
 if TYPE_CHECKING:
@@ -120,6 +120,18 @@ class Autolink(Kind):
                                        meta={"id": int(a["id"])})
             for a in links
         }
+
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for prefix, it in sorted(items.items()):
+            template, alnum = str(it.attrs["url_template"]), bool(it.attrs["is_alphanumeric"])
+            if urlsplit(template).scheme not in ("http", "https") or "<num>" not in template or not prefix or any(c.isspace() for c in prefix):
+                d.notes.append(f"{d.what}: autolink {prefix} is left out: its prefix or URL template cannot be declared")
+                continue
+            out[prefix] = template if alnum else {"url_template": template, "is_alphanumeric": False}
+        return out
 
     def apply(self, ctx: ApplyContext, change: Change) -> ApplyResult:
         client = ctx.client(change.account)

@@ -23,6 +23,9 @@ GitHub has no "default" to put back — a new repository's settings come from it
 settings — so a ``security`` section removed from the manifest (or ``destroy``) stops managing
 them and leaves them as they are, saying so in the plan; nothing is written.
 
+``gridctl import`` writes both settings of a repository where either is on (none is GitHub's
+default, see above; a repository with both off gets no ``security``).
+
 Reads: one call per managed setting and repository (uncached: the answer is the status).
 """
 
@@ -34,7 +37,7 @@ from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
-from .base import ApplyResult, Item, Kind, Scope
+from .base import ApplyResult, Declaring, Item, Kind, Scope
 from .repository import repos_with
 
 if TYPE_CHECKING:
@@ -103,6 +106,14 @@ class Security(Kind):
                                   f"(GitHub answered 403: {exc.github_message or exc})", status=403) from None
             raise
         return True
+
+    importable = True
+
+    def declare(self, items: dict[str, Item], d: Declaring) -> dict[str, bool] | None:
+        it = items.get("security")
+        if it is None or not any(it.attrs.values()):
+            return None
+        return {k: bool(it.attrs[k]) for k in ENDPOINTS}
 
     def delete_reason(self, live: Item, state: dict[str, Any] | None) -> str | None:
         return _LEFT

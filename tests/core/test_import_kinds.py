@@ -197,3 +197,24 @@ def test_actions_permissions_are_imported(grid):
     # a repository the organization keeps from Actions reports it so (and the organization's policy)
     assert data["repos"]["acme/web"]["actions"]["enabled"] is False
     plans_clean(grid)
+
+
+def test_autolinks_and_security_settings_are_imported(grid):
+    grid.user("alice")
+    api = lambda *a: grid.api("alice", *a)  # noqa: E731
+    for name in ("demo", "plain"):
+        ok(api("POST", "/user/repos", {"name": name}), 201)
+    ok(api("POST", "/repos/alice/demo/autolinks", {"key_prefix": "TICKET-", "url_template": "https://t.example.com/TICKET-<num>"}), 201)
+    ok(api("POST", "/repos/alice/demo/autolinks", {"key_prefix": "JIRA-", "url_template": "https://jira.example.com/browse/JIRA-<num>", "is_alphanumeric": False}), 201)
+    ok(api("PUT", "/repos/alice/demo/vulnerability-alerts"))
+    for endpoint in ("vulnerability-alerts", "automated-security-fixes"):
+        ok(api("DELETE", f"/repos/alice/plain/{endpoint}"))
+    data, _ = imported(grid)
+    demo = data["repos"]["alice/demo"]
+    assert demo["autolinks"] == {
+        "JIRA-": {"url_template": "https://jira.example.com/browse/JIRA-<num>", "is_alphanumeric": False},
+        "TICKET-": "https://t.example.com/TICKET-<num>",
+    }
+    assert demo["security"]["vulnerability_alerts"] is True
+    assert "security" not in data["repos"]["alice/plain"] and "autolinks" not in data["repos"]["alice/plain"]
+    plans_clean(grid)
