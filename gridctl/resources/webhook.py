@@ -81,8 +81,8 @@ from ..manifest.sources import Source
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Declaring, Item, Kind, Scope, attr_diffs, live_fp
-from .secret import PLACEHOLDER
 from .repository import repos_with
+from .secret import PLACEHOLDER
 
 if TYPE_CHECKING:
     from ..github.client import AccountClient

@@ -14,8 +14,6 @@ from typing import Any
 from gridctl.importer import PLACEHOLDER_PREFIX
 from gridctl.manifest.yamlpos import load_yaml
 
-from ..helpers import grid_yaml
-
 
 def ok(resp: Any, *codes: int) -> Any:
     assert resp.status_code in (codes or (200, 201, 204)), f"{resp.request.method} {resp.request.url}: {resp.status_code} {resp.text}"
@@ -118,7 +116,7 @@ def test_labels_are_imported_except_githubs_untouched_defaults(grid):
     from gridctl.resources.label import GITHUB_DEFAULT_LABELS
     from gridctl.sandbox.api.issues import DEFAULT_LABELS
 
-    assert GITHUB_DEFAULT_LABELS == {n: (c, d) for n, c, d in DEFAULT_LABELS}
+    assert {n: (c, d) for n, c, d in DEFAULT_LABELS} == GITHUB_DEFAULT_LABELS
     grid.user("alice")
     api = lambda *a: grid.api("alice", *a)  # noqa: E731
     for name in ("demo", "plain"):
