@@ -15,7 +15,11 @@ Three steps, each usable on its own:
    and pending invitations), variables, secret *names*, environments (their protection, variables
    and secret names), deploy keys (public keys, written to files under ``keys/``), and for an
    organization its secrets, variables, runner groups and runners; for a user, its Codespaces
-   secrets.
+   secrets. Then every kind marked :attr:`~gridctl.resources.base.Kind.importable` (labels,
+   Actions permissions, webhooks, autolinks, security settings, branch protection, rulesets, at
+   repository and organization level) writes its own section from what its ``live()`` read, with
+   :meth:`~gridctl.resources.base.Kind.declare`: a new kind gets import by implementing that
+   hook, with no code here. What a kind cannot declare it leaves out with a note.
 3. :func:`render_yaml` writes it as YAML: the ``yaml-language-server`` schema line first, then a
    fixed section order with every mapping sorted, so the same estate always gives the same bytes.
 
@@ -26,10 +30,17 @@ secret as an update ("not written by gridctl yet"), and the real values go into 
 the keys are pointed at ``env``/``command`` sources) before applying. An existing key file is
 never overwritten — it may already hold the real value.
 
+Webhook secrets cannot be read either: an imported hook with one gets a ``secret: {file: ...}``
+source reading a one-line placeholder file (never overwritten), which apply refuses to write.
+
 Reads per repository (a user's repository list already carries every setting, so no GET per
 repository; an organization's list does not, so one GET each): collaborators, invitations,
 variables, Actions and Dependabot secrets, environments, deploy keys (7 list calls), plus two per
-environment (its variables and secrets).
+environment (its variables and secrets); then the importable kinds' own reads: labels, webhooks,
+autolinks, protected branches and rulesets (one list each, plus one GET per protected branch and
+per ruleset), Actions permissions (two, three with selected actions) and security settings (two)
+— 16 in all for a repository with none of those. An organization adds its Actions permissions,
+webhooks and rulesets.
 """
 
 from __future__ import annotations

@@ -216,3 +216,16 @@ def test_autolinks_and_security_settings_are_imported(grid):
     assert demo["security"]["vulnerability_alerts"] is True
     assert "security" not in data["repos"]["alice/plain"] and "autolinks" not in data["repos"]["alice/plain"]
     plans_clean(grid)
+
+
+def test_every_importable_kind_declares_and_writes_its_first_section():
+    from gridctl.importer import importable_kinds
+    from gridctl.resources import KINDS
+    from gridctl.resources.base import Kind
+
+    importable = {k.name for k in KINDS.values() if k.importable}
+    assert importable == {"label", "actions-permissions", "org-actions-permissions", "hook", "org-hook", "autolink", "security",
+                          "branch-protection", "ruleset", "org-ruleset"}
+    for name in importable:
+        assert type(KINDS[name]).declare is not Kind.declare, name
+    assert [k.sections[0].key for k in importable_kinds("top")] == ["org_actions", "org_hooks", "org_rulesets"]
