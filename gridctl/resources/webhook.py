@@ -338,6 +338,8 @@ class HookKind(Kind):
                 body["config"] = self._config(ctx, change, url, secret=False)
                 client.raw("PATCH", hook_url, body)
             else:
+                if "secret" in fields:
+                    self._secret(ctx, change)  # a placeholder or a changed value stops before any write
                 if fields & set(HOOK_FIELDS):
                     client.raw("PATCH", hook_url, {f: after[f] for f in HOOK_FIELDS if f in after})
                 if fields & {*CONFIG_FIELDS, "secret"}:
