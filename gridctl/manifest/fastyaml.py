@@ -11,7 +11,8 @@ error. ``None`` for
   line separators, a byte-order mark, other control or format characters),
 * directives (``%YAML``, ``%TAG``), more or fewer than one document,
 * anchors, aliases, explicit tags (``!!str``, ``!x``) and merge keys (``<<``),
-* a mapping key that is itself a mapping or a list, a key given twice,
+* a mapping key that is itself a mapping or a list, a key given twice, nesting deeper than
+  :data:`MAX_DEPTH`,
 * any error the C parser reports (the round-trip loader reports it in its own words),
 * no C parser installed (PyPy; a pure-Python install).
 
@@ -46,6 +47,11 @@ _NULL = "tag:yaml.org,2002:null"
 _BOOL = "tag:yaml.org,2002:bool"
 #: tags whose values ruamel's round-trip constructor builds here (numbers, timestamps)
 _BUILT = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:timestamp"})
+
+
+#: collections nested deeper than this go to the round-trip loader, whose recursion decides what
+#: happens (a real manifest nests a dozen levels; each level's paths are one key longer)
+MAX_DEPTH = 64
 
 
 class Unsure(Exception):  # noqa: N818 (not an error: a reason to take the other loader)
@@ -199,6 +205,8 @@ def _document(get: Any, name: str, pos_type: Any, keys: dict, values: dict) -> A
                 values[path] = new(pos_type, (name, mark.line + 1, mark.column + 1))
                 container.append(value)
         if opened:
+            if len(stack) >= MAX_DEPTH:
+                raise Unsure("deep nesting")
             stack.append([value, path, kind is MappingStartEvent, no_key, None])
 
 

@@ -217,7 +217,7 @@ class _Compiler:
                         if c is not None and not c(x):
                             return False
                     return True
-                for k, c in compiled.items():
+                for k, c in compiled.items():  # noqa: SIM110 (a loop: all() over a generator is slower)
                     if k in v and not c(v[k]):
                         return False
                 return True
@@ -321,8 +321,8 @@ def _all(checks: list[Check]) -> Check:
         return checks[0]
     held = tuple(checks)
 
-    def every(v: Any) -> bool:  # (a loop: all() over a generator costs a frame per value)
-        for c in held:
+    def every(v: Any) -> bool:
+        for c in held:  # noqa: SIM110 (a loop: all() over a generator costs a frame per value)
             if not c(v):
                 return False
         return True
