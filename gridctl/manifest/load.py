@@ -199,15 +199,18 @@ def _load_manifest(path: Path, display: str, *, sections: Sequence[Section], res
         raise ManifestError([Diagnostic("error", "the manifest must be a mapping (version, accounts, repos...)", "", display, 1, 1)])
     display_root = str(Path(display).parent) if Path(display).parent != Path(".") else ""
     _include(data, pos, root, display_root, c)
+    suspect = _suspect(data)  # (after the includes: included files may hold tokens too)
     tokens_at: dict[PathT, bool] = {}
-    _scan_tokens(data, (), tokens_at)  # (after the includes: included files may hold tokens too)
+    if suspect:
+        _scan_tokens(data, (), tokens_at)
     for tp, is_key in tokens_at.items():
         c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
     token_paths = set(tokens_at)
     checker = _validator_for(sections)
     if not _surely_valid(checker, data):  # jsonschema then finds and words every problem
         c.diags.extend(schema_validate(data, pos, skip=token_paths, using=checker))
-    _check_keys(data, (), c)
+    if suspect:
+        _check_keys(data, (), c)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
@@ -222,6 +225,35 @@ def _load_manifest(path: Path, display: str, *, sections: Sequence[Section], res
         raise ManifestError(_ordered(c.diags))
     m.warnings = [_masked(d) for d in c.diags if d.severity == "warning"]
     return m
+
+
+def _suspect(data: Any) -> bool:
+    """Whether :func:`_scan_tokens` or :func:`_check_keys` may find anything: a token-looking
+    string or key, a key that is not printable text. One walk without paths (most manifests have
+    neither: the two walks that name places then need not run)."""
+    search = TOKEN_RE.search
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and (not k.isprintable() or search(k)):
+                    return True
+                if isinstance(v, str):
+                    if search(v):
+                        return True
+                elif isinstance(v, (dict, list)):
+                    todo.append(v)
+        elif isinstance(node, list):
+            for v in node:
+                if isinstance(v, str):
+                    if search(v):
+                        return True
+                elif isinstance(v, (dict, list)):
+                    todo.append(v)
+        elif isinstance(node, str) and search(node):
+            return True
+    return False
 
 
 def _check_keys(node: Any, path: PathT, c: _Collector) -> None:
