@@ -128,7 +128,7 @@ def load_fast(text: str, name: str, pos_type: Any, positions: Any) -> Any:
         start = get()
         if type(start) is not DocumentStartEvent or start.version is not None or start.tags:
             raise Unsure("directives or no document")
-        root = _document(get, name, pos_type, positions.keys, positions.values)
+        root = _document(get, text, name, pos_type, positions.keys, positions.values)
         if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
             raise Unsure("more than one document")
     except Unsure:
@@ -138,7 +138,7 @@ def load_fast(text: str, name: str, pos_type: Any, positions: Any) -> Any:
     return root
 
 
-def _document(get: Any, name: str, pos_type: Any, keys: dict, values: dict) -> Any:
+def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values: dict) -> Any:
     """The events of one document's root node, built into plain data and positions."""
     table = _TABLE
     assert table is not None
@@ -157,6 +157,11 @@ def _document(get: Any, name: str, pos_type: Any, keys: dict, values: dict) -> A
                 entries = table.get(value[:1])
                 if entries is not None:
                     value = _typed(event, entries)
+            elif event.style == "|" or event.style == ">":
+                at = event.start_mark.index
+                end = text.find("\n", at)
+                if not _BLOCK_HEADER.match(text, at, len(text) if end < 0 else end):
+                    raise Unsure("block scalar header")
             opened = False
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
             if event.anchor is not None or event.tag is not None:
@@ -211,3 +216,6 @@ def _document(get: Any, name: str, pos_type: Any, keys: dict, values: dict) -> A
 
 
 _NO_KEY = object()
+#: a block scalar's header as ruamel's scanner takes it: chomping and indentation indicators, then
+#: a space (before a comment) or the line's end (libyaml also takes ``|#...``, ruamel refuses it)
+_BLOCK_HEADER = re.compile(r"[|>](?:[+-][1-9]?|[1-9][+-]?)?(?: |$)")

@@ -53,6 +53,11 @@ CORNERS = [
     "a:   \n  - x\n",
     "a: >\n\n  x\n  \n  y\n",
     "a: \"a\\\"b\\\\c\\/\\N\\_\\L\\P\"\n",
+    "a: |-  # a comment\n  x\nb: >2\n   y\nc: |+\n  z\n",
+    # libyaml takes a comment right after a block scalar's header, ruamel does not
+    "alice/tools:\n |# de*scription: Tools\n",
+    "a: |#c\n  x\n",
+    "a: >-#c\n  x\n",
     # declined: anchors and aliases, tags, merge keys, directives, duplicates, two documents, tabs
     "a: &x 1\nb: *x\n",
     "a: &t true\n",
