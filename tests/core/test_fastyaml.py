@@ -6,12 +6,15 @@ with the round-trip loader otherwise (``fast=False``: that loader alone). Compar
 YAML file of the examples and the test manifests, on hand-picked corners of YAML, and on
 mutations of those files (seeded, a fixed count): the same values of the same Python types, the
 same position for every key and value — or the fast path declines and the result *is* the
-round-trip loader's. Bounded and repeatable: ``GRIDCTL_FASTYAML_MUTATIONS`` mutations per file
-(default 12), one fixed seed; the counts are printed.
+round-trip loader's; and on random values written out as JSON and as PyYAML writes them (block
+and flow style, escapes, keys that are not strings). Bounded and repeatable:
+``GRIDCTL_FASTYAML_MUTATIONS`` mutations per file (default 12), 200 random values, fixed seeds;
+the counts are printed.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import random
@@ -20,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from gridctl.manifest import fastyaml
 from gridctl.manifest.yamlpos import Pos, Positions, YamlLoadError, load_yaml
@@ -170,3 +174,36 @@ def test_mutated_documents_read_the_same(tmp_path):
             took[how, fast[0]] += 1
     print(f"\n{sum(took.values())} mutated documents (fast path, outcome): {dict(took)}")
     assert took["fast", "data"] > 0 and took["declined", "error"] > 0
+
+
+#: characters of random strings: indicators, quotes, escapes' targets, wide and invisible ones
+CHARS = ["a", "Z", "0", " ", ":", "#", "-", "?", "|", ">", "'", '"', "\\", "\n", "\t", "\x00", "\x01", "\x7f", "\x85",
+         "\xa0", "\u2028", "\u202e", "\ufeff", "é", "😀", "&", "*", "!", "%", "@", "`", "{", "}", "[", "]", ","]
+
+
+def _value(rnd: random.Random, depth: int = 0) -> Any:
+    r = rnd.random()
+    if depth > 4 or r < 0.3:
+        return rnd.choice([None, True, False, rnd.randint(-10**6, 10**6), rnd.random() * 10 ** rnd.randint(-5, 30),
+                           float("inf"), _text(rnd), _text(rnd), "yes", "null", "0x1f", "1e3", "2024-01-01", "12:30", "007", "-", "~", ""])
+    if r < 0.6:
+        return [_value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))]
+    return {(_text(rnd) if rnd.random() < 0.8 else _value(rnd, 5)): _value(rnd, depth + 1) for _ in range(rnd.randint(0, 4))}
+
+
+def _text(rnd: random.Random) -> str:
+    return "".join(rnd.choice(CHARS) for _ in range(rnd.randint(0, 6)))
+
+
+def test_random_values_written_out_read_the_same(tmp_path):
+    rnd = random.Random(1616)
+    took: Counter = Counter()
+    for _ in range(200):
+        value = _value(rnd)
+        for text in (json.dumps(value, ensure_ascii=rnd.random() < 0.5) + "\n",
+                     yaml.safe_dump(value, allow_unicode=rnd.random() < 0.5, default_flow_style=rnd.choice([None, False, True]))):
+            how, fast, slow = _both(tmp_path, text)
+            assert fast == slow, text
+            took[how, fast[0]] += 1
+    print(f"\n{sum(took.values())} documents (fast path, outcome): {dict(took)}")
+    assert took["fast", "data"] > 100
