@@ -43,7 +43,7 @@ from .schema import load_schema
 from .schema import validate as schema_validate
 from .sections import Section, SectionContext, merged_schema, parse_sections, scalar, unknown_account
 from .sources import Sensitive, Source, read_source, read_values, resolve_path
-from .yamlpos import PathT, Positions, YamlLoadError, load_yaml
+from .yamlpos import PathT, Positions, YamlLoadError, gc_paused, load_yaml
 
 #: strings that look like credentials: GitHub tokens, the sandbox's own, and private keys (PEM)
 TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
@@ -184,8 +184,11 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     — and skips environment variables and commands, so a manifest validates with no secret at
     all (a fork's pull request, an editor, a pre-commit hook).
     """
-    path = Path(file)
-    display = str(file)
+    with gc_paused():  # some 10^6 objects live until the end: no collector walking them again and again
+        return _load_manifest(Path(file), str(file), sections=sections, resolve=resolve, tokens=tokens, secrets=secrets)
+
+
+def _load_manifest(path: Path, display: str, *, sections: Sequence[Section], resolve: bool, tokens: bool, secrets: bool) -> Manifest:
     root = path.resolve().parent
     try:
         data, pos = load_yaml(path, display)
@@ -196,19 +199,20 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
         data = {}
     if not isinstance(data, dict):
         raise ManifestError([Diagnostic("error", "the manifest must be a mapping (version, accounts, repos...)", "", display, 1, 1)])
-    tokens_at: dict[PathT, bool] = {}
-    _scan_tokens(data, (), tokens_at)
     display_root = str(Path(display).parent) if Path(display).parent != Path(".") else ""
     _include(data, pos, root, display_root, c)
-    # included files may hold tokens too
-    _scan_tokens({"repos": data.get("repos"), "dispatch": data.get("dispatch")}, (), tokens_at)
+    suspect = _suspect(data)  # (after the includes: included files may hold tokens too)
+    tokens_at: dict[PathT, bool] = {}
+    if suspect:
+        _scan_tokens(data, (), tokens_at)
     for tp, is_key in tokens_at.items():
         c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
     token_paths = set(tokens_at)
     checker = _validator_for(sections)
     if not _surely_valid(checker, data):  # jsonschema then finds and words every problem
         c.diags.extend(schema_validate(data, pos, skip=token_paths, using=checker))
-    _check_keys(data, (), c)
+    if suspect:
+        _check_keys(data, (), c)
     if c.failed:
         raise ManifestError(_ordered(c.diags))
     m = Manifest(file=path, root=root, data=data, positions=pos)
@@ -231,12 +235,41 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     return m
 
 
+def _suspect(data: Any) -> bool:
+    """Whether :func:`_scan_tokens` or :func:`_check_keys` may find anything: a token-looking
+    string or key, a key that is not printable text. One walk without paths (most manifests have
+    neither: the two walks that name places then need not run)."""
+    search = TOKEN_RE.search
+    todo = [data]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if isinstance(k, str) and (not k.isprintable() or search(k)):
+                    return True
+                if isinstance(v, str):
+                    if search(v):
+                        return True
+                elif isinstance(v, (dict, list)):
+                    todo.append(v)
+        elif isinstance(node, list):
+            for v in node:
+                if isinstance(v, str):
+                    if search(v):
+                        return True
+                elif isinstance(v, (dict, list)):
+                    todo.append(v)
+        elif isinstance(node, str) and search(node):
+            return True
+    return False
+
+
 def _check_keys(node: Any, path: PathT, c: _Collector) -> None:
     """No mapping key may hold a control or format character (a line break, an escape sequence,
     a bidi override): keys become names, paths and addresses that plans and logs print."""
     if isinstance(node, dict):
         for k, v in node.items():
-            if isinstance(k, str) and printable(k) != k:
+            if isinstance(k, str) and not k.isprintable() and printable(k) != k:  # (isprintable: fast, and stricter)
                 c.error(path + (k,), f"the key '{printable(k)}' holds a control character", "names, paths and keys are printable text", key=True)
                 continue
             _check_keys(v, path + (k,), c)
@@ -735,18 +768,29 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool =
                 _check_value_size(c, ref.path, len(read_source(ref.source, m.root).encode()))
             except SourceError as exc:
                 c.error(ref.path, f"secret source unavailable: {exc}")
+    problem_of: dict[str, str | None] = {}  # a file source's problem, looked at once (many repositories share one)
     for repo in m.repos.values():
         _resolve_deploy_keys(m, c, repo, secrets=secrets)
         for f in repo.files.values():
             if f.source is not None:
-                try:
-                    p = resolve_path(m.root, f.source)
-                    if p.is_dir():
-                        raise SourceError(f"file {f.source} is a directory")
-                    if not p.is_file():
-                        raise SourceError(f"file {f.source} does not exist")
-                except SourceError as exc:
-                    c.error(f.path + ("source",), f"{repo.full_name}: {f.path_in_repo}: {exc}")
+                if f.source not in problem_of:
+                    problem_of[f.source] = _file_problem(m.root, f.source)
+                problem = problem_of[f.source]
+                if problem is not None:
+                    c.error(f.path + ("source",), f"{repo.full_name}: {f.path_in_repo}: {problem}")
+
+
+def _file_problem(root: Path, source: str) -> str | None:
+    """Why a file source cannot be read (None: it can)."""
+    try:
+        p = resolve_path(root, source)
+        if p.is_dir():
+            raise SourceError(f"file {source} is a directory")
+        if not p.is_file():
+            raise SourceError(f"file {source} does not exist")
+    except SourceError as exc:
+        return str(exc)
+    return None
 
 
 def _resolve_deploy_keys(m: Manifest, c: _Collector, repo: RepoSpec, *, secrets: bool) -> None:

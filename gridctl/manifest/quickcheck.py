@@ -191,7 +191,11 @@ class _Compiler:
         keys: list[Keys] = []
         if "required" in s:
             need = list(s["required"])
-            out.append(lambda v: not isinstance(v, dict) or all(k in v for k in need))
+            if len(need) == 1:  # (the usual form: one of several sources, a oneOf of required)
+                only = need[0]
+                out.append(lambda v: not isinstance(v, dict) or only in v)
+            else:
+                out.append(lambda v: not isinstance(v, dict) or all(k in v for k in need))
         if "minProperties" in s:
             least = s["minProperties"]
             out.append(lambda v: not isinstance(v, dict) or not len(v) < least)
@@ -203,7 +207,22 @@ class _Compiler:
             if not isinstance(props, dict):
                 raise _Unsupported("properties")
             compiled = {k: self.node(sub).ok for k, sub in props.items()}
-            out.append(lambda v: not isinstance(v, dict) or all(c(v[k]) for k, c in compiled.items() if k in v))
+
+            def properties(v: Any) -> bool:
+                if not isinstance(v, dict):
+                    return True
+                if len(v) < len(compiled):  # (the same lookups, from the smaller side)
+                    for k, x in v.items():
+                        c = compiled.get(k)
+                        if c is not None and not c(x):
+                            return False
+                    return True
+                for k, c in compiled.items():  # noqa: SIM110 (a loop: all() over a generator is slower)
+                    if k in v and not c(v[k]):
+                        return False
+                return True
+
+            out.append(properties)
             keys.append(lambda v: compiled.keys() & v.keys())
         patterns = s.get("patternProperties")
         if patterns is not None:
@@ -217,9 +236,17 @@ class _Compiler:
             # as jsonschema: the patterns joined into one expression
             joined = re.compile("|".join(patterns)) if patterns else None
             extra = self.node(s["additionalProperties"])
-            out.append(lambda v: not isinstance(v, dict) or all(
-                extra.ok(x) for k, x in v.items() if k not in known and not (joined is not None and joined.search(k))
-            ))
+
+            def additional(v: Any) -> bool:
+                if not isinstance(v, dict):
+                    return True
+                ok = extra.ok
+                for k, x in v.items():
+                    if k not in known and not (joined is not None and joined.search(k)) and not ok(x):
+                        return False
+                return True
+
+            out.append(additional)
             keys.append(lambda v: [k for k, x in v.items() if extra.ok(x)])
         if "propertyNames" in s:
             name = self.node(s["propertyNames"])
@@ -292,4 +319,12 @@ def _all(checks: list[Check]) -> Check:
         return lambda v: True
     if len(checks) == 1:
         return checks[0]
-    return lambda v: all(c(v) for c in checks)
+    held = tuple(checks)
+
+    def every(v: Any) -> bool:
+        for c in held:  # noqa: SIM110 (a loop: all() over a generator costs a frame per value)
+            if not c(v):
+                return False
+        return True
+
+    return every
