@@ -26,6 +26,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -200,6 +201,15 @@ class CallStats:
             return out
 
 
+@dataclass(frozen=True)
+class Keep:
+    """A projection of a GET's body (``fn``) under a stable ``name``: the part of the body the
+    caller uses, which is all the ETag cache keeps of it (one cache entry per URL and name)."""
+
+    name: str
+    fn: Callable[[Any], Any]
+
+
 def _link_next(link: str | None) -> str | None:
     if not link:
         return None
@@ -317,18 +327,20 @@ class AccountClient:
                 time.sleep(wait)
             self._last_write = time.monotonic()
 
-    def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True) -> Any:
-        """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``."""
-        data, _ = self._get_with_link(url, params, missing_ok=missing_ok)
+    def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True, keep: Keep | None = None) -> Any:
+        """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``. With ``keep``
+        (a projection and its name), only ``keep.fn(body)`` is cached and returned, on a 200 and
+        on a 304 alike: the cache holds what the caller needs, not the whole body."""
+        data, _, _ = self._get_page(url, params, missing_ok=missing_ok, keep=keep)
         return data
 
     def _get_with_link(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None]:
         data, link, _ = self._get_page(url, params, missing_ok=missing_ok)
         return data, link
 
-    def _get_page(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None, bool]:
+    def _get_page(self, url: str, params: dict | None, *, missing_ok: bool, keep: Keep | None = None) -> tuple[Any, str | None, bool]:
         """``(data, link, from_cache)`` for one GET (conditional when cached)."""
-        key = url + ("?" + urlencode(sorted(params.items())) if params else "")
+        key = url + ("?" + urlencode(sorted(params.items())) if params else "") + (f"#keep={keep.name}" if keep else "")
         cached = self.cache.get(key)
         headers = {"If-None-Match": cached["etag"]} if cached else None
 
@@ -354,6 +366,8 @@ class AccountClient:
             cached, headers = None, None
         etag = h.get("etag")
         link = h.get("link")
+        if keep is not None and data is not None:
+            data = keep.fn(data)
         if etag:
             self.cache.put(key, etag, data, link)
         return data, link, False
