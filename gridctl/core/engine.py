@@ -4,9 +4,9 @@
     plan = build_plan(env)                       # reads GitHub, diffs, checks safety
     report = execute(plan, ApplyContext(env), journal, backend)
 
-Reading runs per account in parallel (``settings.parallelism`` readers per account, each thread
-with its own PyGithub instance); within one task the :class:`Reader` memoizes GETs so kinds
-sharing a repository read it once.
+Reading runs per account in parallel (``settings.parallelism`` reads in flight per account, each
+thread with its own PyGithub instance), every kind of a repository at once; within one repository
+the :class:`Reader` memoizes GETs (single-flight) so kinds sharing a repository read it once.
 """
 
 from __future__ import annotations
@@ -128,33 +128,46 @@ def build_plan(env: PlanEnv) -> Plan:
     for kind in KINDS.values():
         for scope in kind.scopes(env):
             tasks.setdefault(_task_key(scope), []).append((kind, scope))
-    semaphores = {a: threading.Semaphore(env.parallelism) for a in env.clients}
     results: list[ScopePlan] = []
     existing: dict[tuple[str, str], int] = {}
     lock = threading.Lock()
     errors: list[BaseException] = []
+    left: dict[tuple[str, str], int] = {key: len(items) for key, items in tasks.items()}
 
-    def run(items: list[tuple[Kind, Scope]]) -> None:
-        account = items[0][1].account
-        with semaphores[account]:
-            reader = Reader(env.client(account))
+    def run(task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
+        desired = {} if env.destroy else kind.desired(env, scope)
+        live = kind.live(reader, scope)
+        sp = plan_scope(kind, env, scope, desired, live)
+        with lock:
+            results.append(sp)
+            existing[(kind.name, scope.name)] = sp.live_count
+            left[task] -= 1
+            finished = left[task] == 0
+        if finished:
+            env.say("read", scope.repo or scope.name)
+
+    # Each (kind, scope) of a repository is read on its own thread, all of them at once, under one
+    # budget per account: ``settings.parallelism`` reads in flight for that token (one pool each),
+    # whichever repositories they belong to. The kinds of one repository share a single-flight
+    # Reader, so what several need (the repository GET, the collaborator list) is read once.
+    pools = {
+        a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}")
+        for a in sorted({key[0] for key in tasks})
+    }
+    futures = []
+    try:
+        for task, items in sorted(tasks.items()):
+            reader = Reader(env.client(task[0]))
             for kind, scope in sorted(items, key=lambda ks: ks[0].order):
-                desired = {} if env.destroy else kind.desired(env, scope)
-                live = kind.live(reader, scope)
-                sp = plan_scope(kind, env, scope, desired, live)
-                with lock:
-                    results.append(sp)
-                    existing[(kind.name, scope.name)] = sp.live_count
-            env.say("read", items[0][1].repo or items[0][1].name)
-
-    workers = max(1, min(64, env.parallelism * max(1, len(env.clients))))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridctl-read") as pool:
-        futures = [pool.submit(run, items) for _, items in sorted(tasks.items())]
+                futures.append(pools[task[0]].submit(run, task, reader, kind, scope))
         for f in futures:
             try:
                 f.result()
             except BaseException as exc:  # collect, then raise the first
                 errors.append(exc)
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
     if errors:
         raise errors[0]
     problems = [p for sp in results for p in sp.problems]

@@ -458,21 +458,39 @@ class AccountClient:
 
     # -- identity -------------------------------------------------------------------------------
     def whoami(self) -> tuple[str, set[str] | None]:
-        """``(login, scopes)`` of the token; scopes None for tokens that do not report them."""
+        """``(login, scopes)`` of the token; scopes None for tokens that do not report them.
+
+        A conditional request: the answer is cached under a fingerprint of the token (a SHA-256,
+        never the token), so an unchanged token costs a 304 — no rate-limit point (GitHub Docs,
+        "Best practices for using the REST API", conditional requests) — and a new token misses
+        the cache. The scopes come from the answer's ``X-OAuth-Scopes`` header, a 304's too
+        (the cached value only when a 304 lacks it)."""
+        key = "/user#token=" + hashlib.sha256(b"gridctl token check\0" + self._token.reveal().encode()).hexdigest()[:32]
+        cached = self.cache.get(key)
+        if cached is not None and not (self.cache.intact(cached) and isinstance(cached.get("body"), dict)):
+            cached = None
+        headers = {"If-None-Match": cached["etag"]} if cached else None
 
         def once() -> tuple[int, dict[str, Any], Any]:
-            return self._request("GET", "/user")
+            return self._request("GET", "/user", headers=headers)
 
         try:
-            _, h, data = self.policy.call(once)
+            status, h, data = self.policy.call(once)
         except GithubException as exc:
             if exc.status == 401:
                 raise AuthError(f"account {self.account_id}: the token was refused (401 Bad credentials)") from None
             raise self._error("GET", "/user", exc) from None
         except requests.exceptions.RequestException as exc:
             raise self._error("GET", "/user", exc) from None
-        scopes_header = h.get("x-oauth-scopes")
-        self.login = data["login"]
+        if status == 304 and cached is not None:
+            login = str(cached["body"].get("login"))
+            scopes_header = h.get("x-oauth-scopes", cached["body"].get("scopes"))
+        else:
+            login = data["login"]
+            scopes_header = h.get("x-oauth-scopes")
+            if h.get("etag"):
+                self.cache.put(key, h["etag"], {"login": login, "scopes": scopes_header}, None)
+        self.login = login
         self.scopes = None if scopes_header is None else {s.strip() for s in scopes_header.split(",") if s.strip()}
         return self.login, self.scopes
 

@@ -1,0 +1,89 @@
+"""The read side of a plan, end to end over HTTP: a warm no-change plan costs no rate-limit point
+(token checks are conditional, cached by token fingerprint, never by token), a new token or new
+scopes are seen at once, the kinds of a repository share one read of what they all need, and
+the ETag cache is not rewritten when nothing changed."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from gridctl.sandbox.world import token_hash
+
+from ..helpers import ALICE, NODE_BOB, grid_yaml
+
+MANIFEST = grid_yaml("""\
+repos:
+  alice/r1:
+    description: first
+    collaborators: {node-1: push}
+    variables: {A: "1"}
+    files:
+      .github/workflows/ci.yml: {content: "name: ci\\non: push\\n"}
+      docs/a.md: {content: "a\\n"}
+  alice/r2:
+    description: second
+    topics: [x]
+""", ALICE, NODE_BOB)
+
+
+def stats(grid) -> dict:
+    data: dict = grid.ctl("GET", "/stats")
+    return data
+
+
+def applied(grid) -> None:
+    grid.user("alice")
+    grid.user("bob")
+    grid.write("grid.yaml", MANIFEST)
+    grid.check(0, "apply", "--auto-approve")
+    grid.check(0, "plan", "--detailed-exitcode")  # the ETag cache now matches GitHub
+
+
+def test_a_warm_no_change_plan_costs_no_rate_limit_point(grid):
+    applied(grid)
+    grid.ctl("POST", "/stats/reset")
+    grid.check(0, "plan", "--detailed-exitcode")
+    st = stats(grid)
+    assert st["total"].get("points", 0) == 0, st["total"]
+    assert st["total"].get("not_modified") == st["total"]["requests"]  # every read answered 304
+    assert st["by_endpoint"]["users/get-authenticated"]["requests"] == 2  # one per account
+    for name, data in grid.files_written().items():  # the tokens are nowhere on disk
+        for tok in grid.tokens.values():
+            assert tok.encode() not in data, name
+
+
+def test_a_new_token_or_new_scopes_are_seen_at_once(grid):
+    applied(grid)
+    # the same token with fewer scopes: the 304's X-OAuth-Scopes header is what counts
+    record = grid.sb.app.store.get("tokens", token_hash(grid.tokens["bob"]))
+    record["scopes"] = ["read:user"]
+    r = grid.check(1, "plan", "--detailed-exitcode")
+    assert "account node-1: token lacks scope repo" in r.err, r.all
+    record["scopes"] = ["repo"]
+    grid.check(0, "plan", "--detailed-exitcode")
+    # a new token: not in the cache, read whole (one point), and refused when it is someone else's
+    grid.ctl("POST", "/stats/reset")
+    grid.user("alice")
+    grid.env["GRID_TOKEN_ALICE"] = grid.tokens["alice"]
+    grid.check(0, "plan", "--detailed-exitcode")
+    grid.env["GRID_TOKEN_ALICE"] = grid.tokens["bob"]
+    r = grid.check(1, "plan", "--detailed-exitcode")
+    assert "the token belongs to bob, not alice" in r.err, r.all
+
+
+def test_kinds_of_a_repository_share_its_reads(grid):
+    applied(grid)
+    before = Counter({k: v["requests"] for k, v in stats(grid)["by_endpoint"].items()})
+    grid.check(0, "plan", "--detailed-exitcode")
+    delta = Counter({k: v["requests"] for k, v in stats(grid)["by_endpoint"].items()}) - before
+    assert delta["repos/get"] == 2  # read by many kinds at once, sent once per repository
+    assert delta["repos/list-collaborators"] == 2  # one per repository: collaborator and invitation kinds share it
+    assert delta["git/get-tree"] == 1  # files in two folders
+
+
+def test_the_etag_cache_is_not_rewritten_when_nothing_changed(grid):
+    applied(grid)
+    path = grid.dir / ".gridctl" / "cache" / "main.json"
+    stamp = path.stat().st_mtime_ns
+    grid.check(0, "plan", "--detailed-exitcode")
+    assert path.stat().st_mtime_ns == stamp
