@@ -87,3 +87,22 @@ def test_the_etag_cache_is_not_rewritten_when_nothing_changed(grid):
     stamp = path.stat().st_mtime_ns
     grid.check(0, "plan", "--detailed-exitcode")
     assert path.stat().st_mtime_ns == stamp
+
+
+def test_an_apply_lists_each_invitees_invitations_once(grid):
+    grid.user("alice")
+    grid.user("bob")
+    grid.user("carol")
+    repos = "".join(f"  alice/inv{i}:\n    collaborators: {{node-1: push, node-2: pull}}\n" for i in range(5))
+    grid.write("grid.yaml", grid_yaml("repos:\n" + repos, ALICE, NODE_BOB, "node-2: {login: carol, token: {env: GRID_TOKEN_CAROL}}"))
+    # an invitation to something else is pending already: found in the same listing, left alone
+    assert grid.api("alice", "POST", "/user/repos", {"name": "other"}).status_code == 201
+    assert grid.api("alice", "PUT", "/repos/alice/other/collaborators/bob", {"permission": "pull"}).status_code == 201
+    before = Counter({k: v["requests"] for k, v in stats(grid)["by_endpoint"].items()})
+    grid.check(0, "apply", "--auto-approve")
+    delta = Counter({k: v["requests"] for k, v in stats(grid)["by_endpoint"].items()}) - before
+    assert delta["repos/accept-invitation-for-authenticated-user"] == 10
+    assert delta["repos/list-invitations-for-authenticated-user"] <= 2  # one per invitee, not one per accept
+    grid.check(0, "plan", "--detailed-exitcode")
+    assert [i["repository"]["full_name"] for i in grid.api("bob", "GET", "/user/repository_invitations").json()] == ["alice/other"]
+    assert grid.api("carol", "GET", "/user/repository_invitations").json() == []
