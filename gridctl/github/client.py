@@ -372,9 +372,10 @@ class AccountClient:
             self.cache.put(key, etag, data, link)
         return data, link, False
 
-    def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True) -> list[Any] | None:
+    def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True, keep: Keep | None = None) -> list[Any] | None:
         """Every item of a paginated list (``key`` unwraps ``{total_count, key: [...]}``).
-        ``None`` when the list's parent does not exist (404) and ``missing_ok``."""
+        ``None`` when the list's parent does not exist (404) and ``missing_ok``. ``keep``
+        projects each page (keeping its items' count), as for :meth:`get`."""
         params = dict(params or {})
         params.setdefault("per_page", per_page)
         items: list[Any] = []
@@ -382,7 +383,7 @@ class AccountClient:
         next_params: dict | None = params
         page_no = 1
         while next_url:
-            data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok)
+            data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok, keep=keep)
             if data is None:
                 return items or None
             page = data.get(key, []) if key and isinstance(data, dict) else data

@@ -16,6 +16,35 @@ from ..errors import GitHubError
 from .client import AccountClient, Keep
 
 
+def _no_urls(body: Any) -> Any:
+    if isinstance(body, dict):
+        return {k: _no_urls(v) for k, v in body.items() if not k.endswith("_url")}
+    if isinstance(body, list):
+        return [_no_urls(v) for v in body]
+    return body
+
+
+#: a body without its ``*_url`` links (``url`` itself stays)
+NO_URLS = Keep("no-urls", _no_urls)
+
+
+def fields(*names: str) -> Keep:
+    """A projection of a list page (a bare array, or ``{total_count, <key>: [...]}``) to these
+    fields of each item."""
+
+    def items(page: Any) -> Any:
+        return [{k: it[k] for k in names if k in it} if isinstance(it, dict) else it for it in page]
+
+    def fn(body: Any) -> Any:
+        if isinstance(body, list):
+            return items(body)
+        if isinstance(body, dict):
+            return {k: items(v) if isinstance(v, list) else v for k, v in body.items()}
+        return body
+
+    return Keep("fields:" + ",".join(names), fn)
+
+
 class _Slot:
     __slots__ = ("done", "error", "value")
 
@@ -57,14 +86,15 @@ class Reader:
         key = ("get", url, tuple(sorted((params or {}).items())), keep.name if keep else None)
         return self._once(key, lambda: self.client.get(url, params, keep=keep))
 
-    def list(self, url: str, *, key: str | None = None, per_page: int = 100, params: dict | None = None) -> list[Any] | None:
-        mk = ("list", url, key, per_page, tuple(sorted((params or {}).items())))
-        items: list[Any] | None = self._once(mk, lambda: self.client.get_list(url, params, key=key, per_page=per_page))
+    def list(self, url: str, *, key: str | None = None, per_page: int = 100, params: dict | None = None, keep: Keep | None = None) -> list[Any] | None:
+        mk = ("list", url, key, per_page, tuple(sorted((params or {}).items())), keep.name if keep else None)
+        items: list[Any] | None = self._once(mk, lambda: self.client.get_list(url, params, key=key, per_page=per_page, keep=keep))
         return items
 
     def repo(self, full_name: str) -> dict | None:
-        """The repository, or None when it does not exist (or cannot be seen)."""
-        repo: dict | None = self.get(f"/repos/{full_name}")
+        """The repository, or None when it does not exist (or cannot be seen): every field but
+        the API and web links (``*_url``), which no kind reads and which are most of its size."""
+        repo: dict | None = self.get(f"/repos/{full_name}", keep=NO_URLS)
         return repo
 
     def tree(self, full_name: str, ref: str, keep: Keep) -> Any:

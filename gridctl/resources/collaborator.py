@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
+from ..github.reader import fields
 from ..manifest.model import PERMISSION_OF, ROLE_OF, Manifest
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, _flip
@@ -69,7 +70,11 @@ def _role(value: Any) -> Any:
 
 def direct_collaborators(reader: Reader, full: str) -> list[dict] | None:
     """The repository's direct collaborators; the one list call both kinds share (memoized)."""
-    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"})
+    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"}, keep=_LOGIN_ROLE)
+
+
+#: what the ETag cache keeps of a collaborator: the fields both kinds read
+_LOGIN_ROLE = fields("login", "role_name")
 
 
 def _managed_logins(env: PlanEnv, kind: str, scope_name: str) -> set[str]:
