@@ -19,7 +19,6 @@ own ``Github`` instance for the account.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
@@ -27,7 +26,6 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
@@ -37,7 +35,7 @@ from github.GithubException import GithubException
 
 from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
-from ..util.files import private_dir
+from .cache import EtagCache as EtagCache  # re-exported: sessions make their caches here
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -61,107 +59,6 @@ def api_url_and_origin(explicit: str | None = None) -> tuple[str, str]:
         if value and value.strip():
             return value.strip().rstrip("/"), origin
     return DEFAULT_API_URL, "default"
-
-
-class EtagCache:
-    """``url -> {etag, body, link, sha256}`` per account, optionally persisted (mode 0600).
-
-    An ETag is computed for the token that asked (GitHub's responses say ``Vary: Accept,
-    Authorization``), so each account has its own cache. Bodies
-    cached here are GET responses, which never carry secret values on GitHub's API.
-
-    The cache is disposable: a file that cannot be read, is not JSON or holds an entry of the
-    wrong shape is dropped whole with one warning and rebuilt by the reads that follow. Each entry
-    keeps the SHA-256 of its body; a 304 answer is trusted only while the body on file still has
-    that digest (:meth:`intact`), else the entry is dropped and the resource read again.
-    """
-
-    def __init__(self, path: Path | None = None):
-        self.path = path
-        self.lock = threading.Lock()
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        if path is not None:
-            self.entries = self._load(path)
-
-    @staticmethod
-    def _load(path: Path) -> dict[str, dict[str, Any]]:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            problem = f"cannot be read ({exc.strerror or exc.__class__.__name__})"
-        else:
-            try:
-                data = json.loads(raw.decode("utf-8"))
-            except (ValueError, RecursionError):
-                problem = "is not JSON"
-            else:
-                if not isinstance(data, dict):
-                    problem = "is not a JSON object"
-                else:
-                    bad = [k for k, v in data.items() if not _entry_shape(v)]
-                    if not bad:
-                        # entries of an older gridctl carry no digest: not trusted, simply not kept
-                        return {k: v for k, v in data.items() if isinstance(v.get("sha256"), str)}
-                    problem = f"has {len(bad)} damaged entr{'y' if len(bad) == 1 else 'ies'}"
-        log.warning("the ETag cache %s %s; it is disposable: dropped, and rebuilt as gridctl reads GitHub", path, problem)
-        return {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self.lock:
-            return self.entries.get(key)
-
-    def put(self, key: str, etag: str, body: Any, link: str | None) -> None:
-        entry = {"etag": etag, "body": body, "link": link, "sha256": _digest(body)}
-        with self.lock:
-            self.entries[key] = entry
-            self.dirty = True
-
-    def intact(self, entry: dict[str, Any]) -> bool:
-        """Whether ``entry``'s body is still what was stored (its digest matches)."""
-        return entry.get("sha256") == _digest(entry.get("body"))
-
-    def drop(self, key: str) -> None:
-        with self.lock:
-            if self.entries.pop(key, None) is not None:
-                self.dirty = True
-
-    def save(self) -> None:
-        if self.path is None or not self.dirty:
-            return
-        with self.lock:
-            private_dir(self.path.parent)
-            tmp = self.path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.entries, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
-            self.dirty = False
-
-
-def _entry_shape(entry: Any) -> bool:
-    """An ETag cache entry as :meth:`EtagCache.put` writes it (the digest may be missing)."""
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("etag"), str)
-        and bool(entry["etag"])
-        and entry["etag"].isascii()
-        and entry["etag"].isprintable()  # it goes back in a header: no line breaks, no other text
-        and "body" in entry
-        and (entry.get("link") is None or isinstance(entry.get("link"), str))
-        and (entry.get("sha256") is None or isinstance(entry.get("sha256"), str))
-    )
-
-
-def _digest(body: Any) -> str:
-    """The SHA-256 of a body's canonical JSON (sorted keys, no spaces)."""
-    try:
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (ValueError, TypeError, RecursionError):
-        return ""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CallStats:

@@ -87,6 +87,12 @@ def test_the_etag_cache_is_not_rewritten_when_nothing_changed(grid):
     stamp = path.stat().st_mtime_ns
     grid.check(0, "plan", "--detailed-exitcode")
     assert path.stat().st_mtime_ns == stamp
+    # one repository changed by hand: its new answer is appended, the rest of the file is untouched
+    before = path.read_bytes()
+    assert grid.api("alice", "PATCH", "/repos/alice/r2", {"description": "by hand"}).status_code == 200
+    grid.check(2, "plan", "--detailed-exitcode")
+    after = path.read_bytes()
+    assert after.startswith(before) and after[len(before):].count(b"\n") == 1, after[len(before):]
 
 
 def test_an_apply_lists_each_invitees_invitations_once(grid):
