@@ -107,6 +107,21 @@ class Keep:
     fn: Callable[[Any], Any]
 
 
+def _settle_session(gh: Github, proxies: dict[str, str]) -> None:
+    """Give the requests session of ``gh``'s connection the proxies looked up once and stop it
+    from reading the environment again on every request (``trust_env``); the CA bundle the
+    environment names is passed to ``Github(verify=...)``. Left as it is where PyGithub's
+    internals differ from what this expects."""
+    create = getattr(gh.requester, "_Requester__createConnection", None)
+    try:
+        session = getattr(create(), "session", None) if callable(create) else None
+    except Exception:  # noqa: BLE001 - an optimization only: keep PyGithub's own behaviour
+        return
+    if isinstance(session, requests.Session):
+        session.proxies.update(proxies)
+        session.trust_env = False
+
+
 def _link_next(link: str | None) -> str | None:
     if not link:
         return None
@@ -149,6 +164,11 @@ class AccountClient:
         self.login: str | None = None
         self.scopes: set[str] | None = None
         self.public_keys: dict[str, dict[str, str]] = {}
+        # proxies and CA bundle from the environment, looked up once (requests would on every request)
+        self._env: tuple[dict[str, str], bool | str] = (
+            requests.utils.get_environ_proxies(self.base_url),
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True,
+        )
 
     # -- PyGithub instances -----------------------------------------------------------------------
     @property
@@ -166,7 +186,9 @@ class AccountClient:
                 seconds_between_requests=None,
                 seconds_between_writes=None,
                 lazy=True,
+                verify=self._env[1],
             )
+            _settle_session(gh, self._env[0])
             self._local.gh = gh
         return gh
 
