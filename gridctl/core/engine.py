@@ -11,6 +11,7 @@ the :class:`Reader` memoizes GETs (single-flight) so kinds sharing a repository 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -122,6 +123,76 @@ def _task_key(scope: Scope) -> tuple[str, str]:
     return (scope.account, scope.repo or scope.name)
 
 
+Unit = Callable[[tuple[str, str], Reader, Kind, Scope], None]
+
+
+def _read_all(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]]], unit: Unit) -> None:
+    """``unit(task, reader, kind, scope)`` for every (kind, scope) of every task (an account's
+    repository, organization or user), then the first failure (in task order) is raised.
+
+    Each account has one pool of ``settings.parallelism`` threads: that many reads in flight for
+    its token, whichever repositories they belong to. A repository's kinds run at once, on their
+    own threads, sharing one single-flight :class:`Reader`; the repository GET they all start
+    with is read first, on its own, and only then are its kinds queued — so no thread sits
+    waiting for another's read while reads are queued behind it.
+    """
+    total = sum(len(items) for items in tasks.values())
+    if not total:
+        return
+    pools = {
+        a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}")
+        for a in sorted({key[0] for key in tasks})
+    }
+    lock = threading.Lock()
+    left = [total]
+    done = threading.Event()
+    errors: list[tuple[int, BaseException]] = []
+
+    def finish(index: int, exc: BaseException | None) -> None:
+        with lock:
+            if exc is not None:
+                errors.append((index, exc))
+            left[0] -= 1
+            if left[0] == 0:
+                done.set()
+
+    def one(index: int, task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
+        try:
+            unit(task, reader, kind, scope)
+        except BaseException as exc:  # collected; the first is raised once every read is over
+            finish(index, exc)
+        else:
+            finish(index, None)
+
+    def start(first: int, task: tuple[str, str], items: list[tuple[Kind, Scope]]) -> None:
+        reader = Reader(env.client(task[0]))
+        repo = next((scope.repo for _, scope in items if scope.repo), None)
+        queued = 0
+        try:
+            if repo is not None:
+                with contextlib.suppress(Exception):  # remembered by the Reader: its kinds raise it
+                    reader.repo(repo)
+            for kind, scope in items:
+                pools[task[0]].submit(one, first + queued, task, reader, kind, scope)
+                queued += 1
+        except BaseException as exc:
+            for i in range(queued, len(items)):
+                finish(first + i, exc)
+
+    try:
+        first = 0
+        for task, items in sorted(tasks.items()):
+            ordered = sorted(items, key=lambda ks: ks[0].order)
+            pools[task[0]].submit(start, first, task, ordered)
+            first += len(ordered)
+        done.wait()
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+
+
 def build_plan(env: PlanEnv) -> Plan:
     """Read every scope, diff it, and assemble the plan (safety checked, targets applied)."""
     tasks: dict[tuple[str, str], list[tuple[Kind, Scope]]] = {}
@@ -131,7 +202,6 @@ def build_plan(env: PlanEnv) -> Plan:
     results: list[ScopePlan] = []
     existing: dict[tuple[str, str], int] = {}
     lock = threading.Lock()
-    errors: list[BaseException] = []
     left: dict[tuple[str, str], int] = {key: len(items) for key, items in tasks.items()}
 
     def run(task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
@@ -146,30 +216,7 @@ def build_plan(env: PlanEnv) -> Plan:
         if finished:
             env.say("read", scope.repo or scope.name)
 
-    # Each (kind, scope) of a repository is read on its own thread, all of them at once, under one
-    # budget per account: ``settings.parallelism`` reads in flight for that token (one pool each),
-    # whichever repositories they belong to. The kinds of one repository share a single-flight
-    # Reader, so what several need (the repository GET, the collaborator list) is read once.
-    pools = {
-        a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}")
-        for a in sorted({key[0] for key in tasks})
-    }
-    futures = []
-    try:
-        for task, items in sorted(tasks.items()):
-            reader = Reader(env.client(task[0]))
-            for kind, scope in sorted(items, key=lambda ks: ks[0].order):
-                futures.append(pools[task[0]].submit(run, task, reader, kind, scope))
-        for f in futures:
-            try:
-                f.result()
-            except BaseException as exc:  # collect, then raise the first
-                errors.append(exc)
-    finally:
-        for pool in pools.values():
-            pool.shutdown(wait=True, cancel_futures=True)
-    if errors:
-        raise errors[0]
+    _read_all(env, tasks, run)
     problems = [p for sp in results for p in sp.problems]
     if problems:
         raise GridctlError("the plan would break GitHub's limits (nothing was written):\n  " + "\n  ".join(sorted(problems)))

@@ -18,6 +18,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,11 +212,13 @@ class Session:
     def _check_tokens(self) -> None:
         needs = required_scopes(self.manifest)
         problems = []
-        for acc in self.manifest.accounts.values():
-            if acc.id not in self.clients:
-                continue
+        checked = [acc for acc in self.manifest.accounts.values() if acc.id in self.clients]
+        # every token at once (one round trip, not one per account); the first failure in
+        # manifest order is raised, as before
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(checked))), thread_name_prefix="gridctl-token") as pool:
+            answers = list(pool.map(lambda acc: self.clients[acc.id].whoami(), checked))
+        for acc, (login, scopes) in zip(checked, answers, strict=True):
             client = self.clients[acc.id]
-            login, scopes = client.whoami()
             if not acc.is_org and login.lower() != acc.login.lower():
                 problems.append(f"account {acc.id}: the token belongs to {login}, not {acc.login}")
                 continue
