@@ -112,3 +112,15 @@ def test_an_apply_lists_each_invitees_invitations_once(grid):
     grid.check(0, "plan", "--detailed-exitcode")
     assert [i["repository"]["full_name"] for i in grid.api("bob", "GET", "/user/repository_invitations").json()] == ["alice/other"]
     assert grid.api("carol", "GET", "/user/repository_invitations").json() == []
+
+
+def test_proxies_from_the_environment_are_honoured(grid):
+    """Proxies are looked up once per client (not by requests on every request), with the same
+    rules: ``NO_PROXY`` exempts the API's host, otherwise every request goes to the proxy."""
+    applied(grid)
+    dead = "http://127.0.0.1:9"  # the discard port: nothing answers there
+    env = {"HTTP_PROXY": dead, "http_proxy": dead, "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1",
+           "GRIDCTL_MAX_ATTEMPTS": "1"}
+    grid.check(0, "plan", "--detailed-exitcode", env=env)
+    r = grid.run("plan", "--detailed-exitcode", env={**env, "NO_PROXY": "", "no_proxy": ""})
+    assert r.code == 1 and "connection failed" in r.err, r.all
