@@ -124,3 +124,19 @@ def test_proxies_from_the_environment_are_honoured(grid):
     grid.check(0, "plan", "--detailed-exitcode", env=env)
     r = grid.run("plan", "--detailed-exitcode", env={**env, "NO_PROXY": "", "no_proxy": ""})
     assert r.code == 1 and "connection failed" in r.err, r.all
+
+
+def test_files_in_two_folders_of_an_existing_empty_repository(grid):
+    grid.user("alice")
+    assert grid.api("alice", "POST", "/user/repos", {"name": "bare"}).status_code == 201  # no commit yet
+    grid.write("grid.yaml", grid_yaml("""\
+repos:
+  alice/bare:
+    files:
+      README.md: {content: "bare\\n"}
+      docs/a.md: {content: "a\\n"}
+"""))
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "+ file alice/bare README.md" in r.out and "+ file alice/bare docs/a.md" in r.out
+    grid.check(0, "apply", "--auto-approve")
+    grid.check(0, "plan", "--detailed-exitcode")
