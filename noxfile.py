@@ -50,14 +50,16 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: print figures (requests/s, API calls, rate-limit points, wall time)."""
+    """Benchmarks: print figures (requests/s, API calls, rate-limit points, wall time).
+    ``nox -s bench -- bench_plan --large`` runs one bench with a flag (N=1,000 for bench_plan)."""
     session.install("-e", ".[test]")
     benches = sorted(Path("tests/bench").glob("bench_*.py"))
-    wanted = session.posargs
+    wanted = [a for a in session.posargs if not a.startswith("-")]
+    flags = [a for a in session.posargs if a.startswith("-")]  # e.g. --large, passed to each bench run
     for path in benches:
         if wanted and not any(w in path.name for w in wanted):
             continue
-        session.run("python", str(path))
+        session.run("python", str(path), *flags)
 
 
 @nox.session(python=False)

@@ -4,13 +4,14 @@
     plan = build_plan(env)                       # reads GitHub, diffs, checks safety
     report = execute(plan, ApplyContext(env), journal, backend)
 
-Reading runs per account in parallel (``settings.parallelism`` readers per account, each thread
-with its own PyGithub instance); within one task the :class:`Reader` memoizes GETs so kinds
-sharing a repository read it once.
+Reading runs per account in parallel (``settings.parallelism`` reads in flight per account, each
+thread with its own PyGithub instance), every kind of a repository at once; within one repository
+the :class:`Reader` memoizes GETs (single-flight) so kinds sharing a repository read it once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -122,41 +123,100 @@ def _task_key(scope: Scope) -> tuple[str, str]:
     return (scope.account, scope.repo or scope.name)
 
 
+Unit = Callable[[tuple[str, str], Reader, Kind, Scope], None]
+
+
+def _read_all(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]]], unit: Unit) -> None:
+    """``unit(task, reader, kind, scope)`` for every (kind, scope) of every task (an account's
+    repository, organization or user), then the first failure (in task order) is raised.
+
+    Each account has one pool of ``settings.parallelism`` threads: that many reads in flight for
+    its token, whichever repositories they belong to. A repository's kinds run at once, on their
+    own threads, sharing one single-flight :class:`Reader`; the repository GET they all start
+    with is read first, on its own, and only then are its kinds queued — so no thread sits
+    waiting for another's read while reads are queued behind it.
+    """
+    total = sum(len(items) for items in tasks.values())
+    if not total:
+        return
+    pools = {
+        a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}")
+        for a in sorted({key[0] for key in tasks})
+    }
+    lock = threading.Lock()
+    left = [total]
+    done = threading.Event()
+    errors: list[tuple[int, BaseException]] = []
+
+    def finish(index: int, exc: BaseException | None) -> None:
+        with lock:
+            if exc is not None:
+                errors.append((index, exc))
+            left[0] -= 1
+            if left[0] == 0:
+                done.set()
+
+    def one(index: int, task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
+        try:
+            unit(task, reader, kind, scope)
+        except BaseException as exc:  # collected; the first is raised once every read is over
+            finish(index, exc)
+        else:
+            finish(index, None)
+
+    def start(first: int, task: tuple[str, str], items: list[tuple[Kind, Scope]]) -> None:
+        reader = Reader(env.client(task[0]))
+        repo = next((scope.repo for _, scope in items if scope.repo), None)
+        queued = 0
+        try:
+            if repo is not None:
+                with contextlib.suppress(Exception):  # remembered by the Reader: its kinds raise it
+                    reader.repo(repo)
+            for kind, scope in items:
+                pools[task[0]].submit(one, first + queued, task, reader, kind, scope)
+                queued += 1
+        except BaseException as exc:
+            for i in range(queued, len(items)):
+                finish(first + i, exc)
+
+    try:
+        first = 0
+        for task, items in sorted(tasks.items()):
+            ordered = sorted(items, key=lambda ks: ks[0].order)
+            pools[task[0]].submit(start, first, task, ordered)
+            first += len(ordered)
+        done.wait()
+    finally:
+        for pool in pools.values():
+            pool.shutdown(wait=True, cancel_futures=True)
+    if errors:
+        raise min(errors, key=lambda e: e[0])[1]
+
+
 def build_plan(env: PlanEnv) -> Plan:
     """Read every scope, diff it, and assemble the plan (safety checked, targets applied)."""
     tasks: dict[tuple[str, str], list[tuple[Kind, Scope]]] = {}
     for kind in KINDS.values():
         for scope in kind.scopes(env):
             tasks.setdefault(_task_key(scope), []).append((kind, scope))
-    semaphores = {a: threading.Semaphore(env.parallelism) for a in env.clients}
     results: list[ScopePlan] = []
     existing: dict[tuple[str, str], int] = {}
     lock = threading.Lock()
-    errors: list[BaseException] = []
+    left: dict[tuple[str, str], int] = {key: len(items) for key, items in tasks.items()}
 
-    def run(items: list[tuple[Kind, Scope]]) -> None:
-        account = items[0][1].account
-        with semaphores[account]:
-            reader = Reader(env.client(account))
-            for kind, scope in sorted(items, key=lambda ks: ks[0].order):
-                desired = {} if env.destroy else kind.desired(env, scope)
-                live = kind.live(reader, scope)
-                sp = plan_scope(kind, env, scope, desired, live)
-                with lock:
-                    results.append(sp)
-                    existing[(kind.name, scope.name)] = sp.live_count
-            env.say("read", items[0][1].repo or items[0][1].name)
+    def run(task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
+        desired = {} if env.destroy else kind.desired(env, scope)
+        live = kind.live(reader, scope)
+        sp = plan_scope(kind, env, scope, desired, live)
+        with lock:
+            results.append(sp)
+            existing[(kind.name, scope.name)] = sp.live_count
+            left[task] -= 1
+            finished = left[task] == 0
+        if finished:
+            env.say("read", scope.repo or scope.name)
 
-    workers = max(1, min(64, env.parallelism * max(1, len(env.clients))))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gridctl-read") as pool:
-        futures = [pool.submit(run, items) for _, items in sorted(tasks.items())]
-        for f in futures:
-            try:
-                f.result()
-            except BaseException as exc:  # collect, then raise the first
-                errors.append(exc)
-    if errors:
-        raise errors[0]
+    _read_all(env, tasks, run)
     problems = [p for sp in results for p in sp.problems]
     if problems:
         raise GridctlError("the plan would break GitHub's limits (nothing was written):\n  " + "\n  ".join(sorted(problems)))

@@ -19,6 +19,7 @@ import os
 import random
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,14 +321,17 @@ class Session:
         needs = required_scopes(self.manifest)
         needs_app = required_permissions(self.manifest) if self.providers else {}
         problems: list[str | Diagnostic] = []
-        for acc in self.manifest.accounts.values():
-            if acc.id not in self.clients:
-                continue
-            client = self.clients[acc.id]
+        present = [acc for acc in self.manifest.accounts.values() if acc.id in self.clients]
+        for acc in present:
             if acc.id in self.providers:
                 problems.extend(app_problems(self.manifest, acc, self.providers[acc.id], needs_app.get(acc.id, {})))
-                continue
-            login, scopes = client.whoami()
+        checked = [acc for acc in present if acc.id not in self.providers]
+        # every token at once (one round trip, not one per account); the first failure in
+        # manifest order is raised, as before
+        with ThreadPoolExecutor(max_workers=max(1, min(16, len(checked))), thread_name_prefix="gridctl-token") as pool:
+            answers = list(pool.map(lambda acc: self.clients[acc.id].whoami(), checked))
+        for acc, (login, scopes) in zip(checked, answers, strict=True):
+            client = self.clients[acc.id]
             if not acc.is_org and login.lower() != acc.login.lower():
                 problems.append(f"account {acc.id}: the token belongs to {login}, not {acc.login}")
                 continue

@@ -19,13 +19,12 @@ own ``Github`` instance for the account.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import threading
 from collections import Counter
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -35,9 +34,9 @@ from github.GithubException import GithubException
 
 from ..errors import AuthError, GitHubError
 from ..manifest.sources import Sensitive
-from ..util.files import private_dir
 from .app import TokenProvider, bearer
 from .budget import Budget
+from .cache import EtagCache as EtagCache  # re-exported: sessions make their caches here
 from .retry import RetryPolicy, classify
 
 DEFAULT_API_URL = "https://api.github.com"
@@ -61,107 +60,6 @@ def api_url_and_origin(explicit: str | None = None) -> tuple[str, str]:
         if value and value.strip():
             return value.strip().rstrip("/"), origin
     return DEFAULT_API_URL, "default"
-
-
-class EtagCache:
-    """``url -> {etag, body, link, sha256}`` per account, optionally persisted (mode 0600).
-
-    An ETag is computed for the token that asked (GitHub's responses say ``Vary: Accept,
-    Authorization``), so each account has its own cache. Bodies
-    cached here are GET responses, which never carry secret values on GitHub's API.
-
-    The cache is disposable: a file that cannot be read, is not JSON or holds an entry of the
-    wrong shape is dropped whole with one warning and rebuilt by the reads that follow. Each entry
-    keeps the SHA-256 of its body; a 304 answer is trusted only while the body on file still has
-    that digest (:meth:`intact`), else the entry is dropped and the resource read again.
-    """
-
-    def __init__(self, path: Path | None = None):
-        self.path = path
-        self.lock = threading.Lock()
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.dirty = False
-        if path is not None:
-            self.entries = self._load(path)
-
-    @staticmethod
-    def _load(path: Path) -> dict[str, dict[str, Any]]:
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return {}
-        except OSError as exc:
-            problem = f"cannot be read ({exc.strerror or exc.__class__.__name__})"
-        else:
-            try:
-                data = json.loads(raw.decode("utf-8"))
-            except (ValueError, RecursionError):
-                problem = "is not JSON"
-            else:
-                if not isinstance(data, dict):
-                    problem = "is not a JSON object"
-                else:
-                    bad = [k for k, v in data.items() if not _entry_shape(v)]
-                    if not bad:
-                        # entries of an older gridctl carry no digest: not trusted, simply not kept
-                        return {k: v for k, v in data.items() if isinstance(v.get("sha256"), str)}
-                    problem = f"has {len(bad)} damaged entr{'y' if len(bad) == 1 else 'ies'}"
-        log.warning("the ETag cache %s %s; it is disposable: dropped, and rebuilt as gridctl reads GitHub", path, problem)
-        return {}
-
-    def get(self, key: str) -> dict[str, Any] | None:
-        with self.lock:
-            return self.entries.get(key)
-
-    def put(self, key: str, etag: str, body: Any, link: str | None) -> None:
-        entry = {"etag": etag, "body": body, "link": link, "sha256": _digest(body)}
-        with self.lock:
-            self.entries[key] = entry
-            self.dirty = True
-
-    def intact(self, entry: dict[str, Any]) -> bool:
-        """Whether ``entry``'s body is still what was stored (its digest matches)."""
-        return entry.get("sha256") == _digest(entry.get("body"))
-
-    def drop(self, key: str) -> None:
-        with self.lock:
-            if self.entries.pop(key, None) is not None:
-                self.dirty = True
-
-    def save(self) -> None:
-        if self.path is None or not self.dirty:
-            return
-        with self.lock:
-            private_dir(self.path.parent)
-            tmp = self.path.with_suffix(".tmp")
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w") as fh:
-                json.dump(self.entries, fh, separators=(",", ":"))
-            os.replace(tmp, self.path)
-            self.dirty = False
-
-
-def _entry_shape(entry: Any) -> bool:
-    """An ETag cache entry as :meth:`EtagCache.put` writes it (the digest may be missing)."""
-    return (
-        isinstance(entry, dict)
-        and isinstance(entry.get("etag"), str)
-        and bool(entry["etag"])
-        and entry["etag"].isascii()
-        and entry["etag"].isprintable()  # it goes back in a header: no line breaks, no other text
-        and "body" in entry
-        and (entry.get("link") is None or isinstance(entry.get("link"), str))
-        and (entry.get("sha256") is None or isinstance(entry.get("sha256"), str))
-    )
-
-
-def _digest(body: Any) -> str:
-    """The SHA-256 of a body's canonical JSON (sorted keys, no spaces)."""
-    try:
-        text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    except (ValueError, TypeError, RecursionError):
-        return ""
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 class CallStats:
@@ -199,6 +97,30 @@ class CallStats:
             out["rate_points"] = self.points
             out["rate_remaining"] = self.last_remaining
             return out
+
+
+@dataclass(frozen=True)
+class Keep:
+    """A projection of a GET's body (``fn``) under a stable ``name``: the part of the body the
+    caller uses, which is all the ETag cache keeps of it (one cache entry per URL and name)."""
+
+    name: str
+    fn: Callable[[Any], Any]
+
+
+def _settle_session(gh: Github, proxies: dict[str, str]) -> None:
+    """Give the requests session of ``gh``'s connection the proxies looked up once and stop it
+    from reading the environment again on every request (``trust_env``); the CA bundle the
+    environment names is passed to ``Github(verify=...)``. Left as it is where PyGithub's
+    internals differ from what this expects."""
+    create = getattr(gh.requester, "_Requester__createConnection", None)
+    try:
+        session = getattr(create(), "session", None) if callable(create) else None
+    except Exception:  # noqa: BLE001 - an optimization only: keep PyGithub's own behaviour
+        return
+    if isinstance(session, requests.Session):
+        session.proxies.update(proxies)
+        session.trust_env = False
 
 
 def _link_next(link: str | None) -> str | None:
@@ -245,6 +167,11 @@ class AccountClient:
         self.login: str | None = None
         self.scopes: set[str] | None = None
         self.public_keys: dict[str, dict[str, str]] = {}
+        # proxies and CA bundle from the environment, looked up once (requests would on every request)
+        self._env: tuple[dict[str, str], bool | str] = (
+            requests.utils.get_environ_proxies(self.base_url),
+            os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True,
+        )
 
     # -- PyGithub instances -----------------------------------------------------------------------
     @property
@@ -264,7 +191,9 @@ class AccountClient:
                 seconds_between_requests=None,
                 seconds_between_writes=None,
                 lazy=True,
+                verify=self._env[1],
             )
+            _settle_session(gh, self._env[0])
             self._local.gh = gh
         return gh
 
@@ -332,18 +261,20 @@ class AccountClient:
         # shared by every client of the token that writes at this interval (the budget's)
         self.budget.pace(self.write_interval, self._pace_key)
 
-    def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True) -> Any:
-        """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``."""
-        data, _ = self._get_with_link(url, params, missing_ok=missing_ok)
+    def get(self, url: str, params: dict | None = None, *, missing_ok: bool = True, keep: Keep | None = None) -> Any:
+        """GET one resource (conditional); ``None`` for a 404 when ``missing_ok``. With ``keep``
+        (a projection and its name), only ``keep.fn(body)`` is cached and returned, on a 200 and
+        on a 304 alike: the cache holds what the caller needs, not the whole body."""
+        data, _, _ = self._get_page(url, params, missing_ok=missing_ok, keep=keep)
         return data
 
     def _get_with_link(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None]:
         data, link, _ = self._get_page(url, params, missing_ok=missing_ok)
         return data, link
 
-    def _get_page(self, url: str, params: dict | None, *, missing_ok: bool) -> tuple[Any, str | None, bool]:
+    def _get_page(self, url: str, params: dict | None, *, missing_ok: bool, keep: Keep | None = None) -> tuple[Any, str | None, bool]:
         """``(data, link, from_cache)`` for one GET (conditional when cached)."""
-        key = url + ("?" + urlencode(sorted(params.items())) if params else "")
+        key = url + ("?" + urlencode(sorted(params.items())) if params else "") + (f"#keep={keep.name}" if keep else "")
         cached = self.cache.get(key)
         headers = {"If-None-Match": cached["etag"]} if cached else None
 
@@ -369,13 +300,16 @@ class AccountClient:
             cached, headers = None, None
         etag = h.get("etag")
         link = h.get("link")
+        if keep is not None and data is not None:
+            data = keep.fn(data)
         if etag:
             self.cache.put(key, etag, data, link)
         return data, link, False
 
-    def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True) -> list[Any] | None:
+    def get_list(self, url: str, params: dict | None = None, *, key: str | None = None, per_page: int = 100, missing_ok: bool = True, keep: Keep | None = None) -> list[Any] | None:
         """Every item of a paginated list (``key`` unwraps ``{total_count, key: [...]}``).
-        ``None`` when the list's parent does not exist (404) and ``missing_ok``."""
+        ``None`` when the list's parent does not exist (404) and ``missing_ok``. ``keep``
+        projects each page (keeping its items' count), as for :meth:`get`."""
         params = dict(params or {})
         params.setdefault("per_page", per_page)
         items: list[Any] = []
@@ -383,7 +317,7 @@ class AccountClient:
         next_params: dict | None = params
         page_no = 1
         while next_url:
-            data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok)
+            data, link, cached = self._get_page(next_url, next_params, missing_ok=missing_ok, keep=keep)
             if data is None:
                 return items or None
             page = data.get(key, []) if key and isinstance(data, dict) else data
@@ -459,21 +393,40 @@ class AccountClient:
 
     # -- identity -------------------------------------------------------------------------------
     def whoami(self) -> tuple[str, set[str] | None]:
-        """``(login, scopes)`` of the token; scopes None for tokens that do not report them."""
+        """``(login, scopes)`` of the token; scopes None for tokens that do not report them.
+
+        A conditional request: the answer is cached under a fingerprint of the token (a SHA-256,
+        never the token), so an unchanged token costs a 304 — no rate-limit point (GitHub Docs,
+        "Best practices for using the REST API", conditional requests) — and a new token misses
+        the cache. The scopes come from the answer's ``X-OAuth-Scopes`` header, a 304's too
+        (the cached value only when a 304 lacks it)."""
+        current = (self._token if isinstance(self._token, Sensitive) else self._token.token()).reveal()
+        key = "/user#token=" + hashlib.sha256(b"gridctl token check\0" + current.encode()).hexdigest()[:32]
+        cached = self.cache.get(key)
+        if cached is not None and not (self.cache.intact(cached) and isinstance(cached.get("body"), dict)):
+            cached = None
+        headers = {"If-None-Match": cached["etag"]} if cached else None
 
         def once() -> tuple[int, dict[str, Any], Any]:
-            return self._request("GET", "/user")
+            return self._request("GET", "/user", headers=headers)
 
         try:
-            _, h, data = self.policy.call(once)
+            status, h, data = self.policy.call(once)
         except GithubException as exc:
             if exc.status == 401:
                 raise AuthError(f"account {self.account_id}: the token was refused (401 Bad credentials)") from None
             raise self._error("GET", "/user", exc) from None
         except requests.exceptions.RequestException as exc:
             raise self._error("GET", "/user", exc) from None
-        scopes_header = h.get("x-oauth-scopes")
-        self.login = data["login"]
+        if status == 304 and cached is not None:
+            login = str(cached["body"].get("login"))
+            scopes_header = h.get("x-oauth-scopes", cached["body"].get("scopes"))
+        else:
+            login = data["login"]
+            scopes_header = h.get("x-oauth-scopes")
+            if h.get("etag"):
+                self.cache.put(key, h["etag"], {"login": login, "scopes": scopes_header}, None)
+        self.login = login
         self.scopes = None if scopes_header is None else {s.strip() for s in scopes_header.split(",") if s.strip()}
         return self.login, self.scopes
 

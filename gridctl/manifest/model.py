@@ -332,8 +332,10 @@ class Manifest:
         return None
 
     def repo(self, full_name: str) -> RepoSpec | None:
-        low = full_name.lower()
-        for r in self.repos.values():
-            if r.full_name.lower() == low:
-                return r
-        return None
+        """The repository spec by full name, any case (an index, rebuilt when ``repos`` changed)."""
+        index = self.__dict__.get("_repo_index")
+        if index is None or index[0] is not self.repos or index[1] != len(self.repos):
+            by_name = {r.full_name.lower(): r for r in reversed(list(self.repos.values()))}  # the first wins
+            index = self.__dict__["_repo_index"] = (self.repos, len(self.repos), by_name)
+        found: RepoSpec | None = index[2].get(full_name.lower())
+        return found

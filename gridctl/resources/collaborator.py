@@ -25,8 +25,9 @@
 Reader shares the collaborator list, so it costs no call): for every declared collaborator
 that is an account of the manifest, while it is not yet a direct collaborator, an "accept"
 (CREATE) — also when the invitation itself is only created in the same plan (order 40 < 45).
-Apply runs with the invitee's own client: ``GET /user/repository_invitations``, then
-``PATCH /user/repository_invitations/{id}``. Once accepted the live side matches and nothing
+Apply runs with the invitee's own client: ``PATCH /user/repository_invitations/{id}``, the id
+known from the invite made in the same apply, else from ``GET /user/repository_invitations``
+listed once per invitee per apply (``_Pending``). Once accepted the live side matches and nothing
 is planned. The invitation kind never plans a delete: removing access is the collaborator
 kind's job. An accept has no inverse: it consumed the invitation, which cannot be restored
 (GitHub has no "un-accept"), and the access it gave belongs to the collaborator kind — rolling
@@ -37,10 +38,13 @@ access, drop the collaborator from the manifest.
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
+from ..github.reader import fields
 from ..manifest.model import PERMISSION_OF, ROLE_OF, Manifest
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, _flip
@@ -66,7 +70,11 @@ def _role(value: Any) -> Any:
 
 def direct_collaborators(reader: Reader, full: str) -> list[dict] | None:
     """The repository's direct collaborators; the one list call both kinds share (memoized)."""
-    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"})
+    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"}, keep=_LOGIN_ROLE)
+
+
+#: what the ETag cache keeps of a collaborator: the fields both kinds read
+_LOGIN_ROLE = fields("login", "role_name")
 
 
 def _managed_logins(env: PlanEnv, kind: str, scope_name: str) -> set[str]:
@@ -97,6 +105,63 @@ def _source(env: PlanEnv, spec: Any, login: str) -> str | None:
             pos = env.manifest.positions.keys[path]
             return f"{pos.file}:{pos.line}"
     return None
+
+
+class _Pending:
+    """An invitee's pending repository invitations during one apply, by repository (lower-case
+    full name): listed once (``GET /user/repository_invitations``, every page), then kept
+    current as this apply invites (the invitation's id comes back in the invite's 201 answer)
+    and accepts. Listing once per acceptance instead would cost the invitee's whole list of
+    pending invitations for each of them — quadratic over a fleet."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_repo: dict[str, int] | None = None  # None: not listed yet in this apply
+
+    def _list(self, client: Any) -> None:
+        found: dict[str, int] = {}
+        for inv in client.get_list("/user/repository_invitations") or []:
+            name = str((inv.get("repository") or {}).get("full_name", "")).lower()
+            if name and not inv.get("expired"):
+                found.setdefault(name, int(inv["id"]))
+        self.by_repo = found
+
+    def find(self, client: Any, full: str) -> int | None:
+        """The pending invitation to ``full``: from what this apply knows, else from a listing
+        (a second listing only when the first did not have it: invited by someone else since)."""
+        with self.lock:
+            listed = self.by_repo is not None
+            if not listed:
+                self._list(client)
+            assert self.by_repo is not None
+            if full.lower() not in self.by_repo and listed:
+                self._list(client)
+            return self.by_repo.get(full.lower())
+
+    def invited(self, full: str, inv_id: int) -> None:
+        with self.lock:
+            if self.by_repo is not None:
+                self.by_repo[full.lower()] = inv_id
+            # not listed yet: the first acceptance's listing will include it
+
+    def accepted(self, full: str) -> None:
+        with self.lock:
+            if self.by_repo is not None:
+                self.by_repo.pop(full.lower(), None)
+
+
+_PENDING: weakref.WeakKeyDictionary[Any, _Pending] = weakref.WeakKeyDictionary()
+_PENDING_LOCK = threading.Lock()
+
+
+def _pending_of(client: Any) -> _Pending:
+    """The pending invitations of ``client``'s account, for as long as the client lives (one
+    apply: a session makes its clients afresh)."""
+    with _PENDING_LOCK:
+        found = _PENDING.get(client)
+        if found is None:
+            found = _PENDING[client] = _Pending()
+        return found
 
 
 class Collaborator(Kind):
@@ -211,6 +276,9 @@ class Collaborator(Kind):
             result: dict[str, Any] = {"invited": inv is not None}
             if inv is not None:
                 result["invitation_id"] = inv["id"]
+                acc = meta.get("invitee_account")
+                if acc and acc in ctx.env.clients:  # the same apply accepts it: no listing needed
+                    _pending_of(ctx.client(acc)).invited(full, int(inv["id"]))
             return ApplyResult(entry, result=result)
         if change.action == Action.UPDATE:
             login, role = change.after["login"], change.after["role"]  # type: ignore[index]
@@ -354,11 +422,7 @@ class Invitation(Kind):
         login = change.meta["key"]
         entry = {"kind": self.name, "scope": full, "account": change.account, "invitee_account": acc}
         if change.action == Action.CREATE:
-            found = None
-            for inv in invitee.get_list("/user/repository_invitations") or []:
-                if str((inv.get("repository") or {}).get("full_name", "")).lower() == full.lower():
-                    found = int(inv["id"])
-                    break
+            found = _pending_of(invitee).find(invitee, full)
             if found is None:
                 if self._has_access(ctx, change.account, full, login):
                     return ApplyResult(entry, result={"already": True})  # added directly (an organization member)
@@ -374,6 +438,7 @@ class Invitation(Kind):
                 idempotent=False,
                 verify=lambda: self._has_access(ctx, change.account, full, login),
             )
+            _pending_of(invitee).accepted(full)
             return ApplyResult(entry, result={"invitation_id": inv_id})
         raise NotImplementedError(
             f"{change.address}: an accept is never undone or deleted (the collaborator kind removes access)"

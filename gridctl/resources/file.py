@@ -5,9 +5,10 @@ SHA (the contents ``PUT`` of an update and the ``DELETE`` send the SHA read at p
 changed on GitHub in between makes GitHub answer 409, reported as such — nothing is retried or
 overwritten).
 
-Plans hold git blob SHAs and sizes, never file content. Reading costs one directory listing per
-distinct (parent directory, branch) — ``GET /repos/{r}/contents/{dir}?ref={branch}`` lists each
-entry's blob SHA — so the content is never downloaded to compare. A file with no ``branch``
+Plans hold git blob SHAs and sizes, never file content. Reading costs one request per branch —
+the branch's recursive git tree lists every file's blob SHA — or, for files in a single folder
+(or a truncated tree), one contents listing per folder (``_read_files``); the content is never
+downloaded to compare. A file with no ``branch``
 lives on the repository's default branch (from the memoized repository GET).
 
 Apply takes the content from the manifest when it still has the planned blob SHA; otherwise
@@ -24,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError, GridctlError
+from ..github.client import Keep
 from ..manifest.load import file_content
 from ..manifest.model import Manifest
 from ..plan import Action, Change
@@ -44,6 +46,61 @@ def blob_sha(content: bytes) -> str:
 
 def _contents_url(full: str, path: str) -> str:
     return f"/repos/{full}/contents/{quote(path)}" if path else f"/repos/{full}/contents"
+
+
+def _keep_name(what: str, paths: list[str]) -> str:
+    return what + ":" + hashlib.sha256("\0".join(sorted(paths)).encode("utf-8")).hexdigest()[:16]
+
+
+def _read_files(reader: Reader, full: str, branch: str, paths: list[str]) -> dict[str, tuple[str, Any]]:
+    """``{path: (blob sha, size)}`` of the files among ``paths`` that exist on ``branch``.
+
+    Files in two or more folders are read with one request: the branch's recursive git tree,
+    of which the ETag cache keeps only these paths' entries. One folder, a branch name with a
+    ``/`` (kept out of a URL path segment), or a tree GitHub truncated (a recursive tree stops
+    at 100,000 entries or 7 MB: GitHub Docs, "Get a tree",
+    https://docs.github.com/en/rest/git/trees#get-a-tree — the ``truncated`` flag) is read with
+    one contents listing per folder instead (``GET /repos/{r}/contents/{dir}?ref=``; up to
+    1,000 entries a folder: https://docs.github.com/en/rest/repos/contents#get-repository-content).
+    Symbolic links count as files, as the contents API lists them; folders and submodules do not.
+    """
+    wanted = set(paths)
+    folders = sorted({posixpath.dirname(p) for p in paths})
+    if len(folders) > 1 and "/" not in branch:
+
+        def from_tree(body: Any) -> Any:
+            entries = body.get("tree") if isinstance(body, dict) else None
+            if not isinstance(entries, list) or body.get("truncated"):
+                return {"truncated": True}
+            files = {
+                e["path"]: [e.get("sha"), e.get("size")]
+                for e in entries
+                if isinstance(e, dict) and e.get("path") in wanted and e.get("type") == "blob"
+            }
+            return {"truncated": False, "files": files}
+
+        tree = reader.tree(full, branch, Keep(_keep_name("tree", paths), from_tree))
+        if tree is None:
+            return {}  # no such branch, or an empty repository
+        if not tree.get("truncated"):
+            return {p: (v[0], v[1]) for p, v in tree["files"].items()}
+    out: dict[str, tuple[str, Any]] = {}
+    for folder in folders:
+        mine = [p for p in paths if posixpath.dirname(p) == folder]
+
+        def from_listing(body: Any, mine: list[str] = mine) -> Any:
+            if not isinstance(body, list):
+                return None  # a file in the folder's place
+            return [
+                [e.get("path"), e.get("sha"), e.get("size")]
+                for e in body
+                if isinstance(e, dict) and e.get("path") in mine and e.get("type") in ("file", "symlink")
+            ]
+
+        listing = reader.get(_contents_url(full, folder), {"ref": branch}, keep=Keep(_keep_name("contents", mine), from_listing))
+        for path, sha, size in listing if isinstance(listing, list) else []:
+            out[path] = (sha, size)
+    return out
 
 
 class File(Kind):
@@ -109,24 +166,17 @@ class File(Kind):
         if data is None:
             return {}
         default = data.get("default_branch") or "main"
-        groups: dict[tuple[str, str], list[str]] = {}
+        by_branch: dict[str, list[str]] = {}
         for path, branch in scope.get("files", ()):
-            if only is not None and path != only:
-                continue
-            groups.setdefault((posixpath.dirname(path), branch or default), []).append(path)
+            by_branch.setdefault(branch or default, []).append(path)
         out: dict[str, Item] = {}
-        for (folder, branch), paths in sorted(groups.items()):
-            listing = reader.get(_contents_url(scope.name, folder), {"ref": branch})
-            if not isinstance(listing, list):
-                continue  # no such folder or branch, an empty repository, or a file in its place
-            by_path = {e.get("path"): e for e in listing}
+        for branch, paths in sorted(by_branch.items()):
+            found = _read_files(reader, scope.name, branch, paths)
             for path in paths:
-                e = by_path.get(path)
-                if e is None or e.get("type") not in ("file", "symlink"):
+                e = found.get(path)
+                if e is None or (only is not None and path != only):
                     continue
-                out[path] = Item(
-                    path, attrs={"sha": e["sha"], "size": e.get("size")}, meta={"path": path, "branch": branch}
-                )
+                out[path] = Item(path, attrs={"sha": e[0], "size": e[1]}, meta={"path": path, "branch": branch})
         return out
 
     def refresh(self, reader: Reader, scope: Scope, key: str) -> Item | None:

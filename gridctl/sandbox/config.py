@@ -184,6 +184,9 @@ class Limits:
     retry_after_probability: float = 0.8
     #: "contents" counts commits, repo creation, invitations, comments; "all" every mutation
     content_mode: str = "contents"
+    #: entries of a recursive git tree before GitHub cuts it and says ``truncated`` (GitHub Docs,
+    #: "Get a tree": 100,000 entries or 7 MB, https://docs.github.com/en/rest/git/trees#get-a-tree)
+    tree_max_entries: int = 100_000
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)

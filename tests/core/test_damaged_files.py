@@ -182,13 +182,22 @@ def test_a_damaged_journal_of_an_interrupted_run_is_named_and_skipped(grid, dama
 
 # -- the ETag cache -------------------------------------------------------------------------------
 
+def _records(raw: bytes) -> list[dict]:
+    """The ETag cache's JSON lines."""
+    return [json.loads(line) for line in raw.decode().splitlines() if line.strip()]
+
+
+def _lines(records: list) -> bytes:
+    return "".join(json.dumps(r) + "\n" for r in records).encode()
+
+
 CACHE_DAMAGE: list[tuple[str, Callable[[bytes], bytes]]] = [
-    ("truncated", lambda raw: raw[: len(raw) // 2]),
+    ("truncated", lambda raw: raw[: len(raw) // 2].rstrip(b"\n")[:-1]),  # a line cut short
     ("non-utf8", lambda raw: b"\xff" + raw),
     ("list", lambda raw: b"[]"),
-    ("entry-is-a-string", lambda raw: json.dumps({k: "x" for k in json.loads(raw)}).encode()),
-    ("entry-without-etag", lambda raw: json.dumps({k: {"body": v["body"]} for k, v in json.loads(raw).items()}).encode()),
-    ("etag-is-a-number", lambda raw: json.dumps({k: {**v, "etag": 5} for k, v in json.loads(raw).items()}).encode()),
+    ("entry-is-a-string", lambda raw: _lines(["x" for _ in _records(raw)])),
+    ("entry-without-etag", lambda raw: _lines([{"key": r["key"], "body": r["body"]} for r in _records(raw)])),
+    ("etag-is-a-number", lambda raw: _lines([{**r, "etag": 5} for r in _records(raw)])),
     ("deeply-nested", lambda raw: b"[" * 200_000),
 ]
 
@@ -209,15 +218,30 @@ def test_a_damaged_etag_cache_is_dropped_with_one_warning(grid, damage):
 def test_a_cached_body_changed_on_disk_is_fetched_again_on_a_304(grid):
     path = applied(grid) / "cache" / "main.json"
     assert grid.run("plan", "--detailed-exitcode").code == 0  # the cache now matches GitHub
-    entries = json.loads(path.read_text())
-    key = "/repos/alice/r1"
-    assert entries[key]["body"]["description"] == "first"
-    entries[key]["body"]["description"] = "tampered"
-    path.write_text(json.dumps(entries))
+    records = _records(path.read_bytes())
+    key = "/repos/alice/r1#keep=no-urls"  # the repository, as the kinds keep it
+    [record] = [r for r in records if r["key"] == key]
+    assert record["body"]["description"] == "first"
+    record["body"]["description"] = "tampered"
+    path.write_bytes(_lines(records))
     r = grid.run("plan", "--detailed-exitcode")
     # the 304 says "unchanged", but what is on disk is not what was stored: fetched again
     assert r.code == 0 and "tampered" not in r.all, r.all
-    assert json.loads(path.read_text())[key]["body"]["description"] == "first"
+    assert [r["body"]["description"] for r in _records(path.read_bytes()) if r["key"] == key][-1] == "first"
+
+
+def test_an_etag_cache_of_an_older_gridctl_is_read_and_rewritten_as_lines(grid):
+    path = applied(grid) / "cache" / "main.json"
+    assert grid.run("plan", "--detailed-exitcode").code == 0
+    live: dict = {}
+    for r in _records(path.read_bytes()):
+        live[r.pop("key")] = r
+    path.write_text(json.dumps(live))  # one JSON object of entries, as gridctl wrote it before
+    grid.ctl("POST", "/stats/reset")
+    r = grid.run("plan", "--detailed-exitcode")
+    assert r.code == 0 and str(path) not in r.all, r.all  # no warning
+    assert grid.ctl("GET", "/stats")["total"].get("points", 0) == 0  # every entry still used
+    assert {r["key"] for r in _records(path.read_bytes())} == set(live)  # now as JSON lines
 
 
 # -- the lock and the fingerprint key ---------------------------------------------------------------

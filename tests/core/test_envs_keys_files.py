@@ -304,6 +304,32 @@ def test_files_converge_with_one_listing_per_directory(grid):
         assert CANARY.encode() not in data, name
 
 
+def test_files_in_several_folders_cost_one_tree_read_and_a_truncated_tree_falls_back(grid):
+    setup_files(grid, FILES + '      docs/guide.md: {content: "guide\\n"}\n      config/app.json: {content: "{}\\n"}\n'
+                '      config/gone.txt: {content: "x\\n"}\n')
+    grid.check(0, "apply", "--auto-approve")
+    before = calls(grid)
+    grid.check(0, "plan", "--detailed-exitcode")
+    delta = calls(grid) - before
+    assert delta["git/get-tree"] == 1 and "repos/get-content" not in delta  # 3 folders, one read
+    # a change by hand is seen through the tree (the ETag cache keeps only these paths' entries)
+    put_file(grid, "alice", "alice/demo", "docs/guide.md", "by hand\n")
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "~ file alice/demo docs/guide.md" in r.out
+    grid.check(0, "apply", "--auto-approve")
+    cache = (grid.dir / ".gridctl" / "cache" / "main.json").read_text()
+    assert "README.md" not in cache  # the auto_init README is in the tree, not in the cache
+    # GitHub cuts a recursive tree at 100,000 entries and says truncated: then one listing per folder
+    grid.ctl("PUT", "/limits", {"tree_max_entries": 2})
+    before = calls(grid)
+    grid.check(0, "plan", "--detailed-exitcode")
+    delta = calls(grid) - before
+    assert delta["git/get-tree"] == 1 and delta["repos/get-content"] == 3
+    put_file(grid, "alice", "alice/demo", "config/app.json", "by hand\n")
+    r = grid.check(2, "plan", "--detailed-exitcode")
+    assert "~ file alice/demo config/app.json" in r.out and "docs/guide.md" not in r.out
+
+
 def test_file_drift_update_uses_live_sha_and_rolls_back(grid):
     setup_files(grid)
     assert grid.run("apply", "--auto-approve").code == 0
@@ -546,7 +572,8 @@ def test_no_change_plan_call_counts(grid):
     assert delta["repos/get-all-environments"] == 1  # one list per repository with environments
     assert delta["actions/list-environment-variables"] == 2  # one per environment
     assert delta["repos/list-deploy-keys"] == 1  # one per repository with deploy keys
-    assert delta["repos/get-content"] == 2  # one per folder: .github/workflows and docs
+    assert delta["git/get-tree"] == 1  # files in two folders (.github/workflows, docs): one tree
+    assert "repos/get-content" not in delta
     assert delta["actions/list-org-variables"] == 1  # one per organization...
     assert delta["actions/list-selected-repos-for-org-variable"] == 1  # ...plus one per selected variable
     assert "repos/get-deploy-key" not in delta and "actions/get-environment-variable" not in delta

@@ -363,14 +363,16 @@ def _my_invitation(ctx: Ctx) -> tuple[dict, dict]:
 def list_my_invitations(ctx: Ctx) -> Reply:
     user = ctx.require_auth()
     low = user["login"].lower()
-    rows = []
-    for inv in sorted(ctx.world.store.values("invitations"), key=lambda i: i["id"]):
-        if inv["invitee"].lower() != low or is_expired(ctx, inv):
-            continue
-        repo = ctx.world.repo_by_id(inv["repo_id"])
-        if repo is not None:
-            rows.append(invitation(ctx, inv, repo))
-    return ctx.paginate(rows)
+    # the user's invitations first, then only the requested page is rendered: a listing costs
+    # one pass over the table plus one page, not every invitation rendered for every page
+    mine = sorted(
+        (inv for inv in ctx.world.store.values("invitations") if inv["invitee"].lower() == low),
+        key=lambda i: i["id"],
+    )
+    rows = [(inv, repo) for inv in mine if not is_expired(ctx, inv) and (repo := ctx.world.repo_by_id(inv["repo_id"])) is not None]
+    reply = ctx.paginate(rows)
+    reply.body = [invitation(ctx, inv, repo) for inv, repo in reply.body]
+    return reply
 
 
 @route(

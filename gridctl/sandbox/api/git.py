@@ -130,11 +130,14 @@ def _tree_entries(ctx: Ctx, repo: dict, git: Git, tree_sha: str, recursive: bool
 
 
 def _tree_body(ctx: Ctx, repo: dict, git: Git, tree_sha: str, recursive: bool) -> dict:
+    entries = _tree_entries(ctx, repo, git, tree_sha, recursive)
+    limits = getattr(ctx.world.config, "limits", None)
+    cap = int(getattr(limits, "tree_max_entries", 100_000))
     return {
         "sha": tree_sha,
         "url": f"{api_root(ctx, repo)}/git/trees/{tree_sha}",
-        "tree": _tree_entries(ctx, repo, git, tree_sha, recursive),
-        "truncated": False,
+        "tree": entries[:cap],
+        "truncated": len(entries) > cap,
     }
 
 
