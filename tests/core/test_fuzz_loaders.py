@@ -201,6 +201,20 @@ def json_damage(data: st.DataObject, raw: bytes) -> bytes:
     return byte_damage(data, raw)
 
 
+def json_lines_damage(data: st.DataObject, raw: bytes) -> bytes:
+    """Damage to a file of JSON lines (the ETag cache's log): one line's structure, or bytes anywhere."""
+    lines = raw.splitlines(keepends=True)
+    if lines and data.draw(st.booleans(), label="structured"):
+        i = data.draw(st.integers(0, len(lines) - 1), label="line")
+        try:
+            value = json.loads(lines[i])
+        except ValueError:
+            return byte_damage(data, raw)
+        lines[i] = json.dumps(value_damage(data, value)).encode() + b"\n"
+        return b"".join(lines)
+    return byte_damage(data, raw)
+
+
 # -- checks -----------------------------------------------------------------------------------------
 
 
@@ -286,7 +300,7 @@ def test_fuzz_etag_cache(world, data):
         assert r.code == 0, r.all
         world.outcomes["cache ok"] += 1
 
-    world.case(".gridctl/cache/main.json", json_damage(data, raw), check)
+    world.case(".gridctl/cache/main.json", json_lines_damage(data, raw), check)
 
 
 @FUZZ
