@@ -288,7 +288,8 @@ def _installation_shape(ctx: Ctx, inst: dict) -> dict[str, Any]:
         "client_id": app.get("client_id"),
         # the description's account is a simple user *and* an enterprise (allOf): both sets of fields
         "account": {**simple_user(ctx, account), "name": account.get("name") or account["login"], "slug": account["login"].lower(),
-                    "created_at": account.get("created_at"), "updated_at": account.get("updated_at")},
+                    "created_at": account.get("created_at"), "updated_at": account.get("updated_at"),
+                    "description": None, "website_url": None},
         "repository_selection": inst["repository_selection"],
         "access_tokens_url": ctx.url(f"/app/installations/{inst['id']}/access_tokens"),
         "repositories_url": ctx.url("/installation/repositories"),
@@ -306,6 +307,7 @@ def _installation_shape(ctx: Ctx, inst: dict) -> dict[str, Any]:
         "single_file_paths": [],
         "suspended_by": None,
         "suspended_at": inst.get("suspended_at"),
+        "contact_email": None,
     }
 
 

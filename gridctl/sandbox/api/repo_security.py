@@ -106,14 +106,21 @@ def _link(ctx: Ctx, repo: dict) -> dict[str, Any]:
     link = (repo.get("autolinks") or {}).get(raw)
     if link is None:
         raise not_found()
-    return dict(link)
+    return _autolink(link)
+
+
+def _autolink(link: dict) -> dict[str, Any]:
+    """An autolink as GitHub sends it: ``updated_at`` is the time it was created (autolinks are
+    never updated), null for one recorded before the sandbox kept it (the description types it
+    nullable; https://docs.github.com/en/rest/repos/autolinks)."""
+    return {**link, "updated_at": link.get("updated_at")}
 
 
 @route("GET", _LINKS, "repos/list-autolinks", scopes=_REPO_SCOPES)
 def list_autolinks(ctx: Ctx) -> Reply:
     repo = ctx.repo("admin")
     links = sorted((repo.get("autolinks") or {}).values(), key=lambda a: a["id"])
-    return json_reply([dict(a) for a in links])
+    return json_reply([_autolink(a) for a in links])
 
 
 @route("POST", _LINKS, "repos/create-autolink", scopes=_REPO_SCOPES)
@@ -131,11 +138,12 @@ def create_autolink(ctx: Ctx) -> Reply:
     links = repo.setdefault("autolinks", {})
     if any(a["key_prefix"].lower() == prefix.lower() for a in links.values()):
         raise validation_failed("KeyLink", "key_prefix", "already_exists", "key_prefix has already been taken")
-    link = {"id": ctx.world.next_id("autolinks", 1), "key_prefix": prefix, "url_template": template, "is_alphanumeric": alnum}
+    link = {"id": ctx.world.next_id("autolinks", 1), "key_prefix": prefix, "url_template": template, "is_alphanumeric": alnum,
+            "updated_at": ctx.world.now_iso()}
     links[str(link["id"])] = link
     _save(ctx, repo)
     location = ctx.url(f"/repos/{repo['owner']}/{repo['name']}/autolinks/{link['id']}")
-    return json_reply(dict(link), status=201, headers={"Location": location})
+    return json_reply(_autolink(link), status=201, headers={"Location": location})
 
 
 @route("GET", _LINKS + "/{autolink_id:int}", "repos/get-autolink", scopes=_REPO_SCOPES)

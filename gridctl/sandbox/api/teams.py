@@ -204,7 +204,9 @@ def team_full(ctx: Ctx, team: dict) -> dict[str, Any]:
             "repos_count": len(repos),
             "created_at": team["created_at"],
             "updated_at": team["updated_at"],
-            "organization": organization(ctx, org),
+            # the public organization fields, with is_verified (false: the sandbox verifies no
+            # domain); an owner's fields (plan, billing email...) only come from GET /orgs/{org}
+            "organization": {**organization(ctx, org), "is_verified": False},
         }
     )
     return out
