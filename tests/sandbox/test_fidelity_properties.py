@@ -190,6 +190,27 @@ ABSENT: dict[str, str] = {
     "Team Member.name": "team member lists carry compact user objects: no profile fields",
     "Team Member.email": "team member lists carry compact user objects: no profile fields",
     "Team Member.starred_at": _MEDIA.format("application/vnd.github.star+json, in stargazer lists"),
+    # branch protection and rulesets
+    "Protected Branch.restrictions": "only for a branch whose pushes are restricted to some users, teams or apps",
+    "Protected Branch Pull Request Review.bypass_pull_request_allowances": "only for a branch that lets some users, teams or apps bypass its pull request rules",
+    "Protected Branch Pull Request Review.dismissal_restrictions": "only for a branch (of an organization's repository) that restricts who may dismiss reviews",
+    "repos/update-branch-protection:required_pull_request_reviews.bypass_pull_request_allowances": "only for a branch that lets some users, teams or apps bypass its pull request rules",
+    "repos/update-branch-protection:required_pull_request_reviews.dismissal_restrictions": "only for a branch (of an organization's repository) that restricts who may dismiss reviews",
+    "Protected Branch Required Status Check.enforcement_level": "not sent by github.com (only in the description's example, from the retired preview)",
+    "repos/get-repo-rulesets:[].bypass_actors": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-repo-rulesets:[].conditions": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-repo-rulesets:[].rules": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-org-rulesets:[].bypass_actors": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-org-rulesets:[].conditions": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-org-rulesets:[].rules": "ruleset lists carry no rules, conditions or bypass actors (GET the ruleset for them)",
+    "repos/get-org-rulesets:[].current_user_can_bypass": "only from the repository-level endpoints (current_user_can_bypass's description)",
+    "repos/create-org-ruleset:current_user_can_bypass": "only from the repository-level endpoints (current_user_can_bypass's description)",
+    "repos/get-org-ruleset:current_user_can_bypass": "only from the repository-level endpoints (current_user_can_bypass's description)",
+    "repos/update-org-ruleset:current_user_can_bypass": "only from the repository-level endpoints (current_user_can_bypass's description)",
+    "repos/get-repo-ruleset:bypass_actors": "only for a caller with write access to the ruleset (the operation's description)",
+    "*:rules[].parameters.dismissal_restriction": "only for a pull_request rule that restricts who may dismiss reviews",
+    "*:rules[].parameters.required_reviewers": "only for a pull_request rule that names required reviewing teams (a beta, per its description)",
+    "StatusCheckConfiguration.integration_id": "only for a check that must come from one app (\"the optional integration ID\", its description)",
 }
 
 #: properties GitHub sends that the sandbox does not yet, with the module that owes them: listed

@@ -72,3 +72,22 @@ def test_an_organization_ruleset_shows_in_the_lists_of_the_repositories_it_targe
     # names are unique in one place only: the repository may have its own "main"
     assert seed.call("alice", "POST", "/repos/acme/svc/rulesets", _RULESET).status_code == 201
     assert seed.call("alice", "POST", "/orgs/acme/rulesets", body).status_code == 422
+
+
+def test_a_ruleset_comes_back_with_the_parameters_github_fills_in_and_its_settings_page(seed):
+    made = seed.call("alice", "POST", "/repos/alice/pub/rulesets", _RULESET)
+    assert made.status_code == 201, made.text
+    rules = {r["type"]: r.get("parameters") for r in made.json()["rules"]}
+    # left out of the request: all merge methods allowed, status checks enforced on creation
+    assert rules["pull_request"]["allowed_merge_methods"] == ["merge", "squash", "rebase"]
+    assert rules["required_status_checks"]["do_not_enforce_on_create"] is False
+    assert rules["required_status_checks"]["required_status_checks"] == [{"context": "ci/test"}]
+    ident = made.json()["id"]
+    assert made.json()["_links"]["html"]["href"].endswith(f"/alice/pub/rules/{ident}")
+    # named ones are kept as given
+    body = {**_RULESET, "rules": [{"type": "pull_request", "parameters": {
+        **_RULESET["rules"][3]["parameters"], "allowed_merge_methods": ["squash"]}}]}
+    updated = seed.call("alice", "PUT", f"/repos/alice/pub/rulesets/{ident}", body).json()
+    assert updated["rules"][0]["parameters"]["allowed_merge_methods"] == ["squash"]
+    org = seed.call("alice", "POST", "/orgs/acme/rulesets", _ORG_RULESET).json()
+    assert org["_links"]["html"]["href"].endswith(f"/organizations/acme/settings/rules/{org['id']}")

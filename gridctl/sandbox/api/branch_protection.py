@@ -30,7 +30,9 @@ reference page above):
   rebase merging before you can enable a linear commit history") — each a 422.
 
 Not reproduced: protection is not enforced on pushes or merges, and the plan limits (protection
-on private repositories needs GitHub Pro, Team or Enterprise) are not modelled.
+on private repositories needs GitHub Pro, Team or Enterprise) are not modelled. Review dismissal
+restrictions and pull request bypass allowances are not kept: the answer leaves them out, as
+github.com does for a branch that sets none (likewise ``restrictions`` when ``null``).
 """
 
 from __future__ import annotations

@@ -29,6 +29,9 @@ GitHub's rules reproduced here:
   https://docs.github.com/en/repositories/configuring-branches-and-merges-in-your-repository/managing-rulesets/about-rulesets),
   ``pull_request`` bypass mode outside a branch ruleset, an organization branch or tag ruleset
   without a ``ref_name`` condition; teams and apps are unknown to the sandbox (422);
+* a ``pull_request`` rule keeps ``allowed_merge_methods`` (all three when left out) and a
+  ``required_status_checks`` rule ``do_not_enforce_on_create`` (false when left out); ``_links``
+  has ``self`` and ``html`` (the ruleset's settings page);
 * ``current_user_can_bypass`` (repository endpoints only): the bypass mode of the first actor the
   caller matches (a repository role at or below the caller's, organization owners), else ``never``.
 
@@ -44,6 +47,7 @@ from typing import Any
 from ..errors import ApiError, role_at_least, validation_failed
 from ..http import Ctx, Reply, empty, json_reply
 from ..routing import route
+from ..shapes import web_root
 from ..world import node_id
 
 _REPO = "/repos/{owner}/{repo}/rulesets"
@@ -53,6 +57,7 @@ _ORG_SCOPES = ("admin:org",)
 ROLE_IDS = {2: "maintain", 4: "write", 5: "admin"}
 _BYPASS = {"always": "always", "pull_request": "pull_requests_only", "exempt": "exempt"}
 _NEEDS_ID = ("Integration", "RepositoryRole", "Team", "User")
+MERGE_METHODS = ("merge", "squash", "rebase")
 
 
 def _invalid(field: str, message: str) -> ApiError:
@@ -76,7 +81,8 @@ def _validate(ctx: Ctx, holder: dict, *, org: bool, personal: bool, current: dic
         if other["name"].lower() == rec["name"].lower() and (current is None or other["id"] != current["id"]):
             raise _invalid("name", "Name must be unique")
     seen: set[str] = set()
-    for rule in rec["rules"] or []:
+    rec["rules"] = [_with_defaults(rule) for rule in rec["rules"] or []]
+    for rule in rec["rules"]:
         if rule["type"] in seen:
             raise _invalid("rules", f"Invalid rules: '{rule['type']}' is given more than once")
         seen.add(rule["type"])
@@ -106,6 +112,33 @@ def _validate(ctx: Ctx, holder: dict, *, org: bool, personal: bool, current: dic
     return rec
 
 
+def _with_defaults(rule: dict[str, Any]) -> dict[str, Any]:
+    """The rule as GitHub stores it: the optional parameters it fills in when left out.
+
+    ``pull_request`` keeps ``allowed_merge_methods`` (all three unless named: "At least one option
+    must be enabled") and ``required_status_checks`` ``do_not_enforce_on_create`` (false), as the
+    "Rules" reference documents their parameters
+    (https://docs.github.com/en/rest/repos/rules#create-a-repository-ruleset).
+    """
+    params = rule.get("parameters")
+    if not isinstance(params, dict):
+        return rule
+    if rule["type"] == "pull_request":
+        params = {**params, "allowed_merge_methods": params.get("allowed_merge_methods", list(MERGE_METHODS))}
+    elif rule["type"] == "required_status_checks":
+        params = {**params, "do_not_enforce_on_create": bool(params.get("do_not_enforce_on_create", False))}
+    return {**rule, "parameters": params}
+
+
+def _html(ctx: Ctx, source_type: str, source: str, ident: int) -> str:
+    """A ruleset's settings page: ``/{owner}/{repo}/rules/{id}`` for a repository's,
+    ``/organizations/{org}/settings/rules/{id}`` for an organization's (the ``_links.html`` of the
+    "Rules" reference's examples, https://docs.github.com/en/rest/repos/rules)."""
+    if source_type == "Organization":
+        return f"{web_root(ctx)}/organizations/{source}/settings/rules/{ident}"
+    return f"{web_root(ctx)}/{source}/rules/{ident}"
+
+
 def _render(ctx: Ctx, rec: dict[str, Any], *, source_type: str, source: str, base: str,
             full: bool, admin: bool, bypass: str | None) -> dict[str, Any]:
     out: dict[str, Any] = {
@@ -116,7 +149,7 @@ def _render(ctx: Ctx, rec: dict[str, Any], *, source_type: str, source: str, bas
         "source": source,
         "enforcement": rec["enforcement"],
         "node_id": node_id("RepositoryRuleset", rec["id"]),
-        "_links": {"self": {"href": f"{base}/{rec['id']}"}},
+        "_links": {"self": {"href": f"{base}/{rec['id']}"}, "html": {"href": _html(ctx, source_type, source, rec["id"])}},
         "created_at": rec["created_at"],
         "updated_at": rec["updated_at"],
     }
