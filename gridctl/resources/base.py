@@ -322,6 +322,21 @@ class Kind:
         return self.live(reader, scope).get(key)
 
 
+
+def org_scopes(env: PlanEnv, kind: Kind, declared: set[str]) -> list[Scope]:
+    """One scope per organization account that declares something for ``kind`` (``declared``,
+    account ids) or holds objects ``kind`` manages, in account order."""
+    accounts = set(declared)
+    for entry in env.state.of_kind(kind.name).values():
+        acc = env.manifest.accounts.get(str(entry.get("account", "")))
+        if acc is not None and acc.is_org and acc.id in env.clients:
+            accounts.add(acc.id)
+    out = []
+    for acc_id in sorted(accounts):
+        login = env.manifest.accounts[acc_id].login
+        out.append(Scope(kind.name, acc_id, f"org {login}", None, (("org", login),)))
+    return out
+
 def _flip(change: Change, action: Action, *, before: Any, after: Any, meta: dict[str, Any]) -> Change:
     return Change(
         address=change.address,

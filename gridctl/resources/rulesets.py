@@ -70,7 +70,7 @@ from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope, org_scopes
 from .branch_protection import forbidden, live_item, sparse_diffs, whole_inverse
 from .repository import repos_with
 
@@ -554,16 +554,7 @@ class OrgRuleset(_Rulesets):
         return sorted({(s.account, "admin:org", f"org_rulesets.{s.account}") for s in self._specs(m)})
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        accounts = {s.account for s in self._specs(env.manifest)}
-        for entry in env.state.of_kind(self.name).values():
-            acc = env.manifest.accounts.get(entry.get("account", ""))
-            if acc is not None and acc.is_org and acc.id in env.clients:
-                accounts.add(acc.id)
-        out = []
-        for acc_id in sorted(accounts):
-            login = env.manifest.accounts[acc_id].login
-            out.append(Scope(self.name, acc_id, f"org {login}", None, (("org", login),)))
-        return out
+        return org_scopes(env, self, {s.account for s in self._specs(env.manifest)})
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         return {s.name: Item(s.name, attrs=dict(s.attrs), source=env.manifest.positions.source(s.path))

@@ -59,7 +59,7 @@ from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
 from ..util.text import team_slug
-from .base import ApplyResult, Item, Kind, Scope
+from .base import ApplyResult, Item, Kind, Scope, org_scopes
 
 if TYPE_CHECKING:
     from ..github.client import AccountClient
@@ -230,17 +230,8 @@ def _set(scope: Scope, key: str) -> set[str]:
 
 
 def _org_scopes(env: PlanEnv, kind: Kind, declared: set[str]) -> list[Scope]:
-    """One scope per organization account that declares something or holds managed objects."""
-    accounts = set(declared)
-    for entry in env.state.of_kind(kind.name).values():
-        acc = env.manifest.accounts.get(str(entry.get("account", "")))
-        if acc is not None and acc.is_org and acc.id in env.clients:
-            accounts.add(acc.id)
-    out = []
-    for acc_id in sorted(a for a in accounts if a in env.clients):
-        login = env.manifest.accounts[acc_id].login
-        out.append(Scope(kind.name, acc_id, f"org {login}", None, (("org", login),)))
-    return out
+    """One scope per organization account with a client that declares something or holds managed objects."""
+    return org_scopes(env, kind, {a for a in declared if a in env.clients})
 
 
 class Team(Kind):

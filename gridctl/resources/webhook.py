@@ -80,7 +80,7 @@ from ..manifest.sections import Section, SectionContext
 from ..manifest.sources import Source
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyResult, Declaring, Item, Kind, Scope, attr_diffs, live_fp
+from .base import ApplyResult, Declaring, Item, Kind, Scope, attr_diffs, live_fp, org_scopes
 from .repository import repos_with
 from .secret import PLACEHOLDER
 
@@ -411,16 +411,7 @@ class OrgHook(HookKind):
         return f"{self.name}:{scope.get('org')}:{key}"
 
     def scopes(self, env: PlanEnv) -> list[Scope]:
-        accounts = {s.account for s in self._specs(env.manifest)}
-        for entry in env.state.of_kind(self.name).values():
-            acc = env.manifest.accounts.get(entry.get("account", ""))
-            if acc is not None and acc.is_org and acc.id in env.clients:
-                accounts.add(acc.id)
-        out = []
-        for acc_id in sorted(accounts):
-            login = env.manifest.accounts[acc_id].login
-            out.append(Scope(self.name, acc_id, f"org {login}", None, (("org", login),)))
-        return out
+        return org_scopes(env, self, {s.account for s in self._specs(env.manifest)})
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         for s in self._specs(env.manifest):
