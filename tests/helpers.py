@@ -68,3 +68,22 @@ def cli_in(cwd: Path, *args: str, env: dict[str, str | None]) -> Any:
         return CliRunner().invoke(app, list(args), env=env, catch_exceptions=False)
     finally:
         os.chdir(old)
+
+
+def change_block(out: str, head: str) -> list[str]:
+    """The attribute lines a plan prints under the change whose first line starts with ``head``."""
+    lines = out.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
+    block = []
+    for line in lines[start + 1:]:
+        if not line.startswith("      "):
+            break
+        block.append(line.strip())
+    return block
+
+
+def get_json(grid: Any, path: str, login: str = "alice") -> Any:
+    """GET ``path`` on the sandbox as ``login``: the answer's JSON (asserting a 200)."""
+    resp = grid.api(login, "GET", path)
+    assert resp.status_code == 200, resp.text
+    return resp.json()

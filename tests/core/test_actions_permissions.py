@@ -6,11 +6,10 @@ What the sandbox holds is read back with raw requests, independently of gridctl.
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from ..helpers import ACME, ALICE, HELPER_BOB, grid_yaml
+from ..helpers import ACME, ALICE, HELPER_BOB, change_block, grid_yaml
+from ..helpers import get_json as get
 
 REPO = "/repos/alice/demo/actions/permissions"
 ORG = "/orgs/acme/actions/permissions"
@@ -37,24 +36,6 @@ org_actions:
     allowed_actions: local_only
     workflow_permissions: read
 """, ALICE, ACME)
-
-
-def get(grid, path: str) -> Any:
-    resp = grid.api("alice", "GET", path)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
-
-def change_block(out: str, head: str) -> list[str]:
-    """The attribute lines printed under the change whose first line starts with ``head``."""
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
-    block = []
-    for line in lines[start + 1:]:
-        if not line.startswith("      "):
-            break
-        block.append(line.strip())
-    return block
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..helpers import HELPER_BOB, grid_yaml
+from ..helpers import HELPER_BOB, change_block, grid_yaml
 
 LINKS = "/repos/alice/demo/autolinks"
 VULN = "/repos/alice/demo/vulnerability-alerts"
@@ -38,17 +38,6 @@ def links(grid) -> dict[str, dict[str, Any]]:
 
 def security(grid) -> dict[str, bool]:
     return {"alerts": grid.api("alice", "GET", VULN).status_code == 204, "fixes": grid.api("alice", "GET", FIXES).status_code == 200}
-
-
-def change_block(out: str, head: str) -> list[str]:
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
-    block = []
-    for line in lines[start + 1:]:
-        if not line.startswith("      "):
-            break
-        block.append(line.strip())
-    return block
 
 
 # -- autolinks ----------------------------------------------------------------------------------------

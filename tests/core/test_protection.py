@@ -6,11 +6,10 @@ independently of gridctl."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from ..helpers import ACME, ALICE, HELPER_BOB, grid_yaml
+from ..helpers import ACME, ALICE, HELPER_BOB, change_block, grid_yaml
+from ..helpers import get_json as get
 
 PROT = "/repos/alice/demo/branches/main/protection"
 
@@ -58,24 +57,6 @@ org_rulesets:
       bypass: [{org_admin: true}]
       rules: {deletion: true, signed_commits: true}
 """, ALICE, ACME)
-
-
-def get(grid, path: str, login: str = "alice") -> Any:
-    resp = grid.api(login, "GET", path)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
-
-def change_block(out: str, head: str) -> list[str]:
-    """The attribute lines printed under the change whose first line starts with ``head``."""
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
-    block = []
-    for line in lines[start + 1:]:
-        if not line.startswith("      "):
-            break
-        block.append(line.strip())
-    return block
 
 
 def rulesets_of(grid, path: str) -> dict[str, dict]:

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from ..helpers import ACME, ALICE, grid_yaml
+from ..helpers import ACME, ALICE, change_block, grid_yaml
+from ..helpers import get_json as get
 
 CAROL = "node-2: {login: carol, token: {env: GRID_TOKEN_CAROL}}"
 
@@ -37,12 +38,6 @@ teams:
 """, ALICE, ACME, CAROL)
 
 
-def get(grid: Any, path: str, login: str = "alice") -> Any:
-    resp = grid.api(login, "GET", path)
-    assert resp.status_code == 200, resp.text
-    return resp.json()
-
-
 def members(grid: Any, team: str) -> dict[str, str]:
     return {m["login"]: m["role"] for m in get(grid, f"/orgs/acme/teams/{team}/members") if not m["inherited"]}
 
@@ -50,17 +45,6 @@ def members(grid: Any, team: str) -> dict[str, str]:
 def org_roles(grid: Any) -> dict[str, str]:
     admins = {m["login"] for m in get(grid, "/orgs/acme/members?role=admin")}
     return {m["login"]: ("admin" if m["login"] in admins else "member") for m in get(grid, "/orgs/acme/members")}
-
-
-def change_block(out: str, head: str) -> list[str]:
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
-    block = []
-    for line in lines[start + 1:]:
-        if not line.startswith("      "):
-            break
-        block.append(line.strip())
-    return block
 
 
 @pytest.fixture

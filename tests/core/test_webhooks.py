@@ -12,7 +12,7 @@ import json
 import uuid
 from typing import Any
 
-from ..helpers import ACME, ALICE, grid_yaml
+from ..helpers import ACME, ALICE, change_block, grid_yaml
 
 URL = "https://ci.example.com/github"
 HOOKS = "/repos/alice/demo/hooks"
@@ -51,18 +51,6 @@ def only_hook(grid, path: str = HOOKS, login: str = "alice") -> dict[str, Any]:
 
 def secret_sha(grid, hook_id: int) -> str | None:
     return grid.ctl("GET", "/hooks/secrets")[str(hook_id)]
-
-
-def change_block(out: str, head: str) -> list[str]:
-    """The attribute lines printed under the change whose first line starts with ``head``."""
-    lines = out.splitlines()
-    start = next(i for i, line in enumerate(lines) if line.strip().startswith(head))
-    block = []
-    for line in lines[start + 1:]:
-        if not line.startswith("      "):
-            break
-        block.append(line.strip())
-    return block
 
 
 def assert_nowhere(grid, texts: list[str], secrets: list[str]) -> None:
