@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -134,57 +135,82 @@ def _read_all(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]
     its token, whichever repositories they belong to. A repository's kinds run at once, on their
     own threads, sharing one single-flight :class:`Reader`; the repository GET they all start
     with is read first, on its own, and only then are its kinds queued — so no thread sits
-    waiting for another's read while reads are queued behind it.
+    waiting for another's read while reads are queued behind it. An account has at most
+    ``2 × parallelism`` tasks under way (the next starts as one finishes), so what their Readers
+    hold stays bounded whatever the fleet's size.
     """
     total = sum(len(items) for items in tasks.values())
     if not total:
         return
-    pools = {
-        a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}")
-        for a in sorted({key[0] for key in tasks})
-    }
+    accounts = sorted({key[0] for key in tasks})
+    pools = {a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}") for a in accounts}
+    window = 2 * max(1, env.parallelism)
     lock = threading.Lock()
     left = [total]
     done = threading.Event()
     errors: list[tuple[int, BaseException]] = []
+    queued: dict[str, deque[tuple[int, tuple[str, str], list[tuple[Kind, Scope]]]]] = {a: deque() for a in accounts}
+    units_left: dict[tuple[str, str], int] = {}
+    first = 0
+    for task, items in sorted(tasks.items()):
+        ordered = sorted(items, key=lambda ks: ks[0].order)
+        queued[task[0]].append((first, task, ordered))
+        units_left[task] = len(ordered)
+        first += len(ordered)
 
-    def finish(index: int, exc: BaseException | None) -> None:
+    def finish(index: int, task: tuple[str, str], exc: BaseException | None) -> None:
+        nxt = None
         with lock:
             if exc is not None:
                 errors.append((index, exc))
             left[0] -= 1
+            units_left[task] -= 1
+            if units_left[task] == 0 and queued[task[0]]:
+                nxt = queued[task[0]].popleft()
             if left[0] == 0:
                 done.set()
+        if nxt is not None:
+            launch(*nxt)
 
     def one(index: int, task: tuple[str, str], reader: Reader, kind: Kind, scope: Scope) -> None:
         try:
             unit(task, reader, kind, scope)
         except BaseException as exc:  # collected; the first is raised once every read is over
-            finish(index, exc)
+            finish(index, task, exc)
         else:
-            finish(index, None)
+            finish(index, task, None)
 
     def start(first: int, task: tuple[str, str], items: list[tuple[Kind, Scope]]) -> None:
-        reader = Reader(env.client(task[0]))
-        repo = next((scope.repo for _, scope in items if scope.repo), None)
-        queued = 0
+        n = 0
         try:
+            reader = Reader(env.client(task[0]))
+            repo = next((scope.repo for _, scope in items if scope.repo), None)
             if repo is not None:
                 with contextlib.suppress(Exception):  # remembered by the Reader: its kinds raise it
                     reader.repo(repo)
             for kind, scope in items:
-                pools[task[0]].submit(one, first + queued, task, reader, kind, scope)
-                queued += 1
+                pools[task[0]].submit(one, first + n, task, reader, kind, scope)
+                n += 1
         except BaseException as exc:
-            for i in range(queued, len(items)):
-                finish(first + i, exc)
+            for i in range(n, len(items)):
+                finish(first + i, task, exc)
+
+    def launch(first: int, task: tuple[str, str], items: list[tuple[Kind, Scope]]) -> None:
+        try:
+            pools[task[0]].submit(start, first, task, items)
+        except RuntimeError:  # the pool is shut down (an interrupt): nothing more starts
+            with lock:
+                for q in queued.values():
+                    q.clear()
 
     try:
-        first = 0
-        for task, items in sorted(tasks.items()):
-            ordered = sorted(items, key=lambda ks: ks[0].order)
-            pools[task[0]].submit(start, first, task, ordered)
-            first += len(ordered)
+        for a in accounts:
+            for _ in range(window):
+                with lock:  # a task that finished meanwhile may have started the next one
+                    nxt = queued[a].popleft() if queued[a] else None
+                if nxt is None:
+                    break
+                launch(*nxt)
         done.wait()
     finally:
         for pool in pools.values():

@@ -111,6 +111,26 @@ def read_journal(path: Path) -> Reading:
     return out
 
 
+def has_ended(path: Path) -> bool:
+    """Whether a run's journal holds its ``end`` entry. A finished run's last line is that entry,
+    so the file's tail answers without reading the rest (a journal of a large apply holds tens of
+    thousands of lines); anything else — no end there, a damaged or torn last line — is answered
+    by reading every line, as :func:`read_journal` does."""
+    with open(path, "rb") as fh:
+        size = fh.seek(0, os.SEEK_END)
+        fh.seek(max(0, size - 4096))
+        tail = fh.read()
+    if tail.endswith(b"\n"):
+        last = tail[:-1].rsplit(b"\n", 1)[-1]
+        try:
+            entry = json.loads(last.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            entry = None
+        if isinstance(entry, dict) and entry.get("type") == "end":
+            return True
+    return read_journal(path).ended
+
+
 def read_entries(path: Path) -> list[dict[str, Any]]:
     return read_journal(path).entries
 
@@ -146,11 +166,12 @@ def recover(workdir: Path, state: State, warn: Callable[[str], None] | None = No
     taken up again; damaged lines are reported through ``warn``."""
     recovered = []
     paths = runs(workdir)
-    readings = [(p, read_journal(p)) for p in paths]
-    for i, (path, reading) in enumerate(readings):
-        if reading.ended:
+    ended = [has_ended(p) for p in paths]  # a finished run is not read whole
+    for i, path in enumerate(paths):
+        if ended[i]:
             continue
-        superseded = any(later.ended for _, later in readings[i + 1 :])
+        reading = read_journal(path)
+        superseded = any(ended[i + 1 :])
         problems = []
         if reading.damaged:
             problems.append(f"unreadable line(s) {', '.join(map(str, reading.damaged[:10]))} skipped")

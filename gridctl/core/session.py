@@ -48,7 +48,7 @@ from ..resources.base import ApplyContext, PlanEnv
 from ..state.github import token_scopes as state_token_scopes
 from ..state.local import READ_ONLY_OPERATIONS, LocalBackend, State, fingerprint_key
 from .engine import ApplyReport, build_plan, execute
-from .journal import Journal, new_run_id, read_journal, recover, runs
+from .journal import Journal, has_ended, new_run_id, recover, runs
 
 log = logging.getLogger("gridctl.session")
 
@@ -243,7 +243,7 @@ class Session:
             self.state = backend.read()
             return
         if operation in READ_ONLY_OPERATIONS and isinstance(backend, LocalBackend):
-            if not any(not read_journal(p).ended for p in runs(self.workdir)):
+            if all(has_ended(p) for p in runs(self.workdir)):
                 self.state = backend.read()
                 return
             try:

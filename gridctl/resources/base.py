@@ -363,6 +363,8 @@ def attr_diffs(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldDiff]
     for key in sorted(desired):
         want = desired[key]
         have = live.get(key)
+        if _identical(want, have):
+            continue  # what DeepDiff would find no difference in, found without it (most fields)
         if isinstance(want, list) and isinstance(have, list):
             if DeepDiff(have, want, ignore_order=True):
                 out.append(FieldDiff(key, have, want))
@@ -372,3 +374,15 @@ def attr_diffs(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldDiff]
         elif want != have:
             out.append(FieldDiff(key, have, want))
     return out
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """Equal values of the same types all the way down (so ``1`` and ``True`` are not): where
+    this holds, DeepDiff reports nothing, in order or not."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_identical(v, b[k]) for k, v in a.items())
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)

@@ -246,13 +246,16 @@ class State:
         }
 
     @classmethod
-    def from_json(cls, d: Any, where: str, fix: str = "") -> State:
+    def from_json(cls, d: Any, where: str, fix: str = "", *, owned: bool = False) -> State:
         """The state ``d`` (a parsed state file) holds; anything that does not match the state
-        schema is refused naming ``where`` (and ``fix``, what to do) — never read as empty."""
+        schema is refused naming ``where`` (and ``fix``, what to do) — never read as empty.
+        ``owned``: ``d`` was parsed for this state alone, so its entries are taken, not copied
+        (a state of 50,000 objects is about 11 MB of copies)."""
         problem = state_problem(d)
         if problem is not None:
             raise GridctlError(f"{where} is not a usable gridctl state: {problem}" + (f". {fix}" if fix else ""))
-        return cls(serial=int(d["serial"]), lineage=str(d["lineage"]), resources={a: dict(e) for a, e in d["resources"].items()})
+        resources = d["resources"] if owned else {a: dict(e) for a, e in d["resources"].items()}
+        return cls(serial=int(d["serial"]), lineage=str(d["lineage"]), resources=resources)
 
 
 def state_problem(d: Any) -> str | None:
@@ -392,7 +395,7 @@ class LocalBackend:
         except ValueError as exc:
             problem = "the file is empty" if not raw.strip() else f"not valid JSON ({exc})"
         else:
-            return State.from_json(data, str(self.path), self.fix())
+            return State.from_json(data, str(self.path), self.fix(), owned=True)
         raise GridctlError(f"{self.path} is not a usable gridctl state: {problem}. {self.fix()}")
 
     def write(self, state: State) -> None:
