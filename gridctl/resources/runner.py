@@ -259,6 +259,20 @@ def _repo_ids(client: Any, repos: list[str], what: str) -> list[int]:
 # -- runners ------------------------------------------------------------------------------------
 
 
+def _specs_by_scope(manifest: Manifest) -> dict[str, list[RunnerSpec]]:
+    """The manifest's runner specs by lower-cased scope name, in manifest order (an index kept
+    on the manifest, rebuilt when its ``runners`` changed): one pass, not one per scope."""
+    runners = manifest.runners
+    index = manifest.__dict__.get("_runner_index")
+    if index is None or index[0] is not runners or index[1] != len(runners):
+        by_scope: dict[str, list[RunnerSpec]] = {}
+        for spec in runners:
+            by_scope.setdefault(runner_scope_name(spec.scope).lower(), []).append(spec)
+        index = manifest.__dict__["_runner_index"] = (runners, len(runners), by_scope)
+    found: dict[str, list[RunnerSpec]] = index[2]
+    return found
+
+
 def runner_scope_name(spec_scope: str) -> str:
     """A RunnerSpec scope (``owner/repo`` or ``org:<login>``) -> the plan's scope name."""
     return org_scope_name(spec_scope[4:]) if spec_scope.startswith("org:") else spec_scope
@@ -402,7 +416,7 @@ class Runner(Kind):
         return Scope(self.name, account, scope_name, scope_name)
 
     def specs(self, env: PlanEnv, scope: Scope) -> list[RunnerSpec]:
-        return [s for s in env.manifest.runners if runner_scope_name(s.scope).lower() == scope.name.lower()]
+        return _specs_by_scope(env.manifest).get(scope.name.lower(), [])
 
     def desired(self, env: PlanEnv, scope: Scope) -> dict[str, Item]:
         out: dict[str, Item] = {}
@@ -410,7 +424,7 @@ class Runner(Kind):
         for spec in self.specs(env, scope):
             try:  # a JIT file path outside the manifest's folder is refused, at plan time
                 rel = jitfile.relpath(spec.write_to, spec.scope, spec.name)
-                jitfile.resolve(root, rel)
+                path = jitfile.resolve(root, rel)
             except jitfile.JitPathError as exc:
                 sets = env.manifest.data.get("runners") or []
                 own = spec.path[1] < len(sets) and "jit_config" in sets[spec.path[1]]
@@ -424,7 +438,7 @@ class Runner(Kind):
                 "jit_labels": list(spec.labels) or ["self-hosted"],
                 "work_folder": spec.work_folder,
                 "jit_file": rel,
-                "jit_present": jitfile.exists(root, rel),
+                "jit_present": path.is_file(),
             }
             out[spec.name.lower()] = Item(spec.name.lower(), attrs=attrs, meta=meta, source=env.manifest.positions.source(spec.path))
         return out
