@@ -18,6 +18,7 @@ import json
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -258,6 +259,16 @@ class State:
         return cls(serial=int(d["serial"]), lineage=str(d["lineage"]), resources=resources)
 
 
+def _shared_strings(obj: dict[str, Any]) -> dict[str, Any]:
+    """One string object for each short value the entries repeat (an account id, a kind, a
+    repository's name in each of its objects' ``scope``): a state of 50,000 objects parsed
+    with a copy of each is about a third larger."""
+    for k, v in obj.items():
+        if type(v) is str and len(v) <= 200:
+            obj[k] = sys.intern(v)
+    return obj
+
+
 def state_problem(d: Any) -> str | None:
     """What is wrong with a parsed state file (None: nothing): the format version, then the first
     mismatch with ``schemas/state.schema.json`` (the shallowest), at its place in the file."""
@@ -387,7 +398,7 @@ class LocalBackend:
         except OSError as exc:
             raise GridctlError(f"{self.path}: cannot read the state ({exc.strerror or exc.__class__.__name__}); {self.fix()}") from None
         try:
-            data = json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"), object_hook=_shared_strings)
         except UnicodeDecodeError:
             problem = "not UTF-8 text"
         except RecursionError:
