@@ -51,7 +51,7 @@ def validate(
     declared workflows) without calling GitHub and without any secret."""
 
     def go() -> None:
-        from ..core.session import validate_manifest
+        from ..core.validate import validate_manifest
 
         m = validate_manifest(file, check_sources=check_sources, sandbox=sandbox)
         report_diagnostics(m.warnings)

@@ -7,7 +7,10 @@ up each time): about 1 s of CPU for a 1,000-repository manifest and 0.8 s for a 
 entries, paid by every plan even when nothing is wrong. A schema is compiled here once into plain
 predicates, for the keywords gridctl's schemas use; a schema with any other keyword (or a form of
 one that is not handled, such as a ``$ref`` outside ``#/$defs/``) gets no predicate, and
-jsonschema alone decides. Equality (``const``, ``enum``, ``uniqueItems``) is jsonschema's own.
+jsonschema alone decides. Equality (``const``, ``enum``, ``uniqueItems``) is jsonschema's own,
+except where JSON Schema's rule is plain and decided here without importing jsonschema (which
+``gridctl validate`` then never loads): strings, and a scalar (number, boolean, null) compared
+with a scalar — numbers by value, a boolean never equal to a number.
 """
 
 from __future__ import annotations
@@ -16,12 +19,6 @@ import numbers
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-
-try:
-    from jsonschema._utils import equal as _equal
-    from jsonschema._utils import uniq as _uniq
-except ImportError:  # another jsonschema: const, enum and uniqueItems then go to jsonschema
-    _equal = _uniq = None
 
 Check = Callable[[Any], bool]
 Keys = Callable[[dict], Iterable[Any]]
@@ -52,6 +49,34 @@ _TYPES: dict[str, Check] = {
 }
 
 _COMPILED: dict[int, tuple[Any, Check | None]] = {}
+
+#: values compared here without jsonschema (see :func:`_scalar_equal`)
+_SCALARS = (int, float, bool, type(None))
+
+
+def _jsonschema_equality() -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]] | None:
+    """jsonschema's ``equal`` and ``uniq``, imported on first need (None: another jsonschema,
+    whose const, enum and uniqueItems then go to jsonschema itself)."""
+    try:
+        from jsonschema._utils import equal, uniq
+    except ImportError:
+        return None
+    return equal, uniq
+
+
+def _scalar_equal(a: Any, b: Any) -> bool | None:
+    """JSON Schema's equality where it is plain: two strings by text; a string and any other value
+    never equal; two scalars (numbers, booleans, null) equal when both are booleans and the same,
+    or neither is a boolean and they are equal (1 and 1.0 are). None: ask jsonschema."""
+    if a is b:  # (as jsonschema: a value is equal to itself, NaN included)
+        return True
+    if isinstance(a, str) or isinstance(b, str):
+        return bool(a == b)
+    if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return a is b
+        return bool(a == b)
+    return None
 
 
 class _Unsupported(Exception):
@@ -142,18 +167,13 @@ class _Compiler:
                 raise _Unsupported("type")
             types = [_TYPES[n] for n in names]
             out.append(types[0] if len(types) == 1 else (lambda v: any(t(v) for t in types)))
-        if "const" in s or "enum" in s:
-            if _equal is None:
-                raise _Unsupported("const")
-            equal = _equal
-            if "const" in s:
-                want = s["const"]
-                out.append(lambda v: bool(equal(v, want)))
-            if "enum" in s:
-                choices: list[Any] = s["enum"]
-                if not isinstance(choices, list):
-                    raise _Unsupported("enum")
-                out.append(lambda v: any(equal(c, v) for c in choices))
+        if "const" in s:
+            out.append(_const(s["const"]))
+        if "enum" in s:
+            choices: list[Any] = s["enum"]
+            if not isinstance(choices, list):
+                raise _Unsupported("enum")
+            out.append(_enum(choices))
         return out
 
     def strings_numbers_arrays(self, s: dict) -> list[Check]:
@@ -180,10 +200,7 @@ class _Compiler:
             most_items = s["maxItems"]
             out.append(lambda v: not isinstance(v, list) or not len(v) > most_items)
         if s.get("uniqueItems"):
-            if _uniq is None:
-                raise _Unsupported("uniqueItems")
-            uniq = _uniq
-            out.append(lambda v: not isinstance(v, list) or bool(uniq(v)))
+            out.append(_unique_items)
         return out
 
     def objects(self, s: dict) -> tuple[list[Check], list[Keys]]:
@@ -285,6 +302,34 @@ class _Compiler:
             out.append(branch)
             keys.append(branch_keys)
         return out, keys
+
+
+def _const(want: Any) -> Check:
+    def const(v: Any) -> bool:
+        same = _scalar_equal(v, want)
+        if same is None:
+            jsonschema = _jsonschema_equality()
+            return jsonschema is not None and bool(jsonschema[0](v, want))
+        return same
+
+    return const
+
+
+def _enum(choices: list[Any]) -> Check:
+    if all(isinstance(c, str) for c in choices):  # (the usual form: a string equals only a string)
+        texts = frozenset(choices)
+        return lambda v: isinstance(v, str) and v in texts
+    held = tuple(_const(c) for c in choices)
+    return lambda v: any(c(v) for c in held)
+
+
+def _unique_items(v: Any) -> bool:
+    if not isinstance(v, list):
+        return True
+    if all(isinstance(x, str) for x in v):  # strings: equal exactly when the same text
+        return len(set(v)) == len(v)
+    jsonschema = _jsonschema_equality()
+    return jsonschema is not None and bool(jsonschema[1](v))
 
 
 def _bound(word: str, bound: Any) -> Check:
