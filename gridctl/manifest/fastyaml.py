@@ -150,7 +150,7 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
         event = get()
         kind = type(event)
         if kind is ScalarEvent:
-            if event.anchor is not None or event.tag is not None:
+            if event.anchor is not None or event.ctag is not None:  # (ctag: the tag as held, without the property's call)
                 raise Unsure("anchor or tag")
             value: Any = event.value
             if event.implicit[0]:  # plain: maybe not a string (quoted and block scalars are)
@@ -164,7 +164,7 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
                     raise Unsure("block scalar header")
             opened = False
         elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if event.anchor is not None or event.tag is not None:
+            if event.anchor is not None or event.ctag is not None:  # (ctag: the tag as held, without the property's call)
                 raise Unsure("anchor or tag")
             value = {} if kind is MappingStartEvent else []
             opened = True

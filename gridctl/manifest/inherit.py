@@ -152,12 +152,26 @@ def _merge(layers: list[tuple[Origin, dict[str, Any]]]) -> tuple[dict[str, Any],
     leaves: dict[PathT, Origin] = {}
     containers: dict[PathT, Origin] = {}
 
+    #: a folded mapping below the top level -> its text keys by lower case (each put into it
+    #: folds, so it holds one key per lower case; the mapping is held, its id not reused)
+    folded: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
+
     def drop(rel: PathT) -> None:
         for p in [p for p in leaves if p[: len(rel)] == rel]:
             del leaves[p]
 
     def put(target: dict[str, Any], rel: PathT, key: str, value: Any, depth: int, o: Origin, fold: bool) -> None:
-        if fold:
+        if fold and len(rel) > 1 and isinstance(key, str):
+            held = folded.get(id(target))
+            if held is None:
+                held = folded[id(target)] = (target, {})
+            low = key.lower()
+            old = held[1].get(low)
+            if old is not None and old != key:
+                del target[old]
+                drop(rel[:-1] + (old,))
+            held[1][low] = key
+        elif fold:
             for old in [k for k in target if isinstance(k, str) and k != key and k.lower() == key.lower()]:
                 del target[old]
                 drop(rel[:-1] + (old,))

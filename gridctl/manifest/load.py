@@ -40,7 +40,7 @@ from .quickcheck import accepts
 from .schema import load_schema
 from .schema import validate as schema_validate
 from .sections import Section, SectionContext, merged_schema, parse_sections, scalar, unknown_account
-from .sources import Sensitive, Source, read_source, read_values, resolve_path
+from .sources import Sensitive, Source, folders_resolved_once, read_source, read_values, resolve_path
 from .yamlpos import PathT, Positions, YamlLoadError, gc_paused, load_yaml
 
 if TYPE_CHECKING:  # (jsonschema is imported only for a manifest the quick check does not accept)
@@ -195,7 +195,9 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     — and skips environment variables and commands, so a manifest validates with no secret at
     all (a fork's pull request, an editor, a pre-commit hook).
     """
-    with gc_paused():  # some 10^6 objects live until the end: no collector walking them again and again
+    # some 10^6 objects live until the end: no collector walking them again and again; thousands
+    # of files in a few folders: each folder's symbolic links resolved once
+    with gc_paused(), folders_resolved_once():
         return _load_manifest(Path(file), str(file), sections=sections, resolve=resolve, tokens=tokens, secrets=secrets)
 
 
@@ -357,6 +359,9 @@ def _build_keys(m: Manifest, c: _Collector) -> None:
 def _build_repos(m: Manifest, c: _Collector) -> None:
     d = m.data
     seen: dict[str, str] = {}
+    by_login: dict[str, Account] = {}  # m.account_for_owner, looked up once per login (the accounts are built)
+    for a in m.accounts.values():
+        by_login.setdefault(a.login.lower(), a)
     for full, r in (d.get("repos") or {}).items():
         rp: PathT = ("repos", full)
         if not isinstance(full, str) or full.count("/") != 1:
@@ -374,8 +379,9 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
             continue
         seen[low] = full
         acc_id = r.get("account")
+        owner_acc = by_login.get(owner.lower())
         if acc_id is None:
-            acc = m.account_for_owner(owner)
+            acc = owner_acc
             if acc is None:
                 c.error(rp, f"no account manages {full}", f"add `account:` to the repository or an account with login/org {owner}", key=True)
                 continue
@@ -386,7 +392,6 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
         spec = RepoSpec(full_name=full, owner=owner, name=name, account=acc_id, path=rp)
         # r is the merged entry (defaults.repo, then its repository groups: manifest.inherit)
         spec.settings = {k: r[k] for k in REPO_SETTINGS if k in r}
-        owner_acc = m.account_for_owner(owner)
         if spec.settings.get("visibility") == "internal" and owner_acc is not None and not owner_acc.is_org:
             c.error(rp + ("visibility",), f"{full}: only organization repositories can be internal")
         spec.topics = list(r["topics"]) if "topics" in r else None
@@ -394,6 +399,7 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
         life = r.get("lifecycle") or {}
         spec.prevent_destroy = bool(life.get("prevent_destroy", False))
         spec.on_destroy = life.get("on_destroy", "archive")
+        listed: set[str] = set()  # the collaborators' logins, lower case
         for who, perm in (r.get("collaborators") or {}).items():
             cp = rp + ("collaborators", who)
             login = m.accounts[who].login if who in m.accounts else who
@@ -406,11 +412,12 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
             if login.lower() == owner.lower():
                 c.error(cp, f"{login} owns {full} and cannot be its collaborator", key=True)
                 continue
-            if login.lower() in {k.lower() for k in spec.collaborators}:
+            if login.lower() in listed:
                 c.error(cp, f"collaborator {login} is listed twice", key=True)
                 continue
             spec.collaborators[login] = ROLE_OF[perm]
-            acc = m.account_for_owner(login)
+            listed.add(login.lower())
+            acc = by_login.get(login.lower())
             if acc is not None:
                 spec.collaborator_accounts[login.lower()] = acc.id
         for typ, secrets in (r.get("secrets") or {}).items():

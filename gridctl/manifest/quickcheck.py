@@ -99,17 +99,22 @@ def accepts(schema: Any, value: Any) -> bool:
 class _Node:
     """One compiled schema: ``ok(value)``, and ``evaluated(mapping)`` — the keys
     ``unevaluatedProperties`` counts as evaluated by it (jsonschema's
-    ``find_evaluated_property_keys_by_schema``)."""
+    ``find_evaluated_property_keys_by_schema``). ``evaluated`` is asked only of a value the
+    schema accepts (by the schema holding it, once its other keywords passed, or after ``ok``)."""
 
     def __init__(self) -> None:
         self.ok: Check = lambda v: True
         self.evaluated: Keys = lambda v: ()
+        #: ``evaluated`` is known to give no key, whatever the value
+        self.no_keys = True
 
 
 class _Compiler:
     def __init__(self, root: Any):
         self.root = root
         self.refs: dict[str, _Node] = {}
+        #: the references being compiled (their nodes are not filled yet)
+        self.compiling: set[str] = set()
 
     def node(self, schema: Any) -> _Node:
         out = _Node()
@@ -122,8 +127,13 @@ class _Compiler:
         keys: list[Keys] = []
         if "$ref" in schema:
             target = self.ref(schema["$ref"])
-            checks.append(lambda v: target.ok(v))  # late-bound: a schema may refer to itself
-            keys.append(lambda v: target.evaluated(v))
+            if schema["$ref"] in self.compiling:  # late-bound: a schema refers to itself
+                checks.append(lambda v: target.ok(v))
+                keys.append(lambda v: target.evaluated(v))
+            else:  # compiled already: its very functions (one call less per value)
+                checks.append(target.ok)
+                if not target.no_keys:
+                    keys.append(target.evaluated)
         checks += self.values(schema)
         checks += self.strings_numbers_arrays(schema)
         props_checks, props_keys = self.objects(schema)
@@ -142,9 +152,17 @@ class _Compiler:
                 seen = set(out.evaluated(v))
                 return all(rest.ok(x) for k, x in v.items() if k not in seen)
 
-            checks.append(unevaluated)
+            def evaluated_all(v: Any) -> bool:  # unevaluatedProperties: false
+                return not isinstance(v, dict) or seen_all(v)
+
+            def seen_all(v: dict) -> bool:
+                seen = set(out.evaluated(v))
+                return all(k in seen for k in v)
+
+            checks.append(evaluated_all if schema["unevaluatedProperties"] is False else unevaluated)
         out.ok = _all(checks)
         out.evaluated = (lambda v: [k for f in keys for k in f(v)]) if keys else (lambda v: ())
+        out.no_keys = not keys
         return out
 
     def ref(self, ref: Any) -> _Node:
@@ -155,8 +173,11 @@ class _Compiler:
             if not isinstance(defs, dict) or ref[8:] not in defs:
                 raise _Unsupported(ref)
             holder = self.refs[ref] = _Node()  # filled below; refers to itself through the holder
+            holder.no_keys = False  # (until filled: a schema referring to itself asks it)
+            self.compiling.add(ref)
             done = self.node(defs[ref[8:]])
-            holder.ok, holder.evaluated = done.ok, done.evaluated
+            self.compiling.discard(ref)
+            holder.ok, holder.evaluated, holder.no_keys = done.ok, done.evaluated, done.no_keys
         return self.refs[ref]
 
     def values(self, s: dict) -> list[Check]:
@@ -280,7 +301,8 @@ class _Compiler:
                 raise _Unsupported(word)
             check, evaluated = _applicator(word, [self.node(sub) for sub in s[word]])
             out.append(check)
-            keys.append(evaluated)
+            if evaluated is not None:
+                keys.append(evaluated)
         if "not" in s:
             negated = self.node(s["not"])
             out.append(lambda v: not negated.ok(v))
@@ -343,9 +365,9 @@ def _bound(word: str, bound: Any) -> Check:
     return lambda v: not _is_number(v) or not v >= bound
 
 
-def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys]:
+def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
     """``allOf`` / ``anyOf`` / ``oneOf`` (exactly one valid), and the keys its valid subschemas
-    evaluate."""
+    evaluate (None: none, whatever the value)."""
     def check(v: Any) -> bool:
         if word == "allOf":
             return all(n.ok(v) for n in subs)
@@ -356,7 +378,13 @@ def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys]:
     def evaluated(v: dict) -> list[Any]:
         return [k for n in subs if n.ok(v) for k in n.evaluated(v)]
 
-    return check, evaluated
+    def evaluated_all(v: dict) -> list[Any]:
+        # asked only of a valid value (see _Node.evaluated's callers), so every subschema holds
+        return [k for n in subs for k in n.evaluated(v)]
+
+    if all(n.no_keys for n in subs):
+        return check, None
+    return check, evaluated_all if word == "allOf" else evaluated
 
 
 def _all(checks: list[Check]) -> Check:
