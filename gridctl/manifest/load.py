@@ -356,12 +356,18 @@ def _build_keys(m: Manifest, c: _Collector) -> None:
         m.keys[key_id] = ks
 
 
+def _accounts_by_login(m: Manifest) -> dict[str, Account]:
+    """``m.account_for_owner`` as a table, by login in lower case (the first account wins)."""
+    out: dict[str, Account] = {}
+    for a in m.accounts.values():
+        out.setdefault(a.login.lower(), a)
+    return out
+
+
 def _build_repos(m: Manifest, c: _Collector) -> None:
     d = m.data
     seen: dict[str, str] = {}
-    by_login: dict[str, Account] = {}  # m.account_for_owner, looked up once per login (the accounts are built)
-    for a in m.accounts.values():
-        by_login.setdefault(a.login.lower(), a)
+    by_login = _accounts_by_login(m)
     for full, r in (d.get("repos") or {}).items():
         rp: PathT = ("repos", full)
         if not isinstance(full, str) or full.count("/") != 1:
