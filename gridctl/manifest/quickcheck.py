@@ -107,6 +107,8 @@ class _Node:
         self.evaluated: Keys = lambda v: ()
         #: ``evaluated`` is known to give no key, whatever the value
         self.no_keys = True
+        #: the name, for a schema that is ``{required: [name]}`` and nothing else
+        self.required_only: str | None = None
 
 
 class _Compiler:
@@ -123,6 +125,8 @@ class _Compiler:
             return out
         if not isinstance(schema, dict) or set(schema) - _KEYWORDS - _ANNOTATIONS or ("$id" in schema and schema is not self.root):
             raise _Unsupported(str(schema)[:80])  # (an inner $id would change what a $ref names)
+        if set(schema) == {"required"} and isinstance(schema["required"], list) and len(schema["required"]) == 1 and isinstance(schema["required"][0], str):
+            out.required_only = schema["required"][0]
         checks: list[Check] = []
         keys: list[Keys] = []
         if "$ref" in schema:
@@ -368,12 +372,36 @@ def _bound(word: str, bound: Any) -> Check:
 def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
     """``allOf`` / ``anyOf`` / ``oneOf`` (exactly one valid), and the keys its valid subschemas
     evaluate (None: none, whatever the value)."""
-    def check(v: Any) -> bool:
-        if word == "allOf":
-            return all(n.ok(v) for n in subs)
-        if word == "anyOf":
-            return any(n.ok(v) for n in subs)
-        return sum(1 for n in subs if n.ok(v)) == 1
+    oks = tuple(n.ok for n in subs)  # (each node is complete: self.node returns it built)
+    only = _one_required(subs)
+
+    def all_of(v: Any) -> bool:
+        for ok in oks:  # noqa: SIM110 (a loop: all() over a generator costs a frame per value)
+            if not ok(v):
+                return False
+        return True
+
+    def any_of(v: Any) -> bool:
+        for ok in oks:  # noqa: SIM110
+            if ok(v):
+                return True
+        return False
+
+    def one_of(v: Any) -> bool:
+        found = False
+        for ok in oks:
+            if ok(v):
+                if found:
+                    return False
+                found = True
+        return found
+
+    def one_of_keys(v: Any) -> bool:
+        # oneOf of {required: [name]} schemas, each name once: exactly one of the names present
+        # (a value that is not a mapping meets every such schema)
+        return len(only & v.keys()) == 1 if isinstance(v, dict) else len(only) == 1
+
+    check = all_of if word == "allOf" else any_of if word == "anyOf" else one_of_keys if only else one_of
 
     def evaluated(v: dict) -> list[Any]:
         return [k for n in subs if n.ok(v) for k in n.evaluated(v)]
@@ -385,6 +413,14 @@ def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
     if all(n.no_keys for n in subs):
         return check, None
     return check, evaluated_all if word == "allOf" else evaluated
+
+
+def _one_required(subs: list[_Node]) -> frozenset[str]:
+    """The names, when every node is ``{required: [name]}`` alone and the names differ (else empty)."""
+    names = [n.required_only for n in subs]
+    if any(name is None for name in names) or len(set(names)) != len(names):
+        return frozenset()
+    return frozenset(name for name in names if name is not None)
 
 
 def _all(checks: list[Check]) -> Check:
