@@ -52,10 +52,15 @@ def validate(
 
     def go() -> None:
         from ..core.validate import validate_manifest
+        from ..manifest.yamlpos import gc_paused
 
-        m = validate_manifest(file, check_sources=check_sources, sandbox=sandbox)
-        report_diagnostics(m.warnings)
-        typer.echo(f"{file}: valid ({len(m.accounts)} account(s), {len(m.repos)} repository(ies))")
+        # the manifest is freed before the cyclic collector is back on: turned on with 10^6 new
+        # objects alive, its first pass would walk them all (0.1 s for 1,000 repositories)
+        with gc_paused():
+            m = validate_manifest(file, check_sources=check_sources, sandbox=sandbox)
+            report_diagnostics(m.warnings)
+            typer.echo(f"{file}: valid ({len(m.accounts)} account(s), {len(m.repos)} repository(ies))")
+            del m
 
     run_command(go)
 
