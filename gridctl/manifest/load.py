@@ -48,6 +48,8 @@ if TYPE_CHECKING:  # (jsonschema is imported only for a manifest the quick check
 
 #: strings that look like credentials: GitHub tokens, the sandbox's own, and private keys (PEM)
 TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+#: no shorter string holds a match of TOKEN_RE (ghp_ and 20 characters; tests/core/test_validate_imports.py checks it)
+TOKEN_MIN = 24
 LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$")
@@ -252,22 +254,23 @@ def _suspect(data: Any) -> bool:
     string or key, a key that is not printable text. One walk without paths (most manifests have
     neither: the two walks that name places then need not run)."""
     search = TOKEN_RE.search
+    least = TOKEN_MIN  # (most names and values are shorter: no regular expression run for them)
     todo = [data]
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
             for k, v in node.items():
-                if isinstance(k, str) and (not k.isprintable() or search(k)):
+                if isinstance(k, str) and (not k.isprintable() or (len(k) >= least and search(k))):
                     return True
                 if isinstance(v, str):
-                    if search(v):
+                    if len(v) >= least and search(v):
                         return True
                 elif isinstance(v, (dict, list)):
                     todo.append(v)
         elif isinstance(node, list):
             for v in node:
                 if isinstance(v, str):
-                    if search(v):
+                    if len(v) >= least and search(v):
                         return True
                 elif isinstance(v, (dict, list)):
                     todo.append(v)

@@ -86,3 +86,13 @@ def test_an_invalid_manifest_imports_jsonschema_but_no_client(tmp_path):
     assert "grid.yaml:5:" in err and "visibilty" in err
     assert "jsonschema" in modules
     assert sorted(modules & set(NEVER)) == []
+
+
+def test_no_string_shorter_than_token_min_looks_like_a_token():
+    """The walk looking for literal tokens skips strings shorter than TOKEN_MIN: that is the
+    shortest match TOKEN_RE has (read from the expression itself)."""
+    import re._parser as sre_parse  # (Python's own reading of an expression: its shortest match)
+
+    from gridctl.manifest.load import TOKEN_MIN, TOKEN_RE
+
+    assert sre_parse.parse(TOKEN_RE.pattern).getwidth()[0] == TOKEN_MIN
