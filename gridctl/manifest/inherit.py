@@ -206,10 +206,12 @@ class _Index:
 
     def __init__(self, pos: Positions, prefix: PathT):
         n = len(prefix)
+        first = prefix[0] if prefix else None
         self.under: dict[PathT, list[tuple[PathT, Pos, bool]]] = {}
         for table, is_key in ((pos.values, False), (pos.keys, True)):
             for path, p in table.items():
-                if len(path) > n and path[:n] == prefix:
+                # (the first step alone rules out most paths: those under ``repos``)
+                if len(path) > n and (first is None or path[0] == first) and path[:n] == prefix:
                     rel = path[n:]
                     for i in range(1, min(len(rel), 4) + 1):
                         self.under.setdefault(rel[:i], []).append((rel, p, is_key))

@@ -102,13 +102,13 @@ def resolve_path(root: Path, raw: str, *, allow_outside: bool = False) -> Path:
     symlink escape). ``allow_outside`` (token files only) also accepts absolute and ``~`` paths.
     """
     expanded = os.path.expanduser(raw)
-    p = Path(expanded)
-    if p.is_absolute():
+    if os.path.isabs(expanded):  # (Path(expanded).is_absolute(), without making the Path)
         if not allow_outside:
             raise SourceError(f"file {raw} must be relative to the manifest's folder")
-        return p
+        return Path(expanded)
     if raw.startswith("~") and allow_outside:
-        return p
+        return Path(expanded)
+    p = Path(expanded)  # (normalized as Path.resolve() sees it: "a//b" and "a/./b" are "a/b")
     # Path.resolve() of both, in strings (a third of the CPU: a manifest may name thousands of
     # files); a symlink loop is left to Path.resolve(), which words it as this Python does
     folders = _FOLDERS.get()
@@ -116,8 +116,9 @@ def resolve_path(root: Path, raw: str, *, allow_outside: bool = False) -> Path:
         root_real = _resolved(root)
         candidate = _resolved(os.path.join(root, p))
     else:
-        root_real = folders.get(str(root)) or folders.setdefault(str(root), _resolved(root))
-        candidate = _resolved_in(os.path.join(root, p), folders)
+        top = os.fspath(root)
+        root_real = folders.get(top) or folders.setdefault(top, _resolved(root))
+        candidate = _resolved_in(os.path.join(top, p), folders)
     if candidate != root_real and not candidate.startswith(root_real.rstrip(os.sep) + os.sep):
         raise SourceError(f"file {raw} is outside the manifest's folder")
     return Path(candidate)
