@@ -773,6 +773,7 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool =
             ks.shares, unassigned = keymod.spread(ks.values, ks.spread_over, ks.per_account)
             if unassigned:
                 c.warn(ks.path + ("spread",), f"key {ks.id}: {unassigned} value(s) do not fit (per_account {ks.per_account} over {len(ks.spread_over)} accounts) and go to no account")
+    sizes: dict[tuple[str, str | None, str], int] = {}  # a key's value as a secret, measured once per share and format
     for ref in _all_refs(m):
         if ref.key is not None:
             ks = m.keys[ref.key]
@@ -785,7 +786,10 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool =
             if not values:
                 c.error(ref.path, f"key {ks.id} gives no values to {ref.share}")
             elif fmt != "single" or len(values) == 1:
-                _check_value_size(c, ref.path, len(keymod.format_values(values, fmt).reveal().encode()))
+                at = (ref.key, ref.share, fmt)
+                if at not in sizes:
+                    sizes[at] = len(keymod.format_values(values, fmt).reveal().encode())
+                _check_value_size(c, ref.path, sizes[at])
         else:
             assert ref.source is not None
             if not secrets and not ref.source.is_file:

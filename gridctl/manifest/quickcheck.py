@@ -148,7 +148,8 @@ class _Compiler:
         keys += logic_keys
         if "unevaluatedProperties" in schema:
             rest = self.node(schema["unevaluatedProperties"])
-            keys.append(lambda v: [k for k, x in v.items() if rest.ok(x)])
+            if schema["unevaluatedProperties"] is not False:  # (false evaluates no key)
+                keys.append(lambda v: [k for k, x in v.items() if rest.ok(x)])
 
             def unevaluated(v: Any) -> bool:
                 if not isinstance(v, dict):
@@ -160,12 +161,15 @@ class _Compiler:
                 return not isinstance(v, dict) or seen_all(v)
 
             def seen_all(v: dict) -> bool:
-                seen = set(out.evaluated(v))
-                return all(k in seen for k in v)
+                seen = out.evaluated(v)
+                return v.keys() <= (seen if type(seen) is set else set(seen))
 
             checks.append(evaluated_all if schema["unevaluatedProperties"] is False else unevaluated)
         out.ok = _all(checks)
-        out.evaluated = (lambda v: [k for f in keys for k in f(v)]) if keys else (lambda v: ())
+        if len(keys) == 1:
+            out.evaluated = keys[0]
+        else:
+            out.evaluated = (lambda v: [k for f in keys for k in f(v)]) if keys else (lambda v: ())
         out.no_keys = not keys
         return out
 
