@@ -35,6 +35,8 @@ def validate_manifest(manifest_file: str | Path, *, check_sources: bool = False,
 def offline_dispatch_problems(m: Manifest) -> list[Diagnostic]:
     """Dispatch templates whose workflow file the manifest declares, on a branch known without
     GitHub, checked against that file; the others are checked by ``plan``, which reads GitHub."""
+    if not m.dispatch:
+        return []
     from ..errors import SourceError
     from ..fleet import dispatch as fd
     from ..manifest.load import file_content
