@@ -1,5 +1,6 @@
 """``gridctl validate`` imports only what loading a manifest needs (issue 16: validating 1,000
-repositories in at most 1 s of CPU, of which importing the clients alone took 0.4 s).
+repositories in at most 1 s of CPU, where importing the session — clients, engine, state — took
+some 0.4 s).
 
 Each case runs the command line in a fresh interpreter, as a pre-commit hook or an editor would,
 and lists the modules loaded when it ends: never PyGithub (``github``), requests, deepdiff,
