@@ -50,15 +50,16 @@ import re
 import time
 from dataclasses import dataclass, replace
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-
-from jinja2 import Environment, StrictUndefined, Template
 
 from .. import __version__
 from ..errors import GitHubError
 from ..util.text import printable
 from .taskqueue import NODES, STATES, Entry, InvalidTask, QueueError, Snapshot, TaskQueue, blob_sha, format_age, iso
+
+if TYPE_CHECKING:
+    from jinja2 import Template
 
 #: the branch a page goes to by default (the branch GitHub Pages' documentation uses)
 PAGES_BRANCH = "gh-pages"
@@ -268,6 +269,9 @@ _TEMPLATE: list[Template] = []
 
 def _template() -> Template:
     if not _TEMPLATE:
+        # (imported here: the queue kind imports this module, and a manifest's load needs no jinja2)
+        from jinja2 import Environment, StrictUndefined
+
         env = Environment(autoescape=True, undefined=StrictUndefined, finalize=_finalize, trim_blocks=True, lstrip_blocks=True)
         _TEMPLATE.append(env.from_string(_template_text()))
     return _TEMPLATE[0]

@@ -60,12 +60,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import Diagnostic, GitHubError, GridctlError, ManifestError
-from ..github.client import AccountClient
 from ..manifest.model import Manifest, QueueSpec
+
+if TYPE_CHECKING:  # (the queue kind imports this module: a manifest's load need not import the clients)
+    from ..github.client import AccountClient
 
 STATES = ("queue", "in_progress", "completed", "failed")
 KEEP = ".gitkeep"

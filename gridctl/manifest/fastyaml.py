@@ -143,76 +143,86 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
     table = _TABLE
     assert table is not None
     new = tuple.__new__
-    no_key = _NO_KEY
-    # the open collections, innermost last: [container, its path, is a mapping, the pending key, its mark]
-    stack: list[list[Any]] = []
+    scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
+    mapping_end, sequence_end, other, typed = MappingEndEvent, SequenceEndEvent, _Other, _typed
+    # the collection being filled (None: none yet, the root is next) — its container, path, whether
+    # it is a mapping and, in a mapping, whether a key is next (else the value of ``key``, at
+    # ``kmark``); the collections around it, innermost last, in ``outer`` (locals, not a stack's
+    # top: this loop runs once per node of a document of 10^5 nodes)
+    container: Any = None
+    cpath: tuple = ()
+    in_mapping = want_key = False
+    key: Any = None
+    kmark: Any = None
+    outer: list[tuple[Any, tuple, bool]] = []
     while True:
         event = get()
         kind = type(event)
-        if kind is ScalarEvent:
-            if event.anchor is not None or event.tag is not None:
+        if kind is scalar_event:
+            if event.anchor is not None or event.ctag is not None:  # (ctag: the tag as held, without the property's call)
                 raise Unsure("anchor or tag")
             value: Any = event.value
             if event.implicit[0]:  # plain: maybe not a string (quoted and block scalars are)
                 entries = table.get(value[:1])
                 if entries is not None:
-                    value = _typed(event, entries)
+                    value = typed(event, entries)
             elif event.style == "|" or event.style == ">":
                 at = event.start_mark.index
                 end = text.find("\n", at)
                 if not _BLOCK_HEADER.match(text, at, len(text) if end < 0 else end):
                     raise Unsure("block scalar header")
             opened = False
-        elif kind is MappingStartEvent or kind is SequenceStartEvent:
-            if event.anchor is not None or event.tag is not None:
+        elif kind is mapping_start or kind is sequence_start:
+            if event.anchor is not None or event.ctag is not None:
                 raise Unsure("anchor or tag")
-            value = {} if kind is MappingStartEvent else []
+            value = {} if kind is mapping_start else []
             opened = True
-        elif kind is MappingEndEvent or kind is SequenceEndEvent:
-            done = stack.pop()
-            if not stack:
-                return done[0]
+        elif kind is mapping_end or kind is sequence_end:
+            if not outer:
+                return container
+            container, cpath, in_mapping = outer.pop()
+            want_key = in_mapping  # (a collection is a value: a key comes next in a mapping)
             continue
         else:  # an alias
             raise Unsure(kind.__name__)
         mark = event.start_mark
-        if not stack:
+        if container is None:  # the root
             if not opened:
-                return str(value.raw) if type(value) is _Other else value
+                return str(value.raw) if type(value) is other else value
             path: tuple = ()
+        elif in_mapping:
+            if want_key:
+                if opened:
+                    raise Unsure("a collection as a key")
+                if type(value) is other:
+                    value = value.raw
+                if value in container:
+                    raise Unsure("duplicate key")
+                key = value
+                kmark = mark
+                want_key = False
+                continue
+            if type(value) is other:
+                value = str(value.raw)
+            path = cpath + (key,)
+            kpos = keys[path] = new(pos_type, (name, kmark.line + 1, kmark.column + 1))
+            values[path] = kpos if value is None else new(pos_type, (name, mark.line + 1, mark.column + 1))
+            container[key] = value
+            want_key = True
         else:
-            top = stack[-1]
-            container = top[0]
-            if top[2]:  # a mapping
-                if top[3] is no_key:
-                    if opened:
-                        raise Unsure("a collection as a key")
-                    if type(value) is _Other:
-                        value = value.raw
-                    if value in container:
-                        raise Unsure("duplicate key")
-                    top[3] = value
-                    top[4] = mark
-                    continue
-                key = top[3]
-                kmark = top[4]
-                top[3] = no_key
-                if type(value) is _Other:
-                    value = str(value.raw)
-                path = top[1] + (key,)
-                kpos = keys[path] = new(pos_type, (name, kmark.line + 1, kmark.column + 1))
-                values[path] = kpos if value is None else new(pos_type, (name, mark.line + 1, mark.column + 1))
-                container[key] = value
-            else:
-                if type(value) is _Other:
-                    value = str(value.raw)
-                path = top[1] + (len(container),)
-                values[path] = new(pos_type, (name, mark.line + 1, mark.column + 1))
-                container.append(value)
+            if type(value) is other:
+                value = str(value.raw)
+            path = cpath + (len(container),)
+            values[path] = new(pos_type, (name, mark.line + 1, mark.column + 1))
+            container.append(value)
         if opened:
-            if len(stack) >= MAX_DEPTH:
-                raise Unsure("deep nesting")
-            stack.append([value, path, kind is MappingStartEvent, no_key, None])
+            if container is not None:
+                if len(outer) + 1 >= MAX_DEPTH:
+                    raise Unsure("deep nesting")
+                outer.append((container, cpath, in_mapping))
+            container = value
+            cpath = path
+            in_mapping = want_key = kind is mapping_start
 
 
 _NO_KEY = object()

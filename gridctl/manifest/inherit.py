@@ -152,12 +152,26 @@ def _merge(layers: list[tuple[Origin, dict[str, Any]]]) -> tuple[dict[str, Any],
     leaves: dict[PathT, Origin] = {}
     containers: dict[PathT, Origin] = {}
 
+    #: a folded mapping below the top level -> its text keys by lower case (each put into it
+    #: folds, so it holds one key per lower case; the mapping is held, its id not reused)
+    folded: dict[int, tuple[dict[str, Any], dict[str, str]]] = {}
+
     def drop(rel: PathT) -> None:
         for p in [p for p in leaves if p[: len(rel)] == rel]:
             del leaves[p]
 
     def put(target: dict[str, Any], rel: PathT, key: str, value: Any, depth: int, o: Origin, fold: bool) -> None:
-        if fold:
+        if fold and len(rel) > 1 and isinstance(key, str):
+            held = folded.get(id(target))
+            if held is None:
+                held = folded[id(target)] = (target, {})
+            low = key.lower()
+            old = held[1].get(low)
+            if old is not None and old != key:
+                del target[old]
+                drop(rel[:-1] + (old,))
+            held[1][low] = key
+        elif fold:
             for old in [k for k in target if isinstance(k, str) and k != key and k.lower() == key.lower()]:
                 del target[old]
                 drop(rel[:-1] + (old,))
@@ -192,10 +206,12 @@ class _Index:
 
     def __init__(self, pos: Positions, prefix: PathT):
         n = len(prefix)
+        first = prefix[0] if prefix else None
         self.under: dict[PathT, list[tuple[PathT, Pos, bool]]] = {}
         for table, is_key in ((pos.values, False), (pos.keys, True)):
             for path, p in table.items():
-                if len(path) > n and path[:n] == prefix:
+                # (the first step alone rules out most paths: those under ``repos``)
+                if len(path) > n and (first is None or path[0] == first) and path[:n] == prefix:
                     rel = path[n:]
                     for i in range(1, min(len(rel), 4) + 1):
                         self.under.setdefault(rel[:i], []).append((rel, p, is_key))

@@ -13,9 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic, ManifestError, SourceError
 from ..util.text import printable
@@ -42,11 +40,16 @@ from .quickcheck import accepts
 from .schema import load_schema
 from .schema import validate as schema_validate
 from .sections import Section, SectionContext, merged_schema, parse_sections, scalar, unknown_account
-from .sources import Sensitive, Source, read_source, read_values, resolve_path
+from .sources import Sensitive, Source, folders_resolved_once, read_source, read_values, resolve_path
 from .yamlpos import PathT, Positions, YamlLoadError, gc_paused, load_yaml
+
+if TYPE_CHECKING:  # (jsonschema is imported only for a manifest the quick check does not accept)
+    from jsonschema import Draft202012Validator
 
 #: strings that look like credentials: GitHub tokens, the sandbox's own, and private keys (PEM)
 TOKEN_RE = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{22,}|gridsbx_[0-9a-f]{20,})\b|-----BEGIN [A-Z ]*PRIVATE KEY-----")
+#: no shorter string holds a match of TOKEN_RE (ghp_ and 20 characters; tests/core/test_validate_imports.py checks it)
+TOKEN_MIN = 24
 LOGIN_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}$")
 REPO_NAME_RE = re.compile(r"^[A-Za-z0-9._-]{1,100}$")
 SSH_KEY_RE = re.compile(r"^(ssh-(ed25519|rsa|dss)|ecdsa-sha2-nistp(256|384|521)|sk-(ssh-ed25519|ecdsa-sha2-nistp256)@openssh\.com) [A-Za-z0-9+/]+={0,3}( .*)?$")
@@ -155,20 +158,30 @@ def _merge_file(f: Path, root: Path, display_root: str, section: str, target: di
                 pos.keys[(section,) + k] = v
 
 
+_SCHEMAS: dict[tuple[int, ...], dict[str, Any]] = {}
 _VALIDATORS: dict[tuple[int, ...], Draft202012Validator] = {}
 
 
+def _schema_for(sections: Sequence[Section]) -> dict[str, Any]:
+    key = tuple(id(s) for s in sections)
+    if key not in _SCHEMAS:
+        _SCHEMAS[key] = merged_schema(load_schema(), sections)
+    return _SCHEMAS[key]
+
+
 def _validator_for(sections: Sequence[Section]) -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     key = tuple(id(s) for s in sections)
     if key not in _VALIDATORS:
-        _VALIDATORS[key] = Draft202012Validator(merged_schema(load_schema(), sections))
+        _VALIDATORS[key] = Draft202012Validator(_schema_for(sections))
     return _VALIDATORS[key]
 
 
-def _surely_valid(checker: Draft202012Validator, data: Any) -> bool:
+def _surely_valid(schema: dict[str, Any], data: Any) -> bool:
     """The compiled check's "no schema error" (0.09 s, not jsonschema's 1.06 s, for 1,000 repositories); False: don't know."""
     try:
-        return accepts(checker.schema, data)
+        return accepts(schema, data)
     except RecursionError:
         return False
 
@@ -184,7 +197,9 @@ def load_manifest(file: str | Path, *, sections: Sequence[Section] = (), resolve
     — and skips environment variables and commands, so a manifest validates with no secret at
     all (a fork's pull request, an editor, a pre-commit hook).
     """
-    with gc_paused():  # some 10^6 objects live until the end: no collector walking them again and again
+    # some 10^6 objects live until the end: no collector walking them again and again; thousands
+    # of files in a few folders: each folder's symbolic links resolved once
+    with gc_paused(), folders_resolved_once():
         return _load_manifest(Path(file), str(file), sections=sections, resolve=resolve, tokens=tokens, secrets=secrets)
 
 
@@ -208,9 +223,8 @@ def _load_manifest(path: Path, display: str, *, sections: Sequence[Section], res
     for tp, is_key in tokens_at.items():
         c.error(tp, "a literal token is not allowed in the manifest", "use {env: VAR}, {file: path} or {command: [...]} as its source", key=is_key)
     token_paths = set(tokens_at)
-    checker = _validator_for(sections)
-    if not _surely_valid(checker, data):  # jsonschema then finds and words every problem
-        c.diags.extend(schema_validate(data, pos, skip=token_paths, using=checker))
+    if not _surely_valid(_schema_for(sections), data):  # jsonschema then finds and words every problem
+        c.diags.extend(schema_validate(data, pos, skip=token_paths, using=_validator_for(sections)))
     if suspect:
         _check_keys(data, (), c)
     if c.failed:
@@ -240,22 +254,23 @@ def _suspect(data: Any) -> bool:
     string or key, a key that is not printable text. One walk without paths (most manifests have
     neither: the two walks that name places then need not run)."""
     search = TOKEN_RE.search
+    least = TOKEN_MIN  # (most names and values are shorter: no regular expression run for them)
     todo = [data]
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
             for k, v in node.items():
-                if isinstance(k, str) and (not k.isprintable() or search(k)):
+                if isinstance(k, str) and (not k.isprintable() or (len(k) >= least and search(k))):
                     return True
                 if isinstance(v, str):
-                    if search(v):
+                    if len(v) >= least and search(v):
                         return True
                 elif isinstance(v, (dict, list)):
                     todo.append(v)
         elif isinstance(node, list):
             for v in node:
                 if isinstance(v, str):
-                    if search(v):
+                    if len(v) >= least and search(v):
                         return True
                 elif isinstance(v, (dict, list)):
                     todo.append(v)
@@ -344,9 +359,18 @@ def _build_keys(m: Manifest, c: _Collector) -> None:
         m.keys[key_id] = ks
 
 
+def _accounts_by_login(m: Manifest) -> dict[str, Account]:
+    """``m.account_for_owner`` as a table, by login in lower case (the first account wins)."""
+    out: dict[str, Account] = {}
+    for a in m.accounts.values():
+        out.setdefault(a.login.lower(), a)
+    return out
+
+
 def _build_repos(m: Manifest, c: _Collector) -> None:
     d = m.data
     seen: dict[str, str] = {}
+    by_login = _accounts_by_login(m)
     for full, r in (d.get("repos") or {}).items():
         rp: PathT = ("repos", full)
         if not isinstance(full, str) or full.count("/") != 1:
@@ -364,8 +388,9 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
             continue
         seen[low] = full
         acc_id = r.get("account")
+        owner_acc = by_login.get(owner.lower())
         if acc_id is None:
-            acc = m.account_for_owner(owner)
+            acc = owner_acc
             if acc is None:
                 c.error(rp, f"no account manages {full}", f"add `account:` to the repository or an account with login/org {owner}", key=True)
                 continue
@@ -376,7 +401,6 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
         spec = RepoSpec(full_name=full, owner=owner, name=name, account=acc_id, path=rp)
         # r is the merged entry (defaults.repo, then its repository groups: manifest.inherit)
         spec.settings = {k: r[k] for k in REPO_SETTINGS if k in r}
-        owner_acc = m.account_for_owner(owner)
         if spec.settings.get("visibility") == "internal" and owner_acc is not None and not owner_acc.is_org:
             c.error(rp + ("visibility",), f"{full}: only organization repositories can be internal")
         spec.topics = list(r["topics"]) if "topics" in r else None
@@ -384,6 +408,7 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
         life = r.get("lifecycle") or {}
         spec.prevent_destroy = bool(life.get("prevent_destroy", False))
         spec.on_destroy = life.get("on_destroy", "archive")
+        listed: set[str] = set()  # the collaborators' logins, lower case
         for who, perm in (r.get("collaborators") or {}).items():
             cp = rp + ("collaborators", who)
             login = m.accounts[who].login if who in m.accounts else who
@@ -396,11 +421,12 @@ def _build_repos(m: Manifest, c: _Collector) -> None:
             if login.lower() == owner.lower():
                 c.error(cp, f"{login} owns {full} and cannot be its collaborator", key=True)
                 continue
-            if login.lower() in {k.lower() for k in spec.collaborators}:
+            if login.lower() in listed:
                 c.error(cp, f"collaborator {login} is listed twice", key=True)
                 continue
             spec.collaborators[login] = ROLE_OF[perm]
-            acc = m.account_for_owner(login)
+            listed.add(login.lower())
+            acc = by_login.get(login.lower())
             if acc is not None:
                 spec.collaborator_accounts[login.lower()] = acc.id
         for typ, secrets in (r.get("secrets") or {}).items():
@@ -747,6 +773,7 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool =
             ks.shares, unassigned = keymod.spread(ks.values, ks.spread_over, ks.per_account)
             if unassigned:
                 c.warn(ks.path + ("spread",), f"key {ks.id}: {unassigned} value(s) do not fit (per_account {ks.per_account} over {len(ks.spread_over)} accounts) and go to no account")
+    sizes: dict[tuple[str, str | None, str], int] = {}  # a key's value as a secret, measured once per share and format
     for ref in _all_refs(m):
         if ref.key is not None:
             ks = m.keys[ref.key]
@@ -759,7 +786,10 @@ def _resolve(m: Manifest, c: _Collector, *, tokens: bool = True, secrets: bool =
             if not values:
                 c.error(ref.path, f"key {ks.id} gives no values to {ref.share}")
             elif fmt != "single" or len(values) == 1:
-                _check_value_size(c, ref.path, len(keymod.format_values(values, fmt).reveal().encode()))
+                at = (ref.key, ref.share, fmt)
+                if at not in sizes:
+                    sizes[at] = len(keymod.format_values(values, fmt).reveal().encode())
+                _check_value_size(c, ref.path, sizes[at])
         else:
             assert ref.source is not None
             if not secrets and not ref.source.is_file:

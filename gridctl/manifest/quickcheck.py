@@ -7,7 +7,10 @@ up each time): about 1 s of CPU for a 1,000-repository manifest and 0.8 s for a 
 entries, paid by every plan even when nothing is wrong. A schema is compiled here once into plain
 predicates, for the keywords gridctl's schemas use; a schema with any other keyword (or a form of
 one that is not handled, such as a ``$ref`` outside ``#/$defs/``) gets no predicate, and
-jsonschema alone decides. Equality (``const``, ``enum``, ``uniqueItems``) is jsonschema's own.
+jsonschema alone decides. Equality (``const``, ``enum``, ``uniqueItems``) is jsonschema's own,
+except where JSON Schema's rule is plain and decided here without importing jsonschema (which
+``gridctl validate`` then never loads): strings, and a scalar (number, boolean, null) compared
+with a scalar — numbers by value, a boolean never equal to a number.
 """
 
 from __future__ import annotations
@@ -16,12 +19,6 @@ import numbers
 import re
 from collections.abc import Callable, Iterable
 from typing import Any
-
-try:
-    from jsonschema._utils import equal as _equal
-    from jsonschema._utils import uniq as _uniq
-except ImportError:  # another jsonschema: const, enum and uniqueItems then go to jsonschema
-    _equal = _uniq = None
 
 Check = Callable[[Any], bool]
 Keys = Callable[[dict], Iterable[Any]]
@@ -53,6 +50,34 @@ _TYPES: dict[str, Check] = {
 
 _COMPILED: dict[int, tuple[Any, Check | None]] = {}
 
+#: values compared here without jsonschema (see :func:`_scalar_equal`)
+_SCALARS = (int, float, bool, type(None))
+
+
+def _jsonschema_equality() -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any]] | None:
+    """jsonschema's ``equal`` and ``uniq``, imported on first need (None: another jsonschema,
+    whose const, enum and uniqueItems then go to jsonschema itself)."""
+    try:
+        from jsonschema._utils import equal, uniq
+    except ImportError:
+        return None
+    return equal, uniq
+
+
+def _scalar_equal(a: Any, b: Any) -> bool | None:
+    """JSON Schema's equality where it is plain: two strings by text; a string and any other value
+    never equal; two scalars (numbers, booleans, null) equal when both are booleans and the same,
+    or neither is a boolean and they are equal (1 and 1.0 are). None: ask jsonschema."""
+    if a is b:  # (as jsonschema: a value is equal to itself, NaN included)
+        return True
+    if isinstance(a, str) or isinstance(b, str):
+        return bool(a == b)
+    if isinstance(a, _SCALARS) and isinstance(b, _SCALARS):
+        if isinstance(a, bool) or isinstance(b, bool):
+            return a is b
+        return bool(a == b)
+    return None
+
 
 class _Unsupported(Exception):
     """The schema uses a keyword, or a form of one, that is not compiled here."""
@@ -74,17 +99,24 @@ def accepts(schema: Any, value: Any) -> bool:
 class _Node:
     """One compiled schema: ``ok(value)``, and ``evaluated(mapping)`` — the keys
     ``unevaluatedProperties`` counts as evaluated by it (jsonschema's
-    ``find_evaluated_property_keys_by_schema``)."""
+    ``find_evaluated_property_keys_by_schema``). ``evaluated`` is asked only of a value the
+    schema accepts (by the schema holding it, once its other keywords passed, or after ``ok``)."""
 
     def __init__(self) -> None:
         self.ok: Check = lambda v: True
         self.evaluated: Keys = lambda v: ()
+        #: ``evaluated`` is known to give no key, whatever the value
+        self.no_keys = True
+        #: the name, for a schema that is ``{required: [name]}`` and nothing else
+        self.required_only: str | None = None
 
 
 class _Compiler:
     def __init__(self, root: Any):
         self.root = root
         self.refs: dict[str, _Node] = {}
+        #: the references being compiled (their nodes are not filled yet)
+        self.compiling: set[str] = set()
 
     def node(self, schema: Any) -> _Node:
         out = _Node()
@@ -93,12 +125,19 @@ class _Compiler:
             return out
         if not isinstance(schema, dict) or set(schema) - _KEYWORDS - _ANNOTATIONS or ("$id" in schema and schema is not self.root):
             raise _Unsupported(str(schema)[:80])  # (an inner $id would change what a $ref names)
+        if set(schema) == {"required"} and isinstance(schema["required"], list) and len(schema["required"]) == 1 and isinstance(schema["required"][0], str):
+            out.required_only = schema["required"][0]
         checks: list[Check] = []
         keys: list[Keys] = []
         if "$ref" in schema:
             target = self.ref(schema["$ref"])
-            checks.append(lambda v: target.ok(v))  # late-bound: a schema may refer to itself
-            keys.append(lambda v: target.evaluated(v))
+            if schema["$ref"] in self.compiling:  # late-bound: a schema refers to itself
+                checks.append(lambda v: target.ok(v))
+                keys.append(lambda v: target.evaluated(v))
+            else:  # compiled already: its very functions (one call less per value)
+                checks.append(target.ok)
+                if not target.no_keys:
+                    keys.append(target.evaluated)
         checks += self.values(schema)
         checks += self.strings_numbers_arrays(schema)
         props_checks, props_keys = self.objects(schema)
@@ -109,7 +148,8 @@ class _Compiler:
         keys += logic_keys
         if "unevaluatedProperties" in schema:
             rest = self.node(schema["unevaluatedProperties"])
-            keys.append(lambda v: [k for k, x in v.items() if rest.ok(x)])
+            if schema["unevaluatedProperties"] is not False:  # (false evaluates no key)
+                keys.append(lambda v: [k for k, x in v.items() if rest.ok(x)])
 
             def unevaluated(v: Any) -> bool:
                 if not isinstance(v, dict):
@@ -117,9 +157,20 @@ class _Compiler:
                 seen = set(out.evaluated(v))
                 return all(rest.ok(x) for k, x in v.items() if k not in seen)
 
-            checks.append(unevaluated)
+            def evaluated_all(v: Any) -> bool:  # unevaluatedProperties: false
+                return not isinstance(v, dict) or seen_all(v)
+
+            def seen_all(v: dict) -> bool:
+                seen = out.evaluated(v)
+                return v.keys() <= (seen if type(seen) is set else set(seen))
+
+            checks.append(evaluated_all if schema["unevaluatedProperties"] is False else unevaluated)
         out.ok = _all(checks)
-        out.evaluated = (lambda v: [k for f in keys for k in f(v)]) if keys else (lambda v: ())
+        if len(keys) == 1:
+            out.evaluated = keys[0]
+        else:
+            out.evaluated = (lambda v: [k for f in keys for k in f(v)]) if keys else (lambda v: ())
+        out.no_keys = not keys
         return out
 
     def ref(self, ref: Any) -> _Node:
@@ -130,8 +181,11 @@ class _Compiler:
             if not isinstance(defs, dict) or ref[8:] not in defs:
                 raise _Unsupported(ref)
             holder = self.refs[ref] = _Node()  # filled below; refers to itself through the holder
+            holder.no_keys = False  # (until filled: a schema referring to itself asks it)
+            self.compiling.add(ref)
             done = self.node(defs[ref[8:]])
-            holder.ok, holder.evaluated = done.ok, done.evaluated
+            self.compiling.discard(ref)
+            holder.ok, holder.evaluated, holder.no_keys = done.ok, done.evaluated, done.no_keys
         return self.refs[ref]
 
     def values(self, s: dict) -> list[Check]:
@@ -142,18 +196,13 @@ class _Compiler:
                 raise _Unsupported("type")
             types = [_TYPES[n] for n in names]
             out.append(types[0] if len(types) == 1 else (lambda v: any(t(v) for t in types)))
-        if "const" in s or "enum" in s:
-            if _equal is None:
-                raise _Unsupported("const")
-            equal = _equal
-            if "const" in s:
-                want = s["const"]
-                out.append(lambda v: bool(equal(v, want)))
-            if "enum" in s:
-                choices: list[Any] = s["enum"]
-                if not isinstance(choices, list):
-                    raise _Unsupported("enum")
-                out.append(lambda v: any(equal(c, v) for c in choices))
+        if "const" in s:
+            out.append(_const(s["const"]))
+        if "enum" in s:
+            choices: list[Any] = s["enum"]
+            if not isinstance(choices, list):
+                raise _Unsupported("enum")
+            out.append(_enum(choices))
         return out
 
     def strings_numbers_arrays(self, s: dict) -> list[Check]:
@@ -180,10 +229,7 @@ class _Compiler:
             most_items = s["maxItems"]
             out.append(lambda v: not isinstance(v, list) or not len(v) > most_items)
         if s.get("uniqueItems"):
-            if _uniq is None:
-                raise _Unsupported("uniqueItems")
-            uniq = _uniq
-            out.append(lambda v: not isinstance(v, list) or bool(uniq(v)))
+            out.append(_unique_items)
         return out
 
     def objects(self, s: dict) -> tuple[list[Check], list[Keys]]:
@@ -263,7 +309,8 @@ class _Compiler:
                 raise _Unsupported(word)
             check, evaluated = _applicator(word, [self.node(sub) for sub in s[word]])
             out.append(check)
-            keys.append(evaluated)
+            if evaluated is not None:
+                keys.append(evaluated)
         if "not" in s:
             negated = self.node(s["not"])
             out.append(lambda v: not negated.ok(v))
@@ -287,6 +334,34 @@ class _Compiler:
         return out, keys
 
 
+def _const(want: Any) -> Check:
+    def const(v: Any) -> bool:
+        same = _scalar_equal(v, want)
+        if same is None:
+            jsonschema = _jsonschema_equality()
+            return jsonschema is not None and bool(jsonschema[0](v, want))
+        return same
+
+    return const
+
+
+def _enum(choices: list[Any]) -> Check:
+    if all(isinstance(c, str) for c in choices):  # (the usual form: a string equals only a string)
+        texts = frozenset(choices)
+        return lambda v: isinstance(v, str) and v in texts
+    held = tuple(_const(c) for c in choices)
+    return lambda v: any(c(v) for c in held)
+
+
+def _unique_items(v: Any) -> bool:
+    if not isinstance(v, list):
+        return True
+    if all(isinstance(x, str) for x in v):  # strings: equal exactly when the same text
+        return len(set(v)) == len(v)
+    jsonschema = _jsonschema_equality()
+    return jsonschema is not None and bool(jsonschema[1](v))
+
+
 def _bound(word: str, bound: Any) -> Check:
     """``minimum`` and the like: only numbers are held to them."""
     if word == "minimum":
@@ -298,20 +373,58 @@ def _bound(word: str, bound: Any) -> Check:
     return lambda v: not _is_number(v) or not v >= bound
 
 
-def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys]:
+def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
     """``allOf`` / ``anyOf`` / ``oneOf`` (exactly one valid), and the keys its valid subschemas
-    evaluate."""
-    def check(v: Any) -> bool:
-        if word == "allOf":
-            return all(n.ok(v) for n in subs)
-        if word == "anyOf":
-            return any(n.ok(v) for n in subs)
-        return sum(1 for n in subs if n.ok(v)) == 1
+    evaluate (None: none, whatever the value)."""
+    oks = tuple(n.ok for n in subs)  # (each node is complete: self.node returns it built)
+    only = _one_required(subs)
+
+    def all_of(v: Any) -> bool:
+        for ok in oks:  # noqa: SIM110 (a loop: all() over a generator costs a frame per value)
+            if not ok(v):
+                return False
+        return True
+
+    def any_of(v: Any) -> bool:
+        for ok in oks:  # noqa: SIM110
+            if ok(v):
+                return True
+        return False
+
+    def one_of(v: Any) -> bool:
+        found = False
+        for ok in oks:
+            if ok(v):
+                if found:
+                    return False
+                found = True
+        return found
+
+    def one_of_keys(v: Any) -> bool:
+        # oneOf of {required: [name]} schemas, each name once: exactly one of the names present
+        # (a value that is not a mapping meets every such schema)
+        return len(only & v.keys()) == 1 if isinstance(v, dict) else len(only) == 1
+
+    check = all_of if word == "allOf" else any_of if word == "anyOf" else one_of_keys if only else one_of
 
     def evaluated(v: dict) -> list[Any]:
         return [k for n in subs if n.ok(v) for k in n.evaluated(v)]
 
-    return check, evaluated
+    def evaluated_all(v: dict) -> list[Any]:
+        # asked only of a valid value (see _Node.evaluated's callers), so every subschema holds
+        return [k for n in subs for k in n.evaluated(v)]
+
+    if all(n.no_keys for n in subs):
+        return check, None
+    return check, evaluated_all if word == "allOf" else evaluated
+
+
+def _one_required(subs: list[_Node]) -> frozenset[str]:
+    """The names, when every node is ``{required: [name]}`` alone and the names differ (else empty)."""
+    names = [n.required_only for n in subs]
+    if any(name is None for name in names) or len(set(names)) != len(names):
+        return frozenset()
+    return frozenset(name for name in names if name is not None)
 
 
 def _all(checks: list[Check]) -> Check:
@@ -319,6 +432,12 @@ def _all(checks: list[Check]) -> Check:
         return lambda v: True
     if len(checks) == 1:
         return checks[0]
+    if len(checks) == 2:  # (the usual sizes, without a loop)
+        a, b = checks
+        return lambda v: a(v) and b(v)
+    if len(checks) == 3:
+        a, b, c = checks
+        return lambda v: a(v) and b(v) and c(v)
     held = tuple(checks)
 
     def every(v: Any) -> bool:

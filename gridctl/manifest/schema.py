@@ -13,12 +13,13 @@ import json
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from ..errors import Diagnostic
 from .yamlpos import PathT, Positions
+
+if TYPE_CHECKING:  # (imported where a manifest is validated: a valid one never needs jsonschema)
+    from jsonschema import Draft202012Validator, ValidationError
 
 _TYPE_NAMES = {
     "string": "a string",
@@ -50,6 +51,8 @@ def load_schema(name: str = "grid.schema.json") -> dict:
 
 @functools.cache
 def validator(name: str = "grid.schema.json") -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(load_schema(name))
 
 

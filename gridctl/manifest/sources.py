@@ -14,10 +14,14 @@ those on its own: only a manifest that says ``gh: true`` reads them.
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import errno
 import hashlib
 import hmac
 import os
+import stat
 import subprocess
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,18 +102,79 @@ def resolve_path(root: Path, raw: str, *, allow_outside: bool = False) -> Path:
     symlink escape). ``allow_outside`` (token files only) also accepts absolute and ``~`` paths.
     """
     expanded = os.path.expanduser(raw)
-    p = Path(expanded)
-    if p.is_absolute():
+    if os.path.isabs(expanded):  # (Path(expanded).is_absolute(), without making the Path)
         if not allow_outside:
             raise SourceError(f"file {raw} must be relative to the manifest's folder")
-        return p
+        return Path(expanded)
     if raw.startswith("~") and allow_outside:
-        return p
-    root_real = root.resolve()
-    candidate = (root / p).resolve()
-    if candidate != root_real and root_real not in candidate.parents:
+        return Path(expanded)
+    p = Path(expanded)  # (normalized as Path.resolve() sees it: "a//b" and "a/./b" are "a/b")
+    # Path.resolve() of both, in strings (a third of the CPU: a manifest may name thousands of
+    # files); a symlink loop is left to Path.resolve(), which words it as this Python does
+    folders = _FOLDERS.get()
+    if folders is None:
+        root_real = _resolved(root)
+        candidate = _resolved(os.path.join(root, p))
+    else:
+        top = os.fspath(root)
+        root_real = folders.get(top) or folders.setdefault(top, _resolved(root))
+        candidate = _resolved_in(os.path.join(top, p), folders)
+    if candidate != root_real and not candidate.startswith(root_real.rstrip(os.sep) + os.sep):
         raise SourceError(f"file {raw} is outside the manifest's folder")
-    return candidate
+    return Path(candidate)
+
+
+def _resolved(path: str | Path) -> str:
+    """``str(Path(path).resolve())``."""
+    real = os.path.realpath(path)
+    try:
+        os.stat(real)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:  # (Path.resolve() raises for a loop, os.path.realpath() does not)
+            return str(Path(path).resolve())
+    return real
+
+
+def _resolved_in(path: str, folders: dict[str, str]) -> str:
+    """:func:`_resolved`, its folder resolved once: ``realpath(folder/name)`` is the folder's
+    real path joined with ``name`` when ``name`` is not a symbolic link (nor ``.`` or ``..``)."""
+    folder, name = os.path.split(path)
+    if not name or name in (os.curdir, os.pardir):
+        return _resolved(path)
+    real_folder = folders.get(folder)
+    if real_folder is None:
+        real_folder = folders[folder] = _resolved(folder)
+    joined = os.path.join(real_folder, name)
+    try:
+        if stat.S_ISLNK(os.lstat(joined).st_mode):
+            return _resolved(path)
+    except OSError:  # (nothing there, or not a folder: as os.path.realpath, taken as it is)
+        pass
+    return joined
+
+
+#: the real paths of the folders :func:`resolve_path` has seen, inside :func:`folders_resolved_once`
+_FOLDERS: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar("gridctl_folders", default=None)
+
+
+@contextlib.contextmanager
+def folders_resolved_once() -> Iterator[None]:
+    """Inside, :func:`resolve_path` resolves each folder's symbolic links once (a manifest may
+    name thousands of files in a few folders: its load resolves each folder once, not each file)."""
+    token = _FOLDERS.set({})
+    try:
+        yield
+    finally:
+        _FOLDERS.reset(token)
+
+
+def _read_text(path: Path) -> str:
+    """``path.read_text(encoding="utf-8")``, read as bytes and decoded whole: the same text
+    (line ends translated as text mode does) for half the CPU — a manifest may name thousands of
+    key files."""
+    with open(path, "rb") as fh:
+        text = fh.read().decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout: float = 30.0) -> str:
@@ -126,7 +191,7 @@ def read_source(src: Source, root: Path, *, allow_outside: bool = False, timeout
     if src.kind == "file":
         path = resolve_path(root, str(src.target), allow_outside=allow_outside)
         try:
-            text = path.read_text(encoding="utf-8")
+            text = _read_text(path)
         except FileNotFoundError:
             raise SourceError(f"file {src.target} does not exist") from None
         except IsADirectoryError:

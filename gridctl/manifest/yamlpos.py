@@ -254,4 +254,10 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if was:
+            # what was made meanwhile goes to the oldest generation as it is (freeze, then
+            # unfreeze: the documented way to move every object there, two list splices), so
+            # the collector, back on, does not start with a pass over the 10^6 objects a large
+            # manifest leaves alive (and a second one to promote them again)
+            gc.freeze()
+            gc.unfreeze()
             gc.enable()

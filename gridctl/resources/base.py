@@ -26,18 +26,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
-
-from deepdiff import DeepDiff
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..errors import Diagnostic
-from ..github.client import AccountClient
-from ..github.reader import Reader
 from ..github.scopes import APP_PERMISSIONS
 from ..manifest.model import Manifest
 from ..manifest.sections import Section
 from ..plan import Action, Change, FieldDiff, Note, Plan, fingerprint
-from ..state.local import State
+
+if TYPE_CHECKING:  # (the clients, deepdiff and the state load when a plan needs them, not with the kinds' sections)
+    from ..github.client import AccountClient
+    from ..github.reader import Reader
+    from ..state.local import State
 
 __all__ = ["ApplyContext", "ApplyResult", "Declaring", "Item", "Kind", "PlanEnv", "Reader", "Scope", "ScopePlan", "attr_diffs", "live_fp"]
 
@@ -79,6 +79,8 @@ class ApplyContext:
         return self.env.client(account)
 
     def reader(self, account: str) -> Reader:
+        from ..github.reader import Reader
+
         return Reader(self.env.client(account))
 
 
@@ -358,13 +360,16 @@ def _flip(change: Change, action: Action, *, before: Any, after: Any, meta: dict
 
 
 def attr_diffs(desired: dict[str, Any], live: dict[str, Any]) -> list[FieldDiff]:
-    """Field differences on the desired (managed) fields, via deepdiff."""
+    """Field differences on the desired (managed) fields, via deepdiff (imported only when two
+    structured values are not identical: a plan with nothing to change never loads it)."""
     out: list[FieldDiff] = []
     for key in sorted(desired):
         want = desired[key]
         have = live.get(key)
         if _identical(want, have):
             continue  # what DeepDiff would find no difference in, found without it (most fields)
+        if isinstance(want, (dict, list)) or isinstance(have, (dict, list)):
+            from deepdiff import DeepDiff
         if isinstance(want, list) and isinstance(have, list):
             if DeepDiff(have, want, ignore_order=True):
                 out.append(FieldDiff(key, have, want))
@@ -386,3 +391,11 @@ def _identical(a: Any, b: Any) -> bool:
     if isinstance(a, list):
         return len(a) == len(b) and all(_identical(x, y) for x, y in zip(a, b, strict=True))
     return bool(a == b)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Reader":  # re-exported (``__all__``), imported on first use
+        from ..github.reader import Reader
+
+        return Reader
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -51,15 +51,18 @@ before protection (87) in one apply, and protection is removed first on destroy.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope, _flip
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Scope, _flip
 from .repository import repos_with
+
+if TYPE_CHECKING:
+    from .base import Reader
 
 #: the manifest's flags -> the PUT body's (and the GET's ``{enabled}`` objects)
 FLAGS = {

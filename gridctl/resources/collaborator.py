@@ -38,19 +38,20 @@ access, drop the collaborator from the manifest.
 
 from __future__ import annotations
 
+import functools
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
-from ..github.reader import fields
 from ..manifest.model import PERMISSION_OF, ROLE_OF, Manifest
 from ..plan import Action, Change, FieldDiff
 from .base import ApplyResult, Item, Kind, Scope, _flip
 from .repository import repo_scopes
 
 if TYPE_CHECKING:
+    from ..github.client import Keep
     from .base import ApplyContext, PlanEnv, Reader
 
 
@@ -70,11 +71,16 @@ def _role(value: Any) -> Any:
 
 def direct_collaborators(reader: Reader, full: str) -> list[dict] | None:
     """The repository's direct collaborators; the one list call both kinds share (memoized)."""
-    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"}, keep=_LOGIN_ROLE)
+    return reader.list(f"/repos/{full}/collaborators", params={"affiliation": "direct"}, keep=_login_role())
 
 
-#: what the ETag cache keeps of a collaborator: the fields both kinds read
-_LOGIN_ROLE = fields("login", "role_name")
+@functools.cache
+def _login_role() -> Keep:
+    """What the ETag cache keeps of a collaborator: the fields both kinds read (made on first
+    use: loading a manifest imports the kinds, not the clients)."""
+    from ..github.reader import fields
+
+    return fields("login", "role_name")
 
 
 def _managed_logins(env: PlanEnv, kind: str, scope_name: str) -> set[str]:

@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError, GridctlError
-from ..github.client import Keep
 from ..manifest.load import file_content
 from ..manifest.model import Manifest
 from ..plan import Action, Change
@@ -64,6 +63,8 @@ def _read_files(reader: Reader, full: str, branch: str, paths: list[str]) -> dic
     1,000 entries a folder: https://docs.github.com/en/rest/repos/contents#get-repository-content).
     Symbolic links count as files, as the contents API lists them; folders and submodules do not.
     """
+    from ..github.client import Keep  # (here: loading a manifest imports the kinds, not the clients)
+
     wanted = set(paths)
     folders = sorted({posixpath.dirname(p) for p in paths})
     if len(folders) > 1 and "/" not in branch:

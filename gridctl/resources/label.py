@@ -27,7 +27,7 @@ them (:data:`GITHUB_DEFAULT_LABELS`): a repository that kept its defaults gets n
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from ..errors import GitHubError
@@ -35,8 +35,11 @@ from ..manifest.model import Manifest
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change
-from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Scope
 from .repository import repos_with
+
+if TYPE_CHECKING:
+    from .base import Reader
 
 _COLOUR = "^#?[0-9a-fA-F]{6}$"
 

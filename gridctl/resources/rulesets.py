@@ -64,15 +64,18 @@ one call per change.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GitHubError
 from ..manifest.sections import Section, SectionContext
 from ..manifest.yamlpos import PathT
 from ..plan import Action, Change, FieldDiff
-from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Reader, Scope, org_scopes
+from .base import ApplyContext, ApplyResult, Declaring, Item, Kind, PlanEnv, Scope, org_scopes
 from .branch_protection import forbidden, live_item, sparse_diffs, whole_inverse
 from .repository import repos_with
+
+if TYPE_CHECKING:
+    from .base import Reader
 
 #: built-in repository roles as ruleset bypass actors (see the module's docstring)
 ROLE_IDS = {"maintain": 2, "write": 4, "admin": 5}

@@ -86,7 +86,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import SourceError
-from ..fleet import dispatch as fd
 from ..manifest.load import file_content
 from ..manifest.model import Manifest
 from ..manifest.sections import Section, SectionContext
@@ -566,6 +565,8 @@ def _workflow_jobs(m: Manifest, template: str) -> tuple[str, list[frozenset[str]
     t = m.dispatch.get(template)
     if t is None:
         return None
+    from ..fleet import dispatch as fd  # (here: a manifest without templates never needs it)
+
     try:
         wpath = fd.workflow_path(t.workflow)
     except fd.WorkflowError:
