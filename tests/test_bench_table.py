@@ -147,6 +147,13 @@ def test_results_of_several_outputs_merge_and_other_lines_are_ignored(tmp_path, 
     assert "apply throughput, k=4" in out
 
 
+def test_a_bench_not_run_is_named():
+    res = issue16.collect([("manifest only", lines({}, {100: 0.2}, None).replace('"bench": "plan"', '"bench": "other"'))])
+    rows = {r.metric: r for r in issue16.sized_rows(res)}
+    assert rows["gridctl CPU, cold no-change plan, latency 0 (s)"].note == "bench_plan not run"
+    assert rows["gridctl validate, CPU (s)"].note == "needs --large"
+
+
 def test_no_result_line_is_an_error(tmp_path, capsys):
     (tmp_path / "serve.txt").write_text("RESULT [{\"mode\": \"webhook\"}]\n")
     assert issue16.main([str(tmp_path / "serve.txt")]) == 1

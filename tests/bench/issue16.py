@@ -198,6 +198,9 @@ def sized_rows(res: Results) -> list[Row]:
     rows = []
     for metric, values, goal, judge, digits in specs:
         verdict, note = judge(values)
+        source = "manifest" if "validate" in metric else "plan"
+        if verdict == NOT_RUN and not getattr(res, source):
+            note = f"bench_{source} not run"
         rows.append(Row(metric, values, goal, verdict, digits, note))
     return rows
 
