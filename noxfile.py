@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -48,18 +50,61 @@ def typecheck(session: nox.Session) -> None:
     session.run("mypy", "gridctl")
 
 
+#: the benches whose RESULT lines make issue 16's goals table (tests/bench/issue16.py)
+ISSUE16 = ("bench_plan", "bench_apply", "bench_manifest")
+
+
+def _takes(path: Path, flag: str) -> bool:
+    """Whether the bench script at ``path`` knows ``flag`` (``--large``, ``--quick=...``): its source names it."""
+    return f'"{flag.split("=", 1)[0]}"' in path.read_text(encoding="utf-8")
+
+
+def _tee(session: nox.Session, args: list[str]) -> tuple[int, str]:
+    """Run ``args`` in the session's environment, its output streamed as it comes and returned."""
+    env = {**os.environ, **{k: v for k, v in session.env.items() if v is not None}}
+    if session.bin_paths:  # None with --no-venv: the interpreter running nox's PATH
+        env["PATH"] = os.pathsep.join([*session.bin_paths, env.get("PATH", "")])
+    program = shutil.which(args[0], path=env.get("PATH")) or args[0]
+    session.log(" ".join(args))
+    lines = []
+    with subprocess.Popen([program, *args[1:]], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace", bufsize=1) as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            sys.stdout.flush()
+            lines.append(line)
+    return proc.returncode, "".join(lines)
+
+
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks: print figures (requests/s, API calls, rate-limit points, wall time).
-    ``nox -s bench -- bench_plan --large`` runs one bench with a flag (N=1,000 for bench_plan)."""
+    """Benchmarks: print figures (requests/s, API calls, rate-limit points, wall time), then issue 16's
+    goals table from the ``RESULT`` lines of bench_plan, bench_apply and bench_manifest.
+    ``nox -s bench -- bench_plan bench_manifest --large`` runs the benches named, each given the flags
+    it knows (``--large``: N=1,000 as well; ``--quick``: a short run); every bench's output is saved
+    in the session's tmp folder, and ``python tests/bench/issue16.py FILE`` prints the table again."""
     session.install("-e", ".[test]")
-    benches = sorted(Path("tests/bench").glob("bench_*.py"))
     wanted = [a for a in session.posargs if not a.startswith("-")]
-    flags = [a for a in session.posargs if a.startswith("-")]  # e.g. --large, passed to each bench run
+    flags = [a for a in session.posargs if a.startswith("-")]  # e.g. --large, passed to each bench that knows it
+    benches = [p for p in sorted(Path("tests/bench").glob("bench_*.py")) if not wanted or any(w in p.name for w in wanted)]
+    outputs: list[str] = []
+    failed: list[str] = []
     for path in benches:
-        if wanted and not any(w in path.name for w in wanted):
-            continue
-        session.run("python", str(path), *flags)
+        known = [f for f in flags if _takes(path, f)]
+        if len(known) < len(flags):
+            session.log(f"{path.stem} has no {', '.join(f for f in flags if f not in known)}: run without")
+        code, text = _tee(session, ["python", str(path), *known])
+        outputs.append(f"### {path.name} {' '.join(known)} (exit {code})\n{text}")
+        if code != 0:
+            failed.append(f"{path.name} (exit {code})")
+    saved = Path(session.create_tmp()) / "bench-output.txt"
+    saved.write_text("".join(outputs), encoding="utf-8")
+    session.log(f"the benches' output: {saved}")
+    if any(path.stem in ISSUE16 for path in benches):
+        session.run("python", "tests/bench/issue16.py", str(saved))
+    if failed:
+        session.error("failed: " + ", ".join(failed))
 
 
 @nox.session(python=False)

@@ -19,10 +19,13 @@ in this process (plan, then the apply timed alone). Printed, with the machine's 
    extra 900 points).
 
 ``--quick``: W = 8 and 200 secrets on one token (one extra window: the floor is still 60 s).
+The last line, ``RESULT {json}``, is read by tests/bench/issue16.py (the goals table ``nox -s
+bench`` prints at the end).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
@@ -98,7 +101,7 @@ def apply(sbx: Sandbox, work: Path, text: str, write_interval: float, before_app
         return time.perf_counter() - t, len(plan.changes), s.stats()
 
 
-def throughput(sbx: Sandbox, root: Path, k: int, per_token: int) -> float:
+def throughput(sbx: Sandbox, root: Path, k: int, per_token: int) -> dict:
     users = USERS[:k]
     work = root / f"tp{k}"
     work.mkdir()
@@ -110,10 +113,10 @@ def throughput(sbx: Sandbox, root: Path, k: int, per_token: int) -> float:
     rate = n / secs
     goal = 0.95 * k
     print(f"  k={k}: {n} secrets in {secs:6.2f} s = {rate:5.2f} writes/s (goal >= {goal:.2f}: {'met' if rate >= goal else 'MISSED'})")
-    return rate
+    return {"k": k, "secrets": n, "seconds": round(secs, 2), "rate": round(rate, 3)}
 
 
-def under_limits(sbx: Sandbox, root: Path, users: tuple[str, ...], repos: int, secrets: int) -> None:
+def under_limits(sbx: Sandbox, root: Path, users: tuple[str, ...], repos: int, secrets: int) -> dict:
     work = root / "limits"
     work.mkdir()
     apply(sbx, work, manifest(users, repos, 0), 0.0)
@@ -137,6 +140,9 @@ def under_limits(sbx: Sandbox, root: Path, users: tuple[str, ...], repos: int, s
           f"(goal <= 1.10: {'met' if secs <= 1.1 * floor else 'MISSED'})")
     print(f"  secondary-limit answers {secondary} (goal 0), requests after remaining 0: {after_zero} (goal 0); "
           f"{total.get('requests', 0)} requests; {waits} token(s) paused for a primary reset")
+    return {"secrets": n, "tokens": len(users), "per_token": per_token, "points": points, "wall": round(secs, 2),
+            "floor": floor, "secondary_limited": secondary, "primary_limited": after_zero,
+            "requests": total.get("requests", 0), "paused_tokens": waits}
 
 
 def main() -> int:
@@ -152,16 +158,18 @@ def main() -> int:
         print(f"gridctl apply benchmark ({'quick' if QUICK else 'full'}), {os.cpu_count()} CPU core(s), sandbox with GitHub's limits")
         per_token = 8 if QUICK else 30
         print(f"throughput: one new secret in each of {per_token} repositories per token, write_interval 1 s, 120 ms latency")
-        throughput(sbx, root, 1, per_token)
-        throughput(sbx, root, 4, per_token)
+        rates = [throughput(sbx, root, 1, per_token), throughput(sbx, root, 4, per_token)]
         print("under GitHub's limits: write_interval 0, latency 0, 150 requests left in each token's primary window")
         if QUICK:
-            under_limits(sbx, root, USERS[:1], 8, 25)
+            limited = under_limits(sbx, root, USERS[:1], 8, 25)
         else:
-            under_limits(sbx, root, USERS, 10, 25)
+            limited = under_limits(sbx, root, USERS, 10, 25)
     finally:
         sbx.stop()
     print(f"(bench took {time.perf_counter() - t0:.0f} s)")
+    # read by tests/bench/issue16.py (the table `nox -s bench` prints at the end)
+    print("RESULT " + json.dumps({"bench": "apply", "cores": os.cpu_count(), "quick": QUICK, "throughput": rates,
+                                  "under_limits": limited}), flush=True)
     return 0
 
 

@@ -36,14 +36,11 @@ import base64
 import hashlib
 import hmac
 import json
-import math
 import os
 import queue
 import random
 import re
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -54,7 +51,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import requests
+import procs
+from procs import GRIDCTL, Stop, pct, stop_on_sigterm, stop_process
 
 try:
     import resource
@@ -67,28 +65,11 @@ except ImportError:
     psutil = None
 
 OWNER, REPO, WORKFLOW = "bench", "jobs", "bench.yml"
-GRIDCTL = [sys.executable, "-m", "gridctl"]
 #: what `gridctl sandbox runner` prints (gridctl/sandbox/standin.py)
 ONLINE = re.compile(r"^runner (\S+) \(id (\d+)\) is online")
 RUNNING = re.compile(r"^running job (\d+) ")
 COMPLETED = re.compile(r"^job (\d+) completed: (\w+)")
 MAX_RUNNER_LINES = 200
-
-
-class Stop(Exception):
-    """SIGTERM to this script: stop like Ctrl-C, through the cleanup."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
 
 
 def line(name: str, values: list[float], unit: str = "ms", note: str = "") -> None:
@@ -110,46 +91,17 @@ def iso_epoch(text: str | None) -> float | None:
 
 
 # -- the sandbox process -------------------------------------------------------------------------------
-class Sandbox:
+class Sandbox(procs.Sandbox):
+    """The sandbox (tests/bench/procs.py), its REST API called with the owner's token, and its own CPU and memory."""
+
     def __init__(self, workdir: Path, strict: bool):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = workdir / "sandbox.log"
-        cmd = [*GRIDCTL, "sandbox", "serve", "--port", str(self.port), "--rate-limit", "100000000"]
-        if strict:
-            cmd.append("--strict")
-        with open(self.log, "wb") as out:  # a file, not a pipe nobody drains
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.http = requests.Session()
-        self.http.trust_env = False
+        super().__init__(workdir / "sandbox.log", "--rate-limit", "100000000", *(["--strict"] if strict else []))
         self.token = ""
         self.rss_max = 0
         self._sampling = threading.Event()
 
-    def wait_ready(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
-        for _ in range(int(timeout / 0.05) + 1):
-            if self.proc.poll() is not None:
-                break
-            if "listening on" in self.log.read_text(errors="replace"):
-                return
-            if time.monotonic() > deadline:
-                break
-            time.sleep(0.05)
-        raise SystemExit(f"the sandbox did not start:\n{self.log.read_text(errors='replace')[-2000:]}")
-
-    def api(self, method: str, path: str, body: Any = None, want: tuple[int, ...] = (200, 201, 204)) -> Any:
-        headers = {"Authorization": f"token {self.token}", "Accept": "application/vnd.github+json"}
-        resp = self.http.request(method, self.url + path, json=body, headers=headers, timeout=30)
-        if resp.status_code not in want:
-            raise SystemExit(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json() if resp.content else None
-
-    def ctl(self, method: str, path: str, body: Any = None) -> Any:
-        resp = self.http.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=30)
-        if resp.status_code >= 400:
-            raise SystemExit(f"{method} /_sandbox{path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
+    def owner_api(self, method: str, path: str, body: Any = None, want: tuple[int, ...] = (200, 201, 204)) -> Any:
+        return self.api(self.token, method, path, body, want)
 
     # -- resources of the process -------------------------------------------------------------------
     def cpu_seconds(self) -> float | None:
@@ -199,14 +151,7 @@ class Sandbox:
 
     def stop(self) -> None:
         self._sampling.set()
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        super().stop()
 
 
 # -- the webhook receiver -----------------------------------------------------------------------------
@@ -260,8 +205,8 @@ class Runner:
                  events: queue.Queue, started: list[Runner]):
         self.label = label
         self.name = f"{label}-{serial}"
-        config = sbx.api("POST", f"/repos/{OWNER}/{REPO}/actions/runners/generate-jitconfig",
-                         {"name": self.name, "runner_group_id": 1, "labels": [label]}, want=(201,))
+        config = sbx.owner_api("POST", f"/repos/{OWNER}/{REPO}/actions/runners/generate-jitconfig",
+                               {"name": self.name, "runner_group_id": 1, "labels": [label]}, want=(201,))
         jit = workdir / f"{self.name}.jit"
         jit.write_text(config["encoded_jit_config"])
         jit.chmod(0o600)
@@ -284,13 +229,7 @@ class Runner:
             events.put((time.time(), self, text.rstrip("\n")))
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)  # it closes its session and exits 0
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+        stop_process(self.proc, 10.0, group=True)  # on SIGTERM it closes its session and exits 0
         if self.reader.is_alive():
             self.reader.join(5)
 
@@ -373,10 +312,10 @@ def setup(sbx: Sandbox, args: argparse.Namespace, hook_url: str, secret: str, te
     settings = {k: v for k, v in (("poll_seconds", args.poll_seconds), ("tick_seconds", args.tick_seconds)) if v is not None}
     if settings:
         sbx.ctl("PUT", "/jobs/settings", settings)
-    sbx.api("POST", "/user/repos", {"name": REPO, "auto_init": True, "private": True})
-    sbx.api("PUT", f"/repos/{OWNER}/{REPO}/contents/.github/workflows/{WORKFLOW}",
-            {"message": "bench workflow", "content": base64.b64encode(text.encode()).decode()})
-    hook = sbx.api("POST", f"/repos/{OWNER}/{REPO}/hooks", {
+    sbx.owner_api("POST", "/user/repos", {"name": REPO, "auto_init": True, "private": True})
+    sbx.owner_api("PUT", f"/repos/{OWNER}/{REPO}/contents/.github/workflows/{WORKFLOW}",
+                  {"message": "bench workflow", "content": base64.b64encode(text.encode()).decode()})
+    hook = sbx.owner_api("POST", f"/repos/{OWNER}/{REPO}/hooks", {
         "config": {"url": hook_url, "content_type": "json", "secret": secret},
         "events": ["workflow_job", "workflow_run"],
     })
@@ -385,8 +324,8 @@ def setup(sbx: Sandbox, args: argparse.Namespace, hook_url: str, secret: str, te
 
 def dispatch(sbx: Sandbox) -> tuple[int, float, float]:
     t0 = time.time()
-    body = sbx.api("POST", f"/repos/{OWNER}/{REPO}/actions/workflows/{WORKFLOW}/dispatches",
-                   {"ref": "main", "return_run_details": True}, want=(200,))
+    body = sbx.owner_api("POST", f"/repos/{OWNER}/{REPO}/actions/workflows/{WORKFLOW}/dispatches",
+                         {"ref": "main", "return_run_details": True}, want=(200,))
     return int(body["workflow_run_id"]), t0, time.time()
 
 
@@ -422,11 +361,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop_on_sigterm()
     workdir = Path(tempfile.mkdtemp(prefix="gridctl-bench-jobs-"))
     secret = secrets.token_hex(16)
     text, need = workflow(args.jobs, args.label_list)
@@ -435,7 +370,7 @@ def main() -> int:
     receiver: Receiver | None = None
     fleet: Fleet | None = None
     try:
-        sbx.wait_ready()
+        sbx.ready(30.0)
         receiver = Receiver(secret)
         hook_id = setup(sbx, args, receiver.url, secret, text)
         settle = time.monotonic() + 10
@@ -524,11 +459,11 @@ def report(args: argparse.Namespace, sbx: Sandbox, fleet: Fleet, receiver: Recei
     job_run: dict[int, int] = {}
     conclusions: dict[str, int] = {}
     for run_id in runs:
-        body = sbx.api("GET", f"/repos/{OWNER}/{REPO}/actions/runs/{run_id}/jobs?per_page=100")
+        body = sbx.owner_api("GET", f"/repos/{OWNER}/{REPO}/actions/runs/{run_id}/jobs?per_page=100")
         for j in body["jobs"]:
             job_run[j["id"]] = run_id
             conclusions[str(j["conclusion"])] = conclusions.get(str(j["conclusion"]), 0) + 1
-    left = sbx.api("GET", f"/repos/{OWNER}/{REPO}/actions/runners")["total_count"]
+    left = sbx.owner_api("GET", f"/repos/{OWNER}/{REPO}/actions/runners")["total_count"]
     total_jobs = args.runs * args.jobs
 
     dispatch_rt = [t1 - t0 for t0, t1 in runs.values()]

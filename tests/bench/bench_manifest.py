@@ -1,6 +1,6 @@
 """Benchmark: loading the manifest — ``gridctl validate`` and the load every plan pays (``nox -s bench -- manifest``).
 
-    python tests/bench/bench_manifest.py [--sizes 100,300,1000] [--repeat 3]
+    python tests/bench/bench_manifest.py [--large] [--quick] [--sizes 100,300] [--repeat 3]
 
 The manifest has issue 16's reference shape: N repositories, each with 10 Actions secrets (key
 references), 10 variables, 10 collaborators (accounts of the manifest), 2 deploy keys, 2 runners
@@ -14,6 +14,10 @@ and 5 files in 3 folders. For each N it prints, for
 
 the best of ``--repeat`` runs (the machine is shared and noisy). No network, no sandbox.
 Goal (issue 16): ``gridctl validate`` of N=1,000 in at most 1 s of CPU.
+
+N = 100 and 300 by default; ``--large`` adds 1,000 (as bench_plan's does); ``--quick`` runs each
+size once (``--repeat 1``). The last line, ``RESULT {json}``, is read by tests/bench/issue16.py.
+Flags meant for other benches (``nox -s bench`` passes its flags to each) are ignored.
 """
 
 from __future__ import annotations
@@ -141,17 +145,31 @@ def measure(n: int, repeat: int) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", default="100,300,1000")
+    ap.add_argument("--sizes", default="100,300", help="comma-separated sizes (default 100,300)")
+    ap.add_argument("--large", action="store_true", help="also N=1,000")
+    ap.add_argument("--quick", action="store_true", help="one run per size (--repeat 1)")
     ap.add_argument("--repeat", type=int, default=3)
-    args = ap.parse_args()
-    sizes = [int(s) for s in args.sizes.split(",")]
+    args, _ = ap.parse_known_args()
+    try:
+        sizes = [int(s) for s in args.sizes.split(",")]
+    except ValueError:
+        ap.error(f"--sizes: comma-separated whole numbers, not {args.sizes!r}")
+    if args.large and 1000 not in sizes:
+        sizes.append(1000)
+    if args.quick:
+        args.repeat = 1
+    if args.repeat < 1 or any(n < 1 for n in sizes):
+        ap.error("--sizes and --repeat: at least 1")
     print(f"manifest load, issue 16's reference shape ({os.cpu_count()} CPUs, best of {args.repeat})")
     print(f"{'N':>6} {'manifest':>10} {'validate CPU':>13} {'validate RSS':>13} {'load CPU':>9} {'load RSS':>9}")
+    runs = []
     for n in sizes:
         r = measure(n, args.repeat)
         print(f"{n:>6} {r['bytes'] / 1e6:>8.2f}MB {r['validate_cpu']:>12.2f}s {r['validate_rss']:>11.0f}MB"
               f" {r['load_cpu']:>8.2f}s {r['load_rss']:>7.0f}MB", flush=True)
+        runs.append({"repos": n, **{k: round(v, 3) if isinstance(v, float) else v for k, v in r.items()}})
     print("goal: validate CPU <= 1 s at N=1,000")
+    print("RESULT " + json.dumps({"bench": "manifest", "cores": os.cpu_count(), "repeat": args.repeat, "runs": runs}), flush=True)
 
 
 if __name__ == "__main__":

@@ -71,14 +71,11 @@ import contextlib
 import hashlib
 import hmac
 import json
-import math
 import os
 import random
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -92,10 +89,23 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import procs
 import requests
 import yaml
+from procs import (
+    GRIDCTL,
+    Stop,
+    free_port,
+    kill_strays,
+    pct,
+    quiet_session,
+    start_logged,
+    stop_on_sigterm,
+    stop_process,
+    stray_pids,
+    wait_for,
+)
 
-GRIDCTL = [sys.executable, "-m", "gridctl"]
 ORG, OPS, BENCH = "day-org", "day-ops", "day-bench"
 REPOS = ("svc-api", "svc-web", "svc-data")
 GROUP = "nightly"
@@ -129,24 +139,8 @@ METRICS_EVERY = 1.0
 METRIC_LINE = re.compile(r'^(gridctl_[a-z_]+)\{([^}]*)\}\s+([-+0-9.eE]+|NaN)$')
 
 
-class Stop(Exception):
-    """SIGTERM to this script: stop like Ctrl-C, through the cleanup."""
-
-
 class Problem(Exception):
     """The world could not be set up (a process did not start, a request was refused)."""
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of a non-empty list."""
-    ordered = sorted(values)
-    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
 
 
 def line(name: str, values: list[float], note: str = "") -> None:
@@ -156,97 +150,10 @@ def line(name: str, values: list[float], note: str = "") -> None:
     print(f"  {name:<46} p50 {pct(values, 0.5):7.2f}  p95 {pct(values, 0.95):7.2f}  max {max(values):7.2f} s  (n={len(values)}){note}")
 
 
-def quiet_session() -> requests.Session:
-    s = requests.Session()
-    s.trust_env = False
-    return s
-
-
-def wait_for(cond: Any, timeout: float, every: float = 0.1, proc: subprocess.Popen | None = None) -> Any:
-    """Call ``cond`` until it returns something true, at most ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    for _ in range(int(timeout / every) + 2):
-        if proc is not None and proc.poll() is not None:
-            return None
-        with contextlib.suppress(requests.RequestException):
-            value = cond()
-            if value:
-                return value
-        if time.monotonic() > deadline:
-            return None
-        time.sleep(every)
-    return None
-
-
-# -- processes -----------------------------------------------------------------------------------------
-def stray_pids(folder: Path) -> list[int]:
-    """Live processes whose working folder is under ``folder`` (the launchers and their runners)."""
-    out = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if not os.readlink(proc / "cwd").startswith(str(folder)):
-                continue
-            if (proc / "stat").read_text().rsplit(")", 1)[-1].split()[0] != "Z":
-                out.append(int(proc.name))
-    return out
-
-
-def kill_strays(folder: Path, grace: float = 5.0) -> int:
-    """SIGTERM, then SIGKILL, every process started under ``folder``; how many there were."""
-    pids = stray_pids(folder)
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    for _ in range(int(grace / 0.1) + 1):
-        if not stray_pids(folder) or time.monotonic() > deadline:
-            break
-        time.sleep(0.1)
-    for pid in stray_pids(folder):
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-    return len(pids)
-
-
-class Sandbox:
+# -- processes (tests/bench/procs.py) ------------------------------------------------------------------
+class Sandbox(procs.Sandbox):
     def __init__(self, root: Path, latency: str, seed: int):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = root / "sandbox.log"
-        cmd = [*GRIDCTL, "sandbox", "serve", "--port", str(self.port), "--latency", latency, "--seed", str(seed)]
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-        self.http = quiet_session()
-
-    def ready(self) -> None:
-        if not wait_for(lambda: self.http.get(f"{self.url}/_sandbox/health", timeout=2).ok, 60, 0.1, self.proc):
-            raise Problem(f"the sandbox did not start:\n{self.log.read_text(errors='replace')[-2000:]}")
-
-    def ctl(self, method: str, path: str, body: Any = None) -> Any:
-        resp = self.http.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=30)
-        if resp.status_code >= 400:
-            raise Problem(f"{method} /_sandbox{path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json()
-
-    def api(self, token: str, method: str, path: str, body: Any = None, want: tuple[int, ...] = (200, 201, 204),
-            http: requests.Session | None = None) -> Any:
-        headers = {"Authorization": f"token {token}", "Accept": "application/vnd.github+json"}
-        resp = (http or self.http).request(method, self.url + path, json=body, headers=headers, timeout=30)
-        if resp.status_code not in want:
-            raise Problem(f"{method} {path}: {resp.status_code} {resp.text[:300]}")
-        return resp.json() if resp.content else None
-
-    def stop(self) -> None:
-        self.http.close()
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        super().__init__(root / "sandbox.log", "--latency", latency, "--seed", str(seed), error=Problem)
 
 
 class Controller:
@@ -257,9 +164,8 @@ class Controller:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = ws / "serve.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen([*GRIDCTL, "serve", "-f", "grid.yaml", "--listen", f"127.0.0.1:{self.port}"],
-                                         cwd=ws, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = start_logged([*GRIDCTL, "serve", "-f", "grid.yaml", "--listen", f"127.0.0.1:{self.port}"], self.log,
+                                 cwd=ws, env=env)
         self.http = quiet_session()
         self.code: int | None = None
 
@@ -278,15 +184,9 @@ class Controller:
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """SIGTERM (it unregisters idle runners and exits 0), SIGKILL after ``timeout``."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
-                self.code = None
-                return None
+        if not stop_process(self.proc, timeout):
+            self.code = None
+            return None
         self.http.close()
         if self.code is None:
             self.code = self.proc.returncode
@@ -1092,11 +992,7 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> int:
     args = parse_args()
-
-    def on_term(signum: int, frame: Any) -> None:
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, on_term)
+    stop_on_sigterm()
     plan = Plan.make(args)
     root = Path(tempfile.mkdtemp(prefix="gridctl-bench-serve-"))
     print(f"gridctl serve benchmark: a day of {len(plan.bursts)} bursts ({', '.join(str(len(j)) for j, _ in plan.bursts)} jobs) "
