@@ -143,6 +143,10 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
     table = _TABLE
     assert table is not None
     new = tuple.__new__
+    # 1-based line numbers, one int object per line: the positions of a key and its value (and of
+    # every node on one line) share it, where ``mark.line + 1`` would make one each (ints above 256
+    # are objects of their own: about 8 MB of a 1,000-repository manifest's positions)
+    lines = list(range(1, text.count("\n") + 3))
     scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
     mapping_end, sequence_end, other, typed = MappingEndEvent, SequenceEndEvent, _Other, _typed
     # the collection being filled (None: none yet, the root is next) — its container, path, whether
@@ -205,15 +209,15 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
             if type(value) is other:
                 value = str(value.raw)
             path = cpath + (key,)
-            kpos = keys[path] = new(pos_type, (name, kmark.line + 1, kmark.column + 1))
-            values[path] = kpos if value is None else new(pos_type, (name, mark.line + 1, mark.column + 1))
+            kpos = keys[path] = new(pos_type, (name, lines[kmark.line], kmark.column + 1))
+            values[path] = kpos if value is None else new(pos_type, (name, lines[mark.line], mark.column + 1))
             container[key] = value
             want_key = True
         else:
             if type(value) is other:
                 value = str(value.raw)
             path = cpath + (len(container),)
-            values[path] = new(pos_type, (name, mark.line + 1, mark.column + 1))
+            values[path] = new(pos_type, (name, lines[mark.line], mark.column + 1))
             container.append(value)
         if opened:
             if container is not None:
