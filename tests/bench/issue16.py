@@ -268,9 +268,10 @@ def render(res: Results) -> str:
             out.append(f"{r.metric:<{width}}  {_cell(r.values, 0, r.digits):>9}  {r.goal:<{gw}}  {r.verdict}")
     else:
         out.append("apply goals (throughput, limits under a spent primary window): bench_apply not run")
-    out.append("not run: N=1,000 needs --large; the 120 ms phase needs bench_plan without --quick. "
-               "bench_plan never spends the primary limit, so requests after remaining 0 are counted on the apply only.")
     judged = [r.verdict for r in rows + fixed]
+    if NOT_RUN in judged:
+        out.append("not run: N=1,000 needs --large; the 120 ms phase needs bench_plan without --quick.")
+    out.append("bench_plan never spends the primary limit, so requests after remaining 0 are counted on the apply only.")
     out.append(f"{judged.count(MET)} met, {judged.count(MISSED)} MISSED, {judged.count(NOT_RUN)} not run")
     out += [f"warning: {p}" for p in res.problems]
     return "\n".join(out)
