@@ -191,7 +191,7 @@ class Repository(Kind):
                 kwargs["auto_init"] = True
 
             try:
-                client.raw(
+                created = client.raw(
                     "POST",
                     f"/orgs/{owner}/repos" if org else "/user/repos",
                     {"name": name, **kwargs},
@@ -208,12 +208,18 @@ class Repository(Kind):
                     ) from None
                 raise
             passed = set(kwargs) | (set() if org else {"visibility"})
+            if settings.get("archived") is False:
+                passed.add("archived")  # a new repository is not archived: no PATCH to say so
             rest = {k: v for k, v in settings.items() if k not in passed}
             if rest:
                 _update(client, full, name, rest)
-            data = client.get(f"/repos/{full}", missing_ok=False)
-            entry = self._entry(change, data["id"], meta)
-            return ApplyResult(entry, result={"id": data["id"]})
+            # the creating POST answers with the repository (as does verify's GET after a lost
+            # answer); read it again only where that answer had no id
+            repo_id = created.get("id") if isinstance(created, dict) else None
+            if repo_id is None:
+                repo_id = client.get(f"/repos/{full}", missing_ok=False)["id"]
+            entry = self._entry(change, repo_id, meta)
+            return ApplyResult(entry, result={"id": repo_id})
         if change.action == Action.UPDATE:
             fields = {d.field: d.after for d in change.diffs} if change.diffs else dict(change.after or {})
             _update(client, full, name, fields)
