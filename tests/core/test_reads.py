@@ -5,6 +5,7 @@ the ETag cache is not rewritten when nothing changed."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
 from gridctl.sandbox.world import token_hash
@@ -139,4 +140,27 @@ repos:
     r = grid.check(2, "plan", "--detailed-exitcode")
     assert "+ file alice/bare README.md" in r.out and "+ file alice/bare docs/a.md" in r.out
     grid.check(0, "apply", "--auto-approve")
+    grid.check(0, "plan", "--detailed-exitcode")
+
+
+def test_creating_a_repository_is_one_post(grid):
+    """A new repository costs its creating POST alone: no read-back (the POST answers with its id)
+    and no PATCH to say it is not archived; a setting the POST cannot take still gets its PATCH."""
+    grid.user("alice")
+    grid.user("bob")
+    grid.write("grid.yaml", grid_yaml("""\
+repos:
+  alice/plain: {description: one, visibility: private}
+  alice/late: {description: two, default_branch: main}
+""", ALICE, NODE_BOB))
+    before = stats(grid)["by_endpoint"]
+    grid.check(0, "apply", "--auto-approve")
+    after = stats(grid)["by_endpoint"]
+    delta = {op: after[op]["requests"] - before.get(op, {}).get("requests", 0) for op in after}
+    delta = {op: n for op, n in delta.items() if n}
+    assert delta.get("repos/create-for-authenticated-user") == 2, delta
+    assert delta.get("repos/get") == 2, delta  # the plan's reads (both missing), none after the POSTs
+    assert delta.get("repos/update") == 1, delta  # alice/late's default_branch only
+    state = json.loads((grid.dir / ".gridctl" / "state.json").read_text())["resources"]
+    assert isinstance(state["repo:alice/plain"]["id"], int) and isinstance(state["repo:alice/late"]["id"], int)
     grid.check(0, "plan", "--detailed-exitcode")
