@@ -379,12 +379,6 @@ def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
     oks = tuple(n.ok for n in subs)  # (each node is complete: self.node returns it built)
     only = _one_required(subs)
 
-    def all_of(v: Any) -> bool:
-        for ok in oks:  # noqa: SIM110 (a loop: all() over a generator costs a frame per value)
-            if not ok(v):
-                return False
-        return True
-
     def any_of(v: Any) -> bool:
         for ok in oks:  # noqa: SIM110
             if ok(v):
@@ -405,7 +399,7 @@ def _applicator(word: str, subs: list[_Node]) -> tuple[Check, Keys | None]:
         # (a value that is not a mapping meets every such schema)
         return len(only & v.keys()) == 1 if isinstance(v, dict) else len(only) == 1
 
-    check = all_of if word == "allOf" else any_of if word == "anyOf" else one_of_keys if only else one_of
+    check = _all(list(oks)) if word == "allOf" else any_of if word == "anyOf" else one_of_keys if only else one_of
 
     def evaluated(v: dict) -> list[Any]:
         return [k for n in subs if n.ok(v) for k in n.evaluated(v)]
