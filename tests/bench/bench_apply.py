@@ -28,49 +28,25 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
+import procs
 
 QUICK = "--quick" in sys.argv
 USERS = ("alice", "bob", "carol", "dave")
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+class Sandbox(procs.Sandbox):
+    """The sandbox as its own process (tests/bench/procs.py), its data in ``root/sbx``, with a
+    token for each of USERS."""
 
-
-class Sandbox:
     def __init__(self, root: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridctl", "sandbox", "serve", "--port", str(self.port), "--data", str(root / "sbx")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        for _ in range(400):
-            try:
-                requests.get(f"{self.url}/_sandbox/health", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
-        self.tokens = {u: requests.post(f"{self.url}/_sandbox/users", json={"login": u}, timeout=30).json()["token"] for u in USERS}
-
-    def ctl(self, method: str, path: str, body: object = None) -> dict:
-        r = requests.request(method, f"{self.url}/_sandbox{path}", json=body, timeout=30)
-        r.raise_for_status()
-        return dict(r.json())
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(timeout=30)
+        super().__init__(root / "sandbox.log", "--data", str(root / "sbx"))
+        self.ready()
+        self.tokens = {u: self.ctl("POST", "/users", {"login": u})["token"] for u in USERS}
 
 
 def manifest(users: tuple[str, ...], repos: int, secrets: int) -> str:

@@ -33,14 +33,13 @@ import json
 import math
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import requests
+import procs
 
 MAIN = "alice"
 COLLABORATORS = [f"c{i:02d}" for i in range(1, 11)]
@@ -56,13 +55,6 @@ LATENCY = "lognormal:median=120ms,sigma=0.6"
 MEAN_LATENCY = 0.120 * math.exp(0.6**2 / 2)
 SETUP_LIMITS = {"content_per_minute": 10**6, "content_per_hour": 10**7, "endpoint_points_per_minute": 10**6}
 GITHUB_LIMITS = {"content_per_minute": 80, "content_per_hour": 500, "endpoint_points_per_minute": 900, "max_concurrent": 100}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def fake_ssh_key(i: int) -> str:
@@ -102,42 +94,27 @@ def write_workspace(root: Path, n: int, parallelism: int) -> None:
     (root / "grid.yaml").write_text("\n".join(lines + runners) + "\n")
 
 
-class Sandbox:
+class Sandbox(procs.Sandbox):
+    """The sandbox as its own process (tests/bench/procs.py), its data in ``root/sbx``, a primary
+    limit of 100,000 an hour."""
+
     def __init__(self, root: Path):
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "gridctl", "sandbox", "serve", "--port", str(self.port), "--data", str(root / "sbx"), "--rate-limit", "100000"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        for _ in range(400):
-            try:
-                requests.get(f"{self.url}/_sandbox/health", timeout=1)
-                break
-            except requests.RequestException:
-                time.sleep(0.05)
+        super().__init__(root / "sandbox.log", "--data", str(root / "sbx"), "--rate-limit", "100000")
+        self.ready()
 
     def put(self, what: str, body: dict) -> None:
-        requests.put(f"{self.url}/_sandbox/{what}", json=body, timeout=30).raise_for_status()
+        self.ctl("PUT", f"/{what}", body)
 
     def stats(self) -> dict:
-        data: dict = requests.get(f"{self.url}/_sandbox/stats", timeout=30).json()
+        data: dict = self.ctl("GET", "/stats")
         return data
 
     def reset(self) -> None:
         """Zero the counters, and move the sandbox clock past the current minute so each measured
         run starts with fresh per-minute secondary-limit windows (runs follow each other within
         seconds; GitHub's windows would not know that the bench is one client)."""
-        requests.post(f"{self.url}/_sandbox/stats/reset", timeout=30)
-        requests.post(f"{self.url}/_sandbox/clock", json={"advance": 61}, timeout=30)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        self.ctl("POST", "/stats/reset")
+        self.ctl("POST", "/clock", {"advance": 61})
 
 
 class Run:
@@ -187,8 +164,7 @@ def bench(n: int, with_latency: bool) -> dict:
         # again by every run as where PYTHONDONTWRITEBYTECODE is set (the creating apply caches it)
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         for login in [MAIN, *COLLABORATORS]:
-            r = requests.post(f"{sbx.url}/_sandbox/users", json={"login": login}, timeout=30)
-            env[f"TOK_{login.upper()}"] = r.json()["token"]
+            env[f"TOK_{login.upper()}"] = sbx.ctl("POST", "/users", {"login": login})["token"]
         work = root / "ws"
         write_workspace(work, n, 4)
         print(f"N={n}: {n} repositories x ({SECRETS} secrets, {VARIABLES} variables, {len(COLLABORATORS)} collaborators, "
