@@ -131,20 +131,23 @@ def _read_all(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]
     """``unit(task, reader, kind, scope)`` for every (kind, scope) of every task (an account's
     repository, organization or user), then the first failure (in task order) is raised.
 
-    Each account has one pool of ``settings.parallelism`` threads: that many reads in flight for
-    its token, whichever repositories they belong to. A repository's kinds run at once, on their
-    own threads, sharing one single-flight :class:`Reader`; the repository GET they all start
-    with is read first, on its own, and only then are its kinds queued — so no thread sits
-    waiting for another's read while reads are queued behind it. An account has at most
-    ``2 × parallelism`` tasks under way (the next starts as one finishes), so what their Readers
-    hold stays bounded whatever the fleet's size.
+    Each account has ``settings.parallelism`` read slots (a semaphore its Readers share): that
+    many reads in flight for its token, whichever repositories they belong to. Its pool has twice
+    as many threads, so a thread waiting for another's read (two kinds needing one listing) or
+    comparing what came back holds no slot while the other threads keep the slots busy. A
+    repository's kinds run at once, on their own threads, sharing one single-flight
+    :class:`Reader`; the repository GET they all start with is read first, on its own, and only
+    then are its kinds queued. An account has at most ``2 × parallelism`` tasks under way (the
+    next starts as one finishes), so what their Readers hold stays bounded whatever the fleet's
+    size.
     """
     total = sum(len(items) for items in tasks.values())
     if not total:
         return
     accounts = sorted({key[0] for key in tasks})
-    pools = {a: ThreadPoolExecutor(max_workers=max(1, env.parallelism), thread_name_prefix=f"gridctl-read-{a}") for a in accounts}
     window = 2 * max(1, env.parallelism)
+    pools = {a: ThreadPoolExecutor(max_workers=window, thread_name_prefix=f"gridctl-read-{a}") for a in accounts}
+    slots = {a: threading.BoundedSemaphore(max(1, env.parallelism)) for a in accounts}
     lock = threading.Lock()
     left = [total]
     done = threading.Event()
@@ -183,7 +186,7 @@ def _read_all(env: PlanEnv, tasks: dict[tuple[str, str], list[tuple[Kind, Scope]
     def start(first: int, task: tuple[str, str], items: list[tuple[Kind, Scope]]) -> None:
         n = 0
         try:
-            reader = Reader(env.client(task[0]))
+            reader = Reader(env.client(task[0]), slots[task[0]])
             repo = next((scope.repo for _, scope in items if scope.repo), None)
             if repo is not None:
                 with contextlib.suppress(Exception):  # remembered by the Reader: its kinds raise it

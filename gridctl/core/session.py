@@ -8,6 +8,12 @@
 account, and checks each token once (``GET /user``: the login matches the account, and the
 token's scopes cover what this manifest needs). The state is locked for the whole run, except
 by a read-only one such as ``plan`` (see :meth:`Session._load_state`).
+
+The token checks run in the background (:class:`TokenChecks`) while the run goes on: an
+account's client sends nothing before its own token passed, no client writes before every token
+passed, and ``plan``, ``apply`` and the end of ``open`` wait for all of them — so a plan's reads
+start one round trip after the start (its own token's check), not after the slowest account's,
+and a refused token still fails the run before anything is written, with the same message.
 """
 
 from __future__ import annotations
@@ -17,9 +23,10 @@ import hashlib
 import logging
 import os
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +70,80 @@ class Options:
     progress: Callable[[str, str], None] | None = None
     #: skip the token/scope check (the embedded sandbox's tokens are known good)
     check_tokens: bool = True
+
+
+#: operations whose reads go on while the tokens are checked (:meth:`Session.plan` and
+#: :meth:`Session.apply` wait for the checks); any other waits for them before it starts
+OVERLAPPED_CHECKS = frozenset({"plan", "apply", "destroy"})
+_CHECKING = threading.local()
+
+
+class TokenChecks:
+    """The token checks of one session, one background thread per account (at most 16).
+
+    :meth:`gate` is each client's gate (``AccountClient.gate``), asked before every request: a
+    read of an account waits for that account's check, a write for every check, and a failed
+    check raises the run's token error (:meth:`join`) instead of sending anything; so does any
+    request once a problem was found without a request (an app installation lacking a
+    permission). Requests made by a check itself (``GET /user``, an organization membership)
+    pass the gate."""
+
+    def __init__(self, accounts: list[Account], check: Callable[[Account], list[str]], earlier: list[str | Diagnostic]):
+        self._order = [acc.id for acc in accounts]
+        self._earlier = earlier  # problems found without a request (app accounts)
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(16, len(accounts))), thread_name_prefix="gridctl-token")
+
+        def run(acc: Account) -> list[str]:
+            _CHECKING.active = True
+            try:
+                return check(acc)
+            finally:
+                _CHECKING.active = False
+
+        self._futures: dict[str, Future[list[str]]] = {acc.id: self._pool.submit(run, acc) for acc in accounts}
+        self._outcome: BaseException | None = None
+        self._joined = False
+        self._lock = threading.Lock()
+
+    def gate(self, account_id: str, verb: str) -> None:
+        if getattr(_CHECKING, "active", False):
+            return
+        if verb != "GET" or self._earlier:
+            self.join()
+            return
+        future = self._futures.get(account_id)
+        if future is None:
+            return
+        if future.exception() is not None or future.result():
+            self.join()  # raises this run's token error
+
+    def join(self) -> None:
+        """Wait for every check, then raise what the checks found, as one error (the first
+        check to fail in manifest order raises its own error, as a check run alone would)."""
+        with self._lock:
+            if not self._joined:
+                self._joined = True
+                self._outcome = self._collect()
+                self._pool.shutdown(wait=False)
+        if self._outcome is not None:
+            raise self._outcome
+
+    def _collect(self) -> BaseException | None:
+        problems: list[str | Diagnostic] = list(self._earlier)
+        for account_id in self._order:
+            future = self._futures[account_id]
+            exc = future.exception()
+            if exc is not None:
+                return exc
+            problems.extend(future.result())
+        if any(isinstance(p, Diagnostic) for p in problems):
+            return PermissionsError([p if isinstance(p, Diagnostic) else Diagnostic("error", p) for p in problems])
+        if problems:
+            return AuthError("\n".join(str(p) for p in problems))
+        return None
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)
 
 
 def workdir_for(manifest_file: Path, explicit: Path | None = None) -> Path:
@@ -177,6 +258,7 @@ class Session:
     run_id: str = ""
     _sandbox: Any = None
     _lock: Any = None
+    _checks: TokenChecks | None = None
 
     @classmethod
     @contextlib.contextmanager
@@ -190,10 +272,13 @@ class Session:
         try:
             session._connect()
             session.backend = session._backend()
+            if operation not in OVERLAPPED_CHECKS:
+                session.tokens_checked()
             with session.backend.lock(session.run_id, operation):
                 session._load_state(operation)
                 session._sticky_spread()
                 yield session
+                session.tokens_checked()
         finally:
             session.close()
 
@@ -222,6 +307,7 @@ class Session:
         session = cls(manifest, options, workdir_for(path, options.workdir))
         try:
             session._connect(only=wanted)
+            session.tokens_checked()
             yield session
         finally:
             session.close()
@@ -314,26 +400,25 @@ class Session:
             if acc.id in self.providers:
                 client.login = bot_of(self.providers[acc.id].installation or {})
         if self.options.check_tokens:
-            self._check_tokens()
+            self._start_token_checks()
 
-    def _check_tokens(self) -> None:
+    def _start_token_checks(self) -> None:
+        """Start checking every token (one round trip for all of them, in the background); each
+        client's gate waits for what it needs (:class:`TokenChecks`)."""
         needs = required_scopes(self.manifest)
         needs_app = required_permissions(self.manifest) if self.providers else {}
-        problems: list[str | Diagnostic] = []
+        earlier: list[str | Diagnostic] = []
         present = [acc for acc in self.manifest.accounts.values() if acc.id in self.clients]
         for acc in present:
             if acc.id in self.providers:
-                problems.extend(app_problems(self.manifest, acc, self.providers[acc.id], needs_app.get(acc.id, {})))
+                earlier.extend(app_problems(self.manifest, acc, self.providers[acc.id], needs_app.get(acc.id, {})))
         checked = [acc for acc in present if acc.id not in self.providers]
-        # every token at once (one round trip, not one per account); the first failure in
-        # manifest order is raised, as before
-        with ThreadPoolExecutor(max_workers=max(1, min(16, len(checked))), thread_name_prefix="gridctl-token") as pool:
-            answers = list(pool.map(lambda acc: self.clients[acc.id].whoami(), checked))
-        for acc, (login, scopes) in zip(checked, answers, strict=True):
+
+        def check(acc: Account) -> list[str]:
             client = self.clients[acc.id]
+            login, scopes = client.whoami()
             if not acc.is_org and login.lower() != acc.login.lower():
-                problems.append(f"account {acc.id}: the token belongs to {login}, not {acc.login}")
-                continue
+                return [f"account {acc.id}: the token belongs to {login}, not {acc.login}"]
             if acc.is_org:
                 try:
                     membership = client.get(f"/orgs/{acc.login}/memberships/{login}")
@@ -342,18 +427,25 @@ class Session:
                         raise
                     membership = None  # GitHub answers 403 to a non-member
                 if not membership or membership.get("role") != "admin":
-                    problems.append(f"account {acc.id}: {login} (the token's user) is not an owner of the organization {acc.login}")
-                    continue
+                    return [f"account {acc.id}: {login} (the token's user) is not an owner of the organization {acc.login}"]
             if scopes is None:
-                continue  # fine-grained tokens and apps do not report scopes
-            for scope, why in sorted(needs.get(acc.id, {}).items()):
-                if satisfied(scope, scopes):
-                    continue
-                problems.append(f"account {acc.id}: token lacks scope {scope}, needed by {why}")
-        if any(isinstance(p, Diagnostic) for p in problems):
-            raise PermissionsError([p if isinstance(p, Diagnostic) else Diagnostic("error", p) for p in problems])
-        if problems:
-            raise AuthError("\n".join(str(p) for p in problems))
+                return []  # fine-grained tokens and apps do not report scopes
+            return [f"account {acc.id}: token lacks scope {scope}, needed by {why}"
+                    for scope, why in sorted(needs.get(acc.id, {}).items()) if not satisfied(scope, scopes)]
+
+        self._checks = checks = TokenChecks(checked, check, earlier)
+        for acc in present:
+            self.clients[acc.id].gate = lambda verb, a=acc.id: checks.gate(a, verb)
+
+    def _check_tokens(self) -> None:
+        """Check every token now (what ``open`` does in the background)."""
+        self._start_token_checks()
+        self.tokens_checked()
+
+    def tokens_checked(self) -> None:
+        """Wait for the token checks; raise what they found (again, if asked again)."""
+        if self._checks is not None:
+            self._checks.join()
 
     def _backend(self) -> Any:
         st = self.manifest.state
@@ -388,6 +480,8 @@ class Session:
             self.state.set(f"keyspread:{ks.id}", {"kind": "keyspread", "shares": shares})
 
     def close(self) -> None:
+        if self._checks is not None:
+            self._checks.close()
         for c in self.clients.values():
             with contextlib.suppress(Exception):
                 c.close()
@@ -411,7 +505,12 @@ class Session:
         )
 
     def plan(self, *, destroy: bool = False, targets: list[str] | None = None) -> Plan:
-        plan = build_plan(self.env(destroy=destroy, targets=targets))
+        try:
+            plan = build_plan(self.env(destroy=destroy, targets=targets))
+        except BaseException:
+            self.tokens_checked()  # a refused token explains a failed read better than the read
+            raise
+        self.tokens_checked()
         if not destroy and plan.changes:
             from .spreads import spread_notes
 
@@ -421,6 +520,7 @@ class Session:
 
     def apply(self, plan: Plan, *, force: bool = False, stale_check: bool = False, on_change: Any = None) -> ApplyReport:
         assert self.state is not None
+        self.tokens_checked()
         if plan.unsafe and not force:
             raise UnsafePlanError(plan.unsafe)
         journal = Journal(self.workdir, self.run_id, plan.plan_id, "destroy" if plan.destroy else "apply")

@@ -166,6 +166,9 @@ class AccountClient:
         self._local = threading.local()
         self.login: str | None = None
         self.scopes: set[str] | None = None
+        #: asked ``gate(verb)`` before every request: may wait (for the token's check) or raise
+        #: (a refused token); set by the session that checks the tokens
+        self.gate: Callable[[str], None] | None = None
         self.public_keys: dict[str, dict[str, str]] = {}
         # proxies and CA bundle from the environment, looked up once (requests would on every request)
         self._env: tuple[dict[str, str], bool | str] = (
@@ -221,6 +224,8 @@ class AccountClient:
     def _request(self, verb: str, url: str, params: dict | None = None, body: Any = None, headers: dict | None = None) -> tuple[int, dict[str, Any], Any]:
         """One HTTP exchange through PyGithub's requester; returns ``(status, headers, data)``.
         With a token provider, a 401 gets a new token and one more try."""
+        if self.gate is not None:
+            self.gate(verb)
         req = self.gh.requester
         provider = None if isinstance(self._token, Sensitive) else self._token
         for attempt in (1, 2):

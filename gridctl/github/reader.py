@@ -55,12 +55,26 @@ class _Slot:
 
 
 class Reader:
-    """GETs as one account, memoized (single-flight) for the duration of one planning task."""
+    """GETs as one account, memoized (single-flight) for the duration of one planning task.
 
-    def __init__(self, client: AccountClient):
+    ``slots``, when given, bounds the reads in flight: a read holds one of its slots while its
+    requests are out (all the pages of a listing), and a thread that waits for another's read, or
+    works on what came back, holds none — so ``n`` slots keep ``n`` requests in flight however
+    many threads share them (``core.engine`` gives each account one semaphore of
+    ``settings.parallelism``)."""
+
+    def __init__(self, client: AccountClient, slots: threading.Semaphore | None = None):
         self.client = client
         self.memo: dict[tuple, _Slot] = {}
         self._lock = threading.Lock()
+        self.slots = slots
+
+    def request(self, read: Any) -> Any:
+        """``read()`` (requests of this account) inside one of the slots, if there are slots."""
+        if self.slots is None:
+            return read()
+        with self.slots:
+            return read()
 
     def _once(self, key: tuple, read: Any) -> Any:
         with self._lock:
@@ -70,7 +84,7 @@ class Reader:
                 slot = self.memo[key] = _Slot()
         if mine:
             try:
-                slot.value = read()
+                slot.value = self.request(read)
             except BaseException as exc:
                 slot.error = exc
                 raise

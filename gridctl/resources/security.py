@@ -97,7 +97,7 @@ class Security(Kind):
     @staticmethod
     def _enabled(reader: Reader, full: str, endpoint: str) -> bool:
         try:
-            reader.client.raw("GET", f"/repos/{full}/{endpoint}")
+            reader.request(lambda: reader.client.raw("GET", f"/repos/{full}/{endpoint}"))
         except GitHubError as exc:
             if exc.status == 404:
                 return False
