@@ -107,7 +107,9 @@ def plan(
                 from ..core.explain import render_explained
 
                 report_diagnostics(s.manifest.warnings)
-                sys.stdout.write(render_explained(explain_address(s.env(), explain), "json" if fmt == "json" else "text"))
+                explained = explain_address(s.env(), explain)
+                s.tokens_checked()  # a refused token fails the command before it prints
+                sys.stdout.write(render_explained(explained, "json" if fmt == "json" else "text"))
                 return 0
             p = s.plan(destroy=destroy, targets=target or [])
             diags = [*s.manifest.warnings, *p.diagnostics]

@@ -103,6 +103,12 @@ class Stats:
             if limited:  # refused by a rate limit: "primary_limited" / "secondary_limited"
                 c[f"{limited}_limited"] += 1
 
+    def in_flight(self, identity: str, count: int) -> None:
+        """Note ``count`` requests of ``identity`` in flight (its peak is ``peak_in_flight``)."""
+        c = self.by_identity[identity]
+        if count > c["peak_in_flight"]:
+            c["peak_in_flight"] = count
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "total": dict(self.total),
@@ -229,6 +235,7 @@ class SandboxApp:
         scope = dict(scope)
         scope["gridctl"] = state
         within = self.limiter.enter(identity)
+        self.stats.in_flight(identity, self.limiter.inflight[identity])
         try:
             delay = self.config.latency.sample(self.rng)
             if delay > 0:
