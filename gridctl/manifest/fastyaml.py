@@ -54,6 +54,19 @@ _BUILT = frozenset({"tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yam
 MAX_DEPTH = 64
 
 
+# The layout of one entry of yamlpos.Positions' packed table (path -> int): both positions of a
+# path, fields from the low bits up, all below 2^60 (so each int is two 30-bit digits, 32 bytes,
+# as small as a CPython int above 2^30 gets). Here because the loader below writes it inline;
+# Positions reads it and holds what does not fit in another form.
+HAS_VALUE, HAS_KEY = 1, 2  #: bits 0-1: which of the two positions the entry holds
+VALUE_COL = 2  #: bits 2-13: the value's column (1-based; 0 when there is no value)
+KEY_COL = 14  #: bits 14-25: the key's column (0 when there is no key)
+DELTA = 26  #: bits 26-29: the value's line minus the key's line (0 unless both are held)
+FILE = 30  #: bits 30-39: the file's index in ``Positions.files``
+LINE = 40  #: bits 40-59: the key's line, or the value's when there is no key (1-based)
+COLS, DELTAS, FILES, LINES = 1 << 12, 1 << 4, 1 << 10, 1 << 20  #: each field's bound (exclusive)
+
+
 class Unsure(Exception):  # noqa: N818 (not an error: a reason to take the other loader)
     """The document holds something only the round-trip loader reads exactly."""
 
@@ -112,10 +125,10 @@ def _typed(event: Any, entries: list[tuple[str, re.Pattern[str]]]) -> Any:
     return _Other(built)
 
 
-def load_fast(text: str, name: str, pos_type: Any, positions: Any) -> Any:
-    """Plain data of ``text``, filling ``positions`` (keys and values tables of
-    :class:`~gridctl.manifest.yamlpos.Positions`, ``pos_type(file, line, col)`` 1-based, a
-    tuple type) exactly as the round-trip walk does; raises :class:`Unsure` where it cannot."""
+def load_fast(text: str, name: str, positions: Any) -> Any:
+    """Plain data of ``text``, filling ``positions`` (a :class:`~gridctl.manifest.yamlpos.Positions`:
+    its packed table directly) exactly as the round-trip walk does; raises :class:`Unsure` where
+    it cannot."""
     if CParser is None:
         raise Unsure("no C parser")
     if not text.replace("\n", "").isprintable():
@@ -128,7 +141,7 @@ def load_fast(text: str, name: str, pos_type: Any, positions: Any) -> Any:
         start = get()
         if type(start) is not DocumentStartEvent or start.version is not None or start.tags:
             raise Unsure("directives or no document")
-        root = _document(get, text, name, pos_type, positions.keys, positions.values)
+        root = _document(get, text, name, positions)
         if type(get()) is not DocumentEndEvent or type(get()) is not StreamEndEvent:
             raise Unsure("more than one document")
     except Unsure:
@@ -138,15 +151,19 @@ def load_fast(text: str, name: str, pos_type: Any, positions: Any) -> Any:
     return root
 
 
-def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values: dict) -> Any:
+def _document(get: Any, text: str, name: str, positions: Any) -> Any:
     """The events of one document's root node, built into plain data and positions."""
     table = _TABLE
     assert table is not None
-    new = tuple.__new__
-    # 1-based line numbers, one int object per line: the positions of a key and its value (and of
-    # every node on one line) share it, where ``mark.line + 1`` would make one each (ints above 256
-    # are objects of their own: about 8 MB of a 1,000-repository manifest's positions)
-    lines = list(range(1, text.count("\n") + 3))
+    # positions go straight into the packed table, in ``yamlpos``'s layout (``lines``: per 0-based
+    # line, its 1-based number and the file, in place); what does not fit the layout (lines past
+    # ``fits``, columns from COLS, a value DELTAS or more lines below its key) is packed by
+    # ``Positions.pack``, which holds it as it is
+    pos_table, pack = positions.table, positions.pack
+    fid = positions.file_id(name)
+    fits = min(text.count("\n") + 2, LINES - 1) if fid < FILES else 0
+    lines = [(n << LINE) | (fid << FILE) for n in range(1, fits + 1)]
+    both, value_only = HAS_KEY | HAS_VALUE, HAS_VALUE
     scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
     mapping_end, sequence_end, other, typed = MappingEndEvent, SequenceEndEvent, _Other, _typed
     # the collection being filled (None: none yet, the root is next) — its container, path, whether
@@ -209,15 +226,24 @@ def _document(get: Any, text: str, name: str, pos_type: Any, keys: dict, values:
             if type(value) is other:
                 value = str(value.raw)
             path = cpath + (key,)
-            kpos = keys[path] = new(pos_type, (name, lines[kmark.line], kmark.column + 1))
-            values[path] = kpos if value is None else new(pos_type, (name, lines[mark.line], mark.column + 1))
+            vmark = kmark if value is None else mark  # (an empty value has no place of its own)
+            kline, kcol, vcol = kmark.line, kmark.column + 1, vmark.column + 1
+            delta = vmark.line - kline
+            pos_table[path] = (
+                lines[kline] | delta << DELTA | kcol << KEY_COL | vcol << VALUE_COL | both
+                if kline < fits and (kcol | vcol) < COLS and 0 <= delta < DELTAS
+                else pack((name, kline + 1, kcol), (name, kline + delta + 1, vcol))
+            )
             container[key] = value
             want_key = True
         else:
             if type(value) is other:
                 value = str(value.raw)
             path = cpath + (len(container),)
-            values[path] = new(pos_type, (name, lines[mark.line], mark.column + 1))
+            vline, vcol = mark.line, mark.column + 1
+            pos_table[path] = (
+                lines[vline] | vcol << VALUE_COL | value_only if vline < fits and vcol < COLS else pack(None, (name, vline + 1, vcol))
+            )
             container.append(value)
         if opened:
             if container is not None:

@@ -208,13 +208,15 @@ class _Index:
         n = len(prefix)
         first = prefix[0] if prefix else None
         self.under: dict[PathT, list[tuple[PathT, Pos, bool]]] = {}
-        for table, is_key in ((pos.values, False), (pos.keys, True)):
-            for path, p in table.items():
-                # (the first step alone rules out most paths: those under ``repos``)
-                if len(path) > n and (first is None or path[0] == first) and path[:n] == prefix:
-                    rel = path[n:]
-                    for i in range(1, min(len(rel), 4) + 1):
-                        self.under.setdefault(rel[:i], []).append((rel, p, is_key))
+        for path, entry in pos.table.items():
+            # (the first step alone rules out most paths: those under ``repos``)
+            if len(path) > n and (first is None or path[0] == first) and path[:n] == prefix:
+                rel = path[n:]
+                for is_key in (False, True):
+                    p = pos.side(entry, is_key)
+                    if p is not None:
+                        for i in range(1, min(len(rel), 4) + 1):
+                            self.under.setdefault(rel[:i], []).append((rel, p, is_key))
 
 
 def expand(data: dict[str, Any], pos: Positions, error: Report, warn: Report) -> tuple[dict[str, RepoGroup], Provenance]:

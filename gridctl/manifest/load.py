@@ -150,12 +150,7 @@ def _merge_file(f: Path, root: Path, display_root: str, section: str, target: di
             c.diags.append(subpos.diag((name,), f"{section} entry {name!r} is declared twice (also at {seen_at})", key=True))
             continue
         target[name] = value
-        for k, v in subpos.values.items():
-            if k[:1] == (name,):
-                pos.values[(section,) + k] = v
-        for k, v in subpos.keys.items():
-            if k[:1] == (name,):
-                pos.keys[(section,) + k] = v
+        pos.merge(subpos, (section,), under=(name,))
 
 
 _SCHEMAS: dict[tuple[int, ...], dict[str, Any]] = {}

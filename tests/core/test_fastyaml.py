@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from gridctl.manifest import fastyaml
-from gridctl.manifest.yamlpos import Pos, Positions, YamlLoadError, load_yaml
+from gridctl.manifest.yamlpos import Positions, YamlLoadError, load_yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([*ROOT.glob("examples/**/*.yaml"), *ROOT.glob("examples/**/*.yml"), *ROOT.glob("tests/manifests/**/*.yaml")])
@@ -113,7 +113,7 @@ def _both(tmp: Path, text: str) -> tuple[str, Any, Any]:
 
     took = "fast"
     try:
-        fastyaml.load_fast(text, "doc.yaml", Pos, Positions())
+        fastyaml.load_fast(text, "doc.yaml", Positions())
     except fastyaml.Unsure:
         took = "declined"
     return took, load(True), load(False)
