@@ -242,7 +242,7 @@ def migrate(engine: Engine) -> str:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
-    with engine.begin() as conn:
+    with _sqlite_migration_lock(engine), engine.begin() as conn:
         if conn.dialect.name == "postgresql":
             # two controllers starting at once: one migrates, the other waits for it
             conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
@@ -250,6 +250,25 @@ def migrate(engine: Engine) -> str:
         command.upgrade(cfg, "head")
         revision = MigrationContext.configure(conn).get_current_revision()
     return str(revision)
+
+
+@contextlib.contextmanager
+def _sqlite_migration_lock(engine: Engine) -> Iterator[None]:
+    """Two processes opening a new SQLite database at once: one migrates, the other waits for it.
+
+    pysqlite runs Alembic's DDL outside one transaction, so without this the second process
+    would see the first one's half-made schema and fail on ``CREATE TABLE``. The lock is a
+    ``flock`` on ``<database>.migrate``, released when the migration ends (or the process dies).
+    """
+    if engine.dialect.name != "sqlite" or not engine.url.database:
+        yield
+        return
+    fd = os.open(str(engine.url.database) + ".migrate", os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the only descriptor releases the lock
 
 
 #: advisory lock keys (any fixed 64-bit numbers; these spell "gridctl" and "gridmig")

@@ -153,6 +153,34 @@ def test_a_killed_leaders_lock_passes_on(url):
         other.close()
 
 
+OPENER = textwrap.dedent("""
+    import os, sys, time
+    import alembic.command, alembic.config  # imported before the start, as a running controller has them
+    from gridctl.serve.store import Store
+    deadline = time.monotonic() + 60
+    while not os.path.exists(sys.argv[2]) and time.monotonic() < deadline:  # start together
+        time.sleep(0.002)
+    Store.open(sys.argv[1]).close()
+    print("opened", flush=True)
+""")
+
+
+def test_processes_opening_a_new_database_at_once_all_open_it(url, tmp_path):
+    go = tmp_path / "go"
+    procs = [subprocess.Popen([sys.executable, "-c", OPENER, url, str(go)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    time.sleep(3)  # let each import gridctl; then all four open the database at the same moment
+    go.touch()
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [(p.returncode, out.strip()) for p, (out, _err) in zip(procs, outs, strict=True)] == [(0, "opened")] * 4, \
+        [err[-400:] for _out, err in outs]
+    s = Store.open(url)
+    try:
+        assert {"entries", "runners"} <= set(sa.inspect(s.engine).get_table_names())
+    finally:
+        s.close()
+
+
 def test_sqlite_files_are_private_under_umask_000(tmp_path):
     old = os.umask(0)
     try:
