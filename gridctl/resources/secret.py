@@ -140,10 +140,11 @@ class SecretKind(Kind):
         client.raw("PUT", url, body)
         # GitHub answers the PUT with no updated_at (201 with an empty object, or 204): it is
         # read back — once per collection, after the last write of the plan to it
+        batch = str(self.batch(change))
         if change.address in ctx.deferred:
-            ctx.batches.setdefault(base, []).append(change)
+            ctx.batches.setdefault(batch, []).append(change)
             return ApplyResult(self._entry(change, None), result={"read_back": "with the collection"})
-        written = [*ctx.batches.pop(base, []), change]
+        written = [*ctx.batches.pop(batch, []), change]
         if len(written) == 1:
             stamps = {str(name).upper(): (client.raw("GET", url) or {}).get("updated_at")}
         else:
@@ -163,7 +164,11 @@ class SecretKind(Kind):
         }
 
     def batch(self, change: Change) -> str | None:
-        return None if change.action == Action.DELETE else self.collection(change)
+        # per account as well as per collection: every account's Codespaces secrets are at one
+        # URL (/user/codespaces/secrets), each in its own account, read back with its own token;
+        # and accounts write on lanes of their own, so one account's read-back may come before
+        # another's write to a collection they share
+        return None if change.action == Action.DELETE else f"{self.writer(change)} {self.collection(change)}"
 
     def delete(self, client: AccountClient, change: Change, url: str) -> None:
         client.delete(url, f"delete secret {change.address}")

@@ -483,3 +483,24 @@ def test_codespaces_needs_codespace_scope(grid):
     assert r.code != 0
     assert "token lacks scope codespace, needed by codespaces_secrets.bob" in r.err
     assert grid.ctl("GET", "/secrets") == []
+
+
+def test_codespaces_secrets_of_several_accounts_each_read_back_their_own(grid):
+    """Every account's Codespaces secrets live at the same URL (``/user/codespaces/secrets``),
+    each in its own account: an account's secrets are read back with its own token, never from
+    another's listing — or the next plan would see its ``updated_at`` as drift."""
+    logins = ("bob", "carol", "dave")
+    for login in ("alice", *logins):
+        grid.user(login)
+    body = "codespaces_secrets:\n" + "".join(f"  {w}:\n    TOKEN_{w.upper()}: {{env: CS_{w.upper()}}}\n" for w in logins)
+    accounts = [f"{w}: {{login: {w}, token: {{env: GRID_TOKEN_{w.upper()}}}}}" for w in logins]
+    grid.write("grid.yaml", grid_yaml(body, ALICE, *accounts))
+    for w in logins:
+        grid.env[f"CS_{w.upper()}"] = canary(w)
+    grid.check(0, "apply", "--auto-approve")
+    state = json.loads((grid.dir / ".gridctl/state.json").read_text())["resources"]
+    for w in logins:
+        entry = state[f"codespaces-secret:{w}:TOKEN_{w.upper()}"]
+        live = grid.api(w, "GET", f"/user/codespaces/secrets/TOKEN_{w.upper()}").json()
+        assert entry["updated_at"] == live["updated_at"], (w, entry, live)
+    grid.check(0, "plan", "--detailed-exitcode")
