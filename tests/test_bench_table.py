@@ -166,3 +166,10 @@ def test_bench_plan_result_of_before_it_named_itself_is_read():
     """Outputs saved before bench_plan's RESULT named its bench: a bare list of runs."""
     res = issue16.collect([("old", "RESULT " + json.dumps([plan_run(100)]) + "\n")])
     assert list(res.plan) == [100] and not res.problems
+
+
+def test_the_machine_reference_is_printed_above_the_table():
+    text = lines(GOOD_PLAN, GOOD_MANIFEST, None).replace('"bench": "manifest"', '"bench": "manifest", "reference_cpu": 0.42')
+    out = issue16.render(issue16.collect([("out", text)]))
+    assert "a fixed pure-Python workload took 0.42 s of CPU" in out.splitlines()[1]
+    assert "machine reference" not in issue16.render(issue16.collect([("out", lines(GOOD_PLAN, GOOD_MANIFEST, None))]))

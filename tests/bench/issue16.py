@@ -42,6 +42,8 @@ class Results:
     manifest: dict[int, dict[str, Any]] = field(default_factory=dict)
     apply: dict[str, Any] | None = None
     cores: set[int] = field(default_factory=set)
+    #: bench_manifest's machine reference (CPU seconds of a fixed workload), the last one seen
+    reference_cpu: float | None = None
     problems: list[str] = field(default_factory=list)
 
     def empty(self) -> bool:
@@ -95,6 +97,9 @@ def collect(texts: Iterable[tuple[str, str]]) -> Results:
                 res.plan.update(_runs(data, where, res.problems))
             elif data["bench"] == "manifest":
                 res.manifest.update(_runs(data, where, res.problems))
+                ref = data.get("reference_cpu")
+                if isinstance(ref, (int, float)) and not isinstance(ref, bool) and ref > 0:
+                    res.reference_cpu = float(ref)
             else:
                 res.apply = data
     return res
@@ -250,6 +255,9 @@ def render(res: Results) -> str:
     cores = ", ".join(str(c) for c in sorted(res.cores)) or "?"
     out = [f"issue 16 goals: {cores} CPU core(s); the sandbox as its own process; plans under GitHub's documented secondary "
            "limits (900 points a minute per endpoint, 100 in flight), the creating apply with the content limits lifted"]
+    if res.reference_cpu is not None:
+        out.append(f"machine reference (bench_manifest): a fixed pure-Python workload took {res.reference_cpu:.2f} s of CPU; "
+                   "CPU figures of two machines or days compare in proportion to it")
     rows = sized_rows(res)
     width = max(len(r.metric) for r in rows)
     gw = max(len(r.goal) for r in rows)
