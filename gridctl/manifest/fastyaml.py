@@ -125,6 +125,10 @@ def _typed(event: Any, entries: list[tuple[str, re.Pattern[str]]]) -> Any:
     return _Other(built)
 
 
+#: texts up to this long are shared (longer ones are rarely repeated: file contents, descriptions)
+SHARED_MAX = 100
+
+
 def load_fast(text: str, name: str, positions: Any) -> Any:
     """Plain data of ``text``, filling ``positions`` (a :class:`~gridctl.manifest.yamlpos.Positions`:
     its packed table directly) exactly as the round-trip walk does; raises :class:`Unsure` where
@@ -166,6 +170,11 @@ def _document(get: Any, text: str, name: str, positions: Any) -> Any:
     both, value_only = HAS_KEY | HAS_VALUE, HAS_VALUE
     scalar_event, mapping_start, sequence_start = ScalarEvent, MappingStartEvent, SequenceStartEvent
     mapping_end, sequence_end, other, typed = MappingEndEvent, SequenceEndEvent, _Other, _typed
+    # a fleet's manifest says the same short texts over and over (keys like ``visibility``, values
+    # like ``push``, a secret's name in every repository): the parser makes a new string for each,
+    # kept here as one object per text — at 1,000 repositories ~5 MB less held for the whole run
+    shared: dict[str, str] = {}
+    share = shared.setdefault
     # the collection being filled (None: none yet, the root is next) — its container, path, whether
     # it is a mapping and, in a mapping, whether a key is next (else the value of ``key``, at
     # ``kmark``); the collections around it, innermost last, in ``outer`` (locals, not a stack's
@@ -183,6 +192,8 @@ def _document(get: Any, text: str, name: str, positions: Any) -> Any:
             if event.anchor is not None or event.ctag is not None:  # (ctag: the tag as held, without the property's call)
                 raise Unsure("anchor or tag")
             value: Any = event.value
+            if len(value) <= SHARED_MAX:  # one object per repeated text (see ``shared``)
+                value = share(value, value)
             if event.implicit[0]:  # plain: maybe not a string (quoted and block scalars are)
                 entries = table.get(value[:1])
                 if entries is not None:

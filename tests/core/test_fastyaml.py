@@ -207,3 +207,17 @@ def test_random_values_written_out_read_the_same(tmp_path):
             took[how, fast[0]] += 1
     print(f"\n{sum(took.values())} documents (fast path, outcome): {dict(took)}")
     assert took["fast", "data"] > 100
+
+
+def test_a_repeated_text_is_one_object():
+    # a fleet's manifest repeats keys and short values in every repository: held once each
+    text = "".join(f"r{i}:\n  visibility: private\n  collaborators: {{c01: push}}\n  note: '{'x' * 150}'\n" for i in range(3))
+    data = fastyaml.load_fast(text, "doc.yaml", Positions())
+    repos = list(data.values())
+    assert all(r == {"visibility": "private", "collaborators": {"c01": "push"}, "note": "x" * 150} for r in repos)
+    keys = [next(iter(r)) for r in repos]
+    assert keys[0] is keys[1] is keys[2]
+    assert repos[0]["visibility"] is repos[1]["visibility"] is repos[2]["visibility"]
+    assert repos[0]["collaborators"]["c01"] is repos[2]["collaborators"]["c01"]
+    # long texts (file contents, descriptions) are left as the parser made them
+    assert repos[0]["note"] is not repos[1]["note"]
