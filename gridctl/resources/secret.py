@@ -139,7 +139,8 @@ class SecretKind(Kind):
         body = {**self.put_body(ctx, client, change), **client.seal(base, value)}
         client.raw("PUT", url, body)
         # GitHub answers the PUT with no updated_at (201 with an empty object, or 204): it is
-        # read back — once per collection, after the last write of the plan to it
+        # read back — once per batch (an account's collection, :meth:`batch`), after the plan's
+        # last write to it
         batch = str(self.batch(change))
         if change.address in ctx.deferred:
             ctx.batches.setdefault(batch, []).append(change)
